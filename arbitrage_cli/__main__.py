@@ -1,0 +1,3 @@
+from arbitrage_cli.cli import main
+
+main()

@@ -1,0 +1,78 @@
+"""The `arbitrage` command: global options, command registration, exit-code mapping.
+
+Commands are thin (sqlite-utils style): parse options, open the database, call one library
+function, print. Human messages go to stderr, data to stdout.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+
+from arbitrage_cli.config import DEFAULT_DB, AppConfig
+from arbitrage_cli.errors import EXIT_UNEXPECTED, EXIT_USAGE, ArbitrageError
+from arbitrage_cli.keepa.constants import DEFAULT_BASE_URL
+from arbitrage_cli.logs import known_secrets, redact, setup_logging
+
+app = typer.Typer(
+    name="arbitrage",
+    help="Find Amazon used-book arbitrage deals from Keepa data and keep them in one SQLite "
+         "file (deals.db).",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    db: str = typer.Option(DEFAULT_DB, "--db", envvar="ARBITRAGE_DB", metavar="PATH",
+                           help="SQLite database file."),
+    keepa_url: str = typer.Option(DEFAULT_BASE_URL, "--keepa-url", envvar="KEEPA_API_URL",
+                                  help="Keepa API base URL (point it at simulate-keepa)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+) -> None:
+    verbosity = -1 if quiet else verbose
+    setup_logging(verbosity)
+    ctx.obj = AppConfig(db_path=db, keepa_url=keepa_url, verbosity=verbosity)
+
+
+def _register() -> None:
+    from arbitrage_cli.commands import locks, simulate, status
+
+    app.command("status")(status.status)
+    app.add_typer(locks.app, name="locks")
+    app.command("simulate-keepa")(simulate.simulate_keepa)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps errors to DESIGN §4 exit codes, never prints the key."""
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(EXIT_UNEXPECTED)
+    except ArbitrageError as exc:
+        print(f"error: {redact(str(exc), known_secrets())}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: a message, not a traceback with secrets
+        logging.getLogger("arbitrage_cli").debug("unexpected error", exc_info=True)
+        print(f"unexpected error: {redact(f'{type(exc).__name__}: {exc}', known_secrets())} "
+              "(run with -v for details)", file=sys.stderr)
+        sys.exit(EXIT_UNEXPECTED)
+    sys.exit(rv if isinstance(rv, int) else 0)

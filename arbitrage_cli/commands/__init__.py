@@ -1,0 +1,1 @@
+"""One Typer module per command group; each is thin: parse, open the database, call the library."""

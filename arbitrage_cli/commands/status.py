@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from arbitrage_cli.store import open_db
+from arbitrage_cli.store.status import gather
+
+
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Show schema version, state, token snapshot, locks, last runs and deal counts.
+
+    Example:
+
+        arbitrage status --json | jq .counts
+    """
+    db = open_db(ctx.obj.db_path)
+    info = gather(db)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    render(info, Console())
+
+
+def render(info: dict, console: Console) -> None:
+    c = info["counts"]
+    console.print(f"[bold]arbitrage_cli {info['version']}[/] database {info['database']} "
+                  f"(schema {info['schema_version']})")
+    console.print(f"deals: {c['deals_raw']} raw, {c['deals_visible']} visible; "
+                  f"sellers cached: {c['sellers_cached']}")
+    if c["deals_by_status"]:
+        console.print("  by status: " + ", ".join(f"{k} {v}" for k, v in
+                                                  c["deals_by_status"].items()))
+    t = info["tokens"]
+    if t is None:
+        console.print("tokens: no snapshot yet (no Keepa call made)")
+    else:
+        console.print(f"tokens: {t['tokens_left']} at {t['observed_at']}, projected now "
+                      f"{t['projected_now']} of {t['capacity']} (refill {t['refill_rate']}/min, "
+                      f"reserved {t['reserved']})")
+    state = info["system_state"]
+    console.print("state: " + (", ".join(f"{k}={v}" for k, v in state.items()) or "empty"))
+    if info["locks"]:
+        for lk in info["locks"]:
+            alive = {True: "alive", False: "[red]dead[/]", None: "other host"}[lk["owner_alive"]]
+            expired = " [red]expired[/]" if lk["expired"] else ""
+            console.print(f"lock {lk['name']}: {lk['owner']} pid {lk['pid']} on {lk['host']} "
+                          f"({alive}){expired} since {lk['acquired_at']}")
+    else:
+        console.print("locks: none held")
+    if info["last_runs"]:
+        table = Table("id", "command", "started", "outcome", "requests", "tokens", "saved",
+                      "skipped", title="last runs")
+        for r in info["last_runs"]:
+            table.add_row(str(r["id"]), r["command"], r["started_at"], r["outcome"] or "",
+                          str(r["requests"] or 0), str(r["tokens_consumed"] or 0),
+                          str(r["deals_saved"] or 0), str(r["deals_skipped"] or 0))
+        console.print(table)
+    else:
+        console.print("runs: none yet")

@@ -1,0 +1,41 @@
+"""Where configuration comes from (DESIGN §3): flags, then environment, then defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from arbitrage_cli.errors import ConfigError
+from arbitrage_cli.keepa.constants import DEFAULT_BASE_URL
+
+DEFAULT_DB = "deals.db"
+
+
+@dataclasses.dataclass
+class AppConfig:
+    db_path: str = DEFAULT_DB
+    keepa_url: str = DEFAULT_BASE_URL
+    verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
+
+    def keepa_key(self) -> str:
+        return load_keepa_key()
+
+
+def load_keepa_key(env: dict[str, str] | None = None) -> str:
+    """The key from KEEPA_API_KEY or the file named by KEEPA_API_KEY_FILE; never a flag."""
+    env = os.environ if env is None else env
+    key = (env.get("KEEPA_API_KEY") or "").strip()
+    if key:
+        return key
+    path = env.get("KEEPA_API_KEY_FILE")
+    if path:
+        try:
+            key = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"KEEPA_API_KEY_FILE {path}: cannot read ({exc.strerror})") from None
+        if not key:
+            raise ConfigError(f"KEEPA_API_KEY_FILE {path}: the file is empty")
+        return key
+    raise ConfigError("no Keepa API key: set KEEPA_API_KEY, or KEEPA_API_KEY_FILE to a file "
+                      "holding it (try `arbitrage demo` to run without a key)")

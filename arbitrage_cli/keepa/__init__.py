@@ -1,0 +1,1 @@
+"""The one door to Keepa: client, typed errors, the shared token budget."""

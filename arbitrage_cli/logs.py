@@ -1,0 +1,67 @@
+"""Logging to stderr (and later a file), with the Keepa key scrubbed from every record."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+
+_KEY_PARAM = re.compile(r"(key=)[^&\s'\"]+", re.IGNORECASE)
+
+
+class RedactingFilter(logging.Filter):
+    """Removes `key=...` query parameters and any known secret from the final message."""
+
+    def __init__(self, secrets: list[str] | None = None):
+        super().__init__()
+        self.secrets = [s for s in (secrets or []) if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = _KEY_PARAM.sub(r"\1<redacted>", record.getMessage())
+        for secret in self.secrets:
+            msg = msg.replace(secret, "<redacted>")
+        record.msg, record.args = msg, None
+        if record.exc_info:  # tracebacks may quote URLs: render and scrub them now
+            text = logging.Formatter().formatException(record.exc_info)
+            text = _KEY_PARAM.sub(r"\1<redacted>", text)
+            for secret in self.secrets:
+                text = text.replace(secret, "<redacted>")
+            record.exc_text, record.exc_info = text, None
+        return True
+
+
+def redact(text: str, secrets: list[str] | None = None) -> str:
+    text = _KEY_PARAM.sub(r"\1<redacted>", text)
+    for secret in secrets or []:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+def known_secrets() -> list[str]:
+    from arbitrage_cli.config import load_keepa_key
+    from arbitrage_cli.errors import ConfigError
+
+    try:
+        return [load_keepa_key()]
+    except ConfigError:
+        return []
+
+
+def setup_logging(verbosity: int = 0) -> None:
+    level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_arbitrage", False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._arbitrage = True
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"
+                                           if verbosity > 0 else "%(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter(known_secrets()))
+    root.addHandler(handler)
+    root.setLevel(level)
+    # urllib3 logs full request URLs at DEBUG; keep it quiet unless asked twice.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")

@@ -1,0 +1,186 @@
+"""KeepaSimulator: routing, key check, token bucket, envelope, faults and the request log.
+
+`handle()` is transport-free (method, path, params, body in; a SimResponse out) so it can be
+served over HTTP by server.py or called directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+
+from arbitrage_cli.clock import Clock, SystemClock
+from arbitrage_cli.simulator import endpoints
+from arbitrage_cli.simulator.bucket import TokenBucket
+from arbitrage_cli.simulator.catalog import Catalog
+from arbitrage_cli.simulator.faults import FaultPlan
+from arbitrage_cli.timefmt import keepa_minutes_from_epoch
+
+ENDPOINTS = ("product", "seller", "deal", "query", "token")
+
+
+@dataclasses.dataclass
+class SimResponse:
+    status: int
+    payload: dict | None
+    body: bytes | None = None  # raw body overriding the payload (non-JSON fault)
+    action: str | None = None  # reset | truncate
+    delay_s: float = 0.0
+
+
+@dataclasses.dataclass
+class RequestRecord:
+    at_ms: int
+    endpoint: str
+    params: dict  # without the key
+    status: int
+    tokens_consumed: int
+    tokens_left: int
+    fault: str | None
+    units: int  # ASINs or seller ids asked for
+
+
+class KeepaSimulator:
+    def __init__(self, catalog: Catalog | None = None, *, refill_rate: int = 20,
+                 tokens: int | None = None, clock: Clock | None = None,
+                 faults: FaultPlan | None = None, keys: set[str] | None = None,
+                 expired_keys: set[str] | None = None):
+        self.clock = clock or SystemClock()
+        self.catalog = catalog or Catalog(now=self.clock.now())
+        self.bucket = TokenBucket(refill_rate, self.clock, tokens)
+        self.faults = faults or FaultPlan()
+        self.keys = keys  # None: any non-empty key is valid
+        self.expired_keys = expired_keys or set()
+        self.log: list[RequestRecord] = []
+        self._lock = threading.Lock()
+        self._deal_cache: dict = {}
+        self.offers_fetched: dict[str, int] = {}  # asin -> Keepa minute of the last offer fetch
+
+    # -- introspection for tests and benchmarks --------------------------------------------
+    def calls(self, endpoint: str | None = None, status: int | None = 200) -> list[RequestRecord]:
+        with self._lock:
+            return [r for r in self.log if (endpoint is None or r.endpoint == endpoint)
+                    and (status is None or r.status == status)]
+
+    def tokens_spent(self) -> int:
+        with self._lock:
+            return sum(r.tokens_consumed for r in self.log)
+
+    def now_keepa(self) -> int:
+        return keepa_minutes_from_epoch(self.clock.now())
+
+    # -- the request -----------------------------------------------------------------------
+    def handle(self, method: str, path: str, params: dict[str, str], body: bytes | None = None
+               ) -> SimResponse:
+        started = time.perf_counter()
+        endpoint = path.strip("/").split("/")[0]
+        key = params.get("key", "")
+        public = {k: v for k, v in params.items() if k != "key"}
+        fault = None
+        if endpoint not in ENDPOINTS:
+            resp = self._error(404, "notFound", "unknown endpoint")
+        elif not key or (self.keys is not None and key not in self.keys) or self.faults.bad_key:
+            resp = self._error(400, "invalidKey", "Invalid access key.")
+        elif key in self.expired_keys or self.faults.expired_key:
+            resp = self._error(402, "paymentRequired", "Your subscription has expired.")
+        elif method not in ("GET", "POST") or (method == "POST" and endpoint not in ("deal", "query")):
+            resp = self._error(405, "methodNotAllowed", "method not allowed")
+        else:
+            fault = self.faults.draw() if self.faults else None
+            resp = self._serve(endpoint, params, body, fault)
+        if resp.payload is not None:
+            resp.payload.setdefault("processingTimeInMs",
+                                    int((time.perf_counter() - started) * 1000))
+        units = len([x for x in (params.get("asin") or params.get("seller") or "").split(",") if x])
+        with self._lock:
+            self.log.append(RequestRecord(
+                int(self.clock.now() * 1000), endpoint, public, resp.status,
+                (resp.payload or {}).get("tokensConsumed", 0) if resp.action != "reset" else 0,
+                self.bucket.state()[0], fault, units))
+        return resp
+
+    def _envelope(self, consumed: int) -> dict:
+        balance, refill_in = self.bucket.state()
+        return {"timestamp": int(self.clock.now() * 1000), "tokensLeft": balance,
+                "refillIn": refill_in, "refillRate": self.bucket.rate,
+                "tokenFlowReduction": 0.0, "tokensConsumed": consumed}
+
+    def _error(self, status: int, etype: str, message: str) -> SimResponse:
+        return SimResponse(status, {**self._envelope(0),
+                                    "error": {"type": etype, "message": message}})
+
+    def _serve(self, endpoint: str, params: dict[str, str], body: bytes | None,
+               fault: str | None) -> SimResponse:
+        if fault == "429":
+            return SimResponse(429, self._envelope(0))
+        if fault in ("500", "502", "503"):
+            return self._error(int(fault), "serverError", "Internal server error")
+        if fault == "reset":
+            return SimResponse(0, None, action="reset")
+        if endpoint == "token":
+            return SimResponse(200, self._envelope(0))
+        # Validate before touching the bucket: a rejected request costs nothing.
+        now = self.now_keepa()
+        try:
+            work = self._prepare(endpoint, params, body, now, fault)
+        except endpoints.BadRequest as exc:
+            return self._error(exc.status, exc.error_type, str(exc))
+        balance, _ = self.bucket.state()
+        if balance <= 0:
+            return SimResponse(429, self._envelope(0))
+        payload, cost = work()
+        if not self.bucket.try_spend(cost):  # another thread spent the last tokens meanwhile
+            return SimResponse(429, self._envelope(0))
+        payload.update(self._envelope(cost))
+        resp = SimResponse(200, payload)
+        if fault in ("missing", "wrongtype"):
+            self._corrupt(payload, fault)
+        elif fault == "nonjson":
+            resp.body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        elif fault == "truncate":
+            resp.action = "truncate"
+        elif fault == "slow":
+            resp.delay_s = self.faults.slow_s
+        elif fault == "timeout":
+            resp.delay_s = self.faults.timeout_s
+        return resp
+
+    def _prepare(self, endpoint: str, params: dict[str, str], body: bytes | None, now: int,
+                 fault: str | None):
+        cat = self.catalog
+        if endpoint == "product":
+            req = endpoints.product_request(params, now)
+            fail = self.faults.rng().choice(req["asins"]) if fault == "offersfail" else None
+            return lambda: endpoints.product(cat, req, now, self.offers_fetched,
+                                              offers_fail_asin=fail)
+        if endpoint == "seller":
+            result = endpoints.seller(cat, params, now)  # cheap and side-effect free
+            return lambda: result
+        if endpoint == "deal":
+            result = endpoints.deal(cat, params, body, now, self._deal_cache)
+            return lambda: result
+        result = endpoints.query(cat, params, body, now)
+        return lambda: result
+
+    def _corrupt(self, payload: dict, fault: str) -> None:
+        """Damage one record of the payload the way a broken upstream might."""
+        rng = self.faults.rng()
+        records = (payload.get("products") or list((payload.get("sellers") or {}).values())
+                   or (payload.get("deals") or {}).get("dr") or [])
+        if not records:
+            return
+        rec = rng.choice(records)
+        keys = [k for k in rec if k not in ("asin", "sellerId")]
+        if not keys:
+            return
+        k = rng.choice(keys)
+        if fault == "missing":
+            del rec[k]
+        else:
+            rec[k] = rng.choice(["N/A", {"unexpected": True}, -2, 10**12, []])
+
+
+def dumps(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()

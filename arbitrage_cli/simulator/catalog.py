@@ -1,0 +1,341 @@
+"""A deterministic synthetic catalog of used books with multi-year histories.
+
+Each product is simulated as a market: offers are listed, repriced, delisted and sold over
+three years. A sale removes the cheapest shippable used offer (an offer-count drop) and, after
+a delay (same minute, hours, days, or at the next sparse rank report), improves the sales rank.
+Every csv series is derived from that one history, so they agree the way Keepa's do. Part of
+the history lies in the future of the catalog's creation time: as the clock advances, products
+change and a delta sync has work. Generation is lazy and cached per product.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import random
+import threading
+
+from arbitrage_cli.keepa.constants import AMAZON_SELLER_ID
+from arbitrage_cli.timefmt import keepa_minutes_from_epoch
+
+DAY = 1440
+BOOKS_ROOT = 283155
+CATEGORIES = [  # (leaf id, name)
+    (4, "Children's Books"), (5, "Computers & Technology"), (6, "Cookbooks, Food & Wine"),
+    (48, "Crafts, Hobbies & Home"), (9, "History"), (10, "Health, Fitness & Dieting"),
+    (173507, "Medical Books"), (75, "Science & Math"), (8975347011, "Education & Teaching"),
+    (10777, "Law"), (23, "Romance"), (27, "Travel"), (3, "Business & Money"),
+]
+TITLE_WORDS = ["Principles", "Introduction", "Essentials", "Guide", "Handbook", "Modern",
+               "Applied", "Foundations", "Advanced", "Practical", "Complete", "Theory",
+               "Concepts", "Art", "Science", "History", "World", "Design", "Systems", "Methods"]
+TOPICS = ["Biology", "Chemistry", "Calculus", "Economics", "Psychology", "Accounting",
+          "Statistics", "Physics", "Marketing", "Sociology", "Philosophy", "Anatomy",
+          "Programming", "Finance", "Literature", "Astronomy", "Geology", "Ethics"]
+SEASONAL_TITLES = ["Gardening for Everyone", "The Christmas Book", "NCLEX-RN Review",
+                   "College Algebra", "Law School Confidential", "Travel Guide to Italy",
+                   "Grilling and BBQ Basics", "MCAT Biology Review", "Fitness After Forty",
+                   "AP Chemistry Prep"]
+AUTHORS = ["Smith", "Johnson", "Garcia", "Chen", "Nguyen", "Patel", "Miller", "Okafor",
+           "Kowalski", "Rossi", "Haddad", "Larsen", "Tanaka", "Moreau", "Silva"]
+PUBLISHERS = ["Pearson", "Wiley", "Cengage Learning", "McGraw-Hill Education", "Penguin",
+              "HarperCollins", "Vintage", "Oxford University Press", "Norton", "Random House"]
+SELLER_WORDS = ["Books", "Media", "Readers", "Page", "Shelf", "Library", "Campus", "Store",
+                "Discount", "Rare", "Text", "Planet", "Better World", "Thrift", "Owl"]
+
+
+@dataclasses.dataclass
+class SimOffer:
+    offer_id: int
+    seller_id: str
+    condition: int
+    is_fba: bool
+    listed: int
+    ended: int | None = None  # Keepa minute it left the market; None: still live at horizon
+    sold: bool = False
+    prices: list[list[int]] = dataclasses.field(default_factory=list)  # [t, price, shipping]
+    comment: str | None = None
+
+    @property
+    def is_amazon(self) -> bool:
+        return self.seller_id == AMAZON_SELLER_ID
+
+    def live_at(self, t: int) -> bool:
+        return self.listed <= t and (self.ended is None or self.ended > t)
+
+    def price_at(self, t: int) -> tuple[int, int]:
+        price, ship = self.prices[0][1], self.prices[0][2]
+        for pt, pp, ps in self.prices:
+            if pt > t:
+                break
+            price, ship = pp, ps
+        return price, ship
+
+
+@dataclasses.dataclass
+class SimSeller:
+    seller_id: str
+    name: str
+    rating_pct: int  # -1: no rating yet
+    rating_count: int
+    tracked_since: int
+    fba_share: float
+    weight: float
+
+
+@dataclasses.dataclass
+class SimProduct:
+    index: int
+    asin: str
+    title: str
+    author: str
+    publisher: str
+    binding: str
+    category: tuple[int, str]
+    publication_date: int
+    tracking_since: int
+    listed_since: int
+    refresh_minutes: int
+    fba_fee: int | None
+    referral_pct: float | None
+    closing_fee: int
+    offers: list[SimOffer]
+    rank_points: list[list[int]]  # [t, rank]
+    amazon_prices: list[list[int]]  # [t, price]; empty: Amazon never sold it
+    change_times: list[int]  # sorted minutes at which any series changed
+
+
+def isbn10(n: int) -> str:
+    digits = f"{n % 1_000_000_000:09d}"
+    check = sum((10 - i) * int(d) for i, d in enumerate(digits)) % 11
+    check = (11 - check) % 11
+    return digits + ("X" if check == 10 else str(check))
+
+
+class Catalog:
+    """`Catalog(seed=7, products=200, now=<epoch s>)`: product i is the same for a given seed
+    whatever else is asked, and products are generated on first use."""
+
+    def __init__(self, seed: int = 7, products: int = 200, now: float | None = None,
+                 history_days: int = 1095, future_days: int = 30, sellers: int | None = None):
+        import time as _time
+
+        self.seed = seed
+        self.size = products
+        self.created = keepa_minutes_from_epoch(_time.time() if now is None else now)
+        self.history_days = history_days
+        self.future_days = future_days
+        self.horizon = self.created + future_days * DAY
+        self._lock = threading.RLock()
+        self._products: dict[int, SimProduct] = {}
+        self.sellers = self._make_sellers(sellers or max(12, products // 6))
+        self._seller_weights = [s.weight for s in self.sellers]
+        self.asins = [isbn10(self._rng("asin", i).randrange(10**9)) for i in range(products)]
+        self._asin_index = {a: i for i, a in enumerate(self.asins)}
+        self.seller_by_id = {s.seller_id: s for s in self.sellers}
+
+    # -- determinism -----------------------------------------------------------------------
+    def _rng(self, *parts) -> random.Random:
+        digest = hashlib.sha256(repr((self.seed, *parts)).encode()).digest()
+        return random.Random(int.from_bytes(digest[:8], "big"))
+
+    def _make_sellers(self, n: int) -> list[SimSeller]:
+        out = []
+        for i in range(n):
+            rng = self._rng("seller", i)
+            sid = "A" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+                                for _ in range(13))
+            big = i < max(2, n // 8)  # a few big used-book sellers win most deals
+            weight = (20.0 if big else 1.0) / (1 + i) ** 0.3
+            if big:
+                pct, count = rng.randint(92, 99), rng.randint(20_000, 2_000_000)
+            elif rng.random() < 0.1:
+                pct, count = -1, 0  # brand-new seller: no rating yet
+            else:
+                pct, count = rng.randint(70, 100), rng.randint(1, 800)
+            name = f"{rng.choice(SELLER_WORDS)} {rng.choice(SELLER_WORDS)} {i}"
+            out.append(SimSeller(sid, name, pct, count,
+                                 self.created - rng.randint(400, 4000) * DAY,
+                                 0.8 if big and rng.random() < 0.5 else rng.random() * 0.4,
+                                 weight))
+        return out
+
+    # -- access ----------------------------------------------------------------------------
+    def index_of(self, asin: str) -> int | None:
+        return self._asin_index.get(asin)
+
+    def product(self, asin: str) -> SimProduct | None:
+        i = self.index_of(asin)
+        if i is None:
+            return None
+        with self._lock:
+            if i not in self._products:
+                self._products[i] = self._generate(i)
+            return self._products[i]
+
+    def all_products(self) -> list[SimProduct]:
+        return [self.product(a) for a in self.asins]
+
+    # -- mutation (tests: "change N products") ---------------------------------------------
+    def reprice(self, asin: str, at: int, factor: float = 0.8) -> None:
+        """Every live used offer of `asin` changes price at Keepa minute `at`."""
+        p = self.product(asin)
+        with self._lock:
+            for o in p.offers:
+                if o.live_at(at) and o.condition != 1:
+                    price, ship = o.price_at(at)
+                    o.prices = [x for x in o.prices if x[0] < at]
+                    o.prices.append([at, max(100, int(price * factor)), ship])
+            p.change_times = sorted(set(p.change_times) | {at})
+
+    # -- generation ------------------------------------------------------------------------
+    def _generate(self, i: int) -> SimProduct:
+        rng = self._rng("product", i)
+        start = self.created - rng.randint(min(200, self.history_days), self.history_days) * DAY
+        base = int(min(30_000, max(500, math.exp(rng.gauss(math.log(2600), 0.7)))))
+        amp = rng.uniform(0.05, 0.5)
+        peak = rng.choice([1, 8, 8, 9, rng.randint(1, 12)])
+        kind = rng.random()
+        sales_per_day = (rng.uniform(0.3, 1.0) if kind < 0.2 else
+                         rng.uniform(0.05, 0.3) if kind < 0.7 else rng.uniform(0.004, 0.05))
+        sparse_rank = sales_per_day < 0.02 or rng.random() < 0.1
+        target_live = rng.randint(1, 14)
+        amazon = rng.random() < 0.12
+
+        def seasonal(t: int) -> float:
+            month = ((t / DAY) % 365.25) / 30.44  # months since Jan 1 (approx.)
+            return base * (1 + amp * math.cos(2 * math.pi * (month - (peak - 1)) / 12))
+
+        offers: list[SimOffer] = []
+        live_offers: list[SimOffer] = []
+        next_id = [0]
+
+        def new_offer(t: int, new_condition: bool = False, seller: SimSeller | None = None
+                      ) -> SimOffer:
+            seller = seller or rng.choices(self.sellers, self._seller_weights)[0]
+            cond = 1 if new_condition else rng.choices([2, 3, 4, 5], [1, 3, 4, 1.5])[0]
+            fba = rng.random() < seller.fba_share
+            factor = {1: 1.5, 2: 1.15, 3: 1.0, 4: 0.9, 5: 0.75}[cond]
+            price = max(100, int(seasonal(t) * factor * rng.uniform(0.7, 1.35) * (1.12 if fba else 1)))
+            if fba:
+                ship = -1 if rng.random() < 0.1 else 0
+            else:
+                r = rng.random()
+                ship = -1 if r < 0.06 else 0 if r < 0.16 else rng.choice([399, 399, 385, 449, 599])
+            o = SimOffer(next_id[0], seller.seller_id, cond, fba, t, prices=[[t, price, ship]],
+                         comment=rng.choice([None, "Some highlighting.", "Ex-library copy.",
+                                             "Clean pages, light wear."]))
+            next_id[0] += 1
+            offers.append(o)
+            live_offers.append(o)
+            return o
+
+        def end(o: SimOffer, at: int, sold: bool) -> None:
+            o.ended, o.sold = at, sold
+            live_offers.remove(o)
+
+        for _ in range(target_live):
+            new_offer(start)
+        if rng.random() < 0.5:
+            new_offer(start, new_condition=True)
+        amazon_prices: list[list[int]] = []
+        if amazon:
+            amazon_price = int(base * rng.uniform(1.3, 2.0))
+            amazon_prices.append([start, amazon_price])
+            amz = SimSeller(AMAZON_SELLER_ID, "Amazon.com", 100, 0, start, 1.0, 0)
+            o = new_offer(start, new_condition=True, seller=amz)
+            o.prices = [[start, amazon_price, 0]]
+
+        rank = int(min(3_000_000, max(2_000, 90_000 / sales_per_day ** 0.8 * rng.uniform(0.5, 2))))
+        rank_points = [[start, rank]]
+        pending_rank: list[int] = []  # times of sales whose rank report is still due
+        change_times = {start}
+        t = start
+        rank_step = rng.randint(10, 20) * DAY if sparse_rank else rng.randint(12, 48) * 60
+        next_rank = start + rank_step
+
+        def live() -> list[SimOffer]:
+            return live_offers
+
+        while True:
+            current = live()
+            n_used = sum(1 for o in current if o.condition != 1)
+            birth = sales_per_day * target_live / max(1, n_used) * 0.9 + 0.01
+            delist = 0.004 * len(current)
+            repr_rate = 0.01 * len(current)
+            total = sales_per_day + birth + delist + repr_rate
+            t_event = t + max(1, int(rng.expovariate(total) * DAY))
+            # rank reports due before the next market event
+            while next_rank <= min(t_event, self.horizon):
+                if pending_rank and sparse_rank:
+                    rank = max(500, int(rank * rng.uniform(0.1, 0.5)))
+                    pending_rank.clear()
+                else:
+                    rank = min(5_000_000, int(rank * rng.uniform(1.01, 1.12)))
+                rank_points.append([next_rank, rank])
+                change_times.add(next_rank)
+                next_rank += rank_step
+            t = t_event
+            if t > self.horizon:
+                break
+            r = rng.random() * total
+            if r < sales_per_day:
+                sellable = [o for o in live() if not (not o.is_fba and o.price_at(t)[1] < 0)]
+                used = [o for o in sellable if o.condition != 1]
+                pool = used if (used and rng.random() < 0.9) else sellable
+                if not pool:
+                    continue
+                o = min(pool, key=lambda x: (sum(max(0, v) for v in x.price_at(t)), x.offer_id))
+                if o.is_amazon:
+                    continue
+                end(o, t, True)
+                change_times.add(t)
+                if sparse_rank:
+                    pending_rank.append(t)
+                else:
+                    d = rng.random()
+                    delay = (0 if d < 0.35 else rng.randint(1, 2880) if d < 0.85
+                             else rng.randint(2881, 14_400))
+                    at = t + delay
+                    rank = max(500, int(rank * rng.uniform(0.1, 0.5)))
+                    if at <= self.horizon:
+                        rank_points.append([at, rank])
+                        change_times.add(at)
+            elif r < sales_per_day + birth:
+                new_offer(t, new_condition=rng.random() < 0.12)
+                change_times.add(t)
+            elif r < sales_per_day + birth + delist:
+                cands = [o for o in live() if not o.is_amazon]
+                if cands:
+                    end(rng.choice(cands), t, False)
+                    change_times.add(t)
+            else:
+                cands = live()
+                if cands:
+                    o = rng.choice(list(cands))
+                    price, ship = o.price_at(t)
+                    target = seasonal(t) * rng.uniform(0.8, 1.2)
+                    o.prices.append([t, max(100, int((price + target) / 2)), ship])
+                    if o.is_amazon:
+                        amazon_prices.append([t, o.prices[-1][1]])
+                    change_times.add(t)
+        rank_points.sort()
+        title = (rng.choice(SEASONAL_TITLES) if rng.random() < 0.15 else
+                 f"{rng.choice(TITLE_WORDS)} of {rng.choice(TOPICS)}")
+        if rng.random() < 0.3:
+            title += f", {rng.randint(2, 14)}th Edition"
+        return SimProduct(
+            index=i, asin=self.asins[i], title=title,
+            author=f"{rng.choice('ABCDEFGHJKLMNPRSTW')}. {rng.choice(AUTHORS)}",
+            publisher=rng.choice(PUBLISHERS), binding=rng.choice(["Paperback", "Hardcover"]),
+            category=rng.choice(CATEGORIES),
+            publication_date=int(f"{rng.randint(1995, 2025)}{rng.randint(1, 12):02d}"
+                                 f"{rng.randint(1, 28):02d}"),
+            tracking_since=start, listed_since=start - rng.randint(0, 2000) * DAY,
+            refresh_minutes=rng.randint(60, 1440),
+            fba_fee=None if rng.random() < 0.08 else rng.choice([306, 322, 375, 412, 468, 525]),
+            referral_pct=None if rng.random() < 0.05 else rng.choice([15.0, 15.0, 15.01]),
+            closing_fee=180, offers=offers, rank_points=rank_points,
+            amazon_prices=amazon_prices, change_times=sorted(change_times),
+        )

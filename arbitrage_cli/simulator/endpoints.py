@@ -1,0 +1,349 @@
+"""The simulator's endpoint logic: parameters in, (payload, cost) out, Keepa's rules.
+
+Raises BadRequest for what Keepa answers with 400 (405 for an out-of-range parameter).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from arbitrage_cli.keepa.constants import (CSV, DATE_RANGE_DAYS, DEAL_PRICE_TYPES,
+                                           DEALS_PER_PAGE, DOMAINS, TOKENS_PER_DEAL_PAGE,
+                                           TOKENS_PER_OFFER_PAGE, TOKENS_PER_QUERY)
+from arbitrage_cli.simulator import views
+from arbitrage_cli.simulator.catalog import BOOKS_ROOT, DAY, Catalog
+
+PRODUCT_PARAMS = {"key", "domain", "asin", "code", "code-limit", "stats", "update", "history",
+                  "days", "offers", "only-live-offers", "rating", "buybox", "stock", "rental",
+                  "videos", "aplus", "historical-variations"}
+SELLER_PARAMS = {"key", "domain", "seller", "storefront", "update"}
+DEAL_PARAMS = {"key", "domain", "selection"}
+QUERY_PARAMS = {"key", "domain", "selection", "stats"}
+DEAL_FIELDS = {"page", "domainId", "priceTypes", "dateRange", "isFilterEnabled",
+               "isRangeEnabled", "includeCategories", "excludeCategories", "minRating",
+               "isLowest", "isLowest90", "isLowestOffer", "isHighest", "isOutOfStock",
+               "isBackInStock", "isRisers", "hasReviews", "filterErotic", "singleVariation",
+               "isPrimeExclusive", "mustHaveAmazonOffer", "mustNotHaveAmazonOffer",
+               "warehouseConditions", "currentRange", "deltaRange", "deltaPercentRange",
+               "deltaLastRange", "salesRankRange", "titleSearch", "sortType", "material",
+               "type", "manufacturer", "brand", "productGroup", "model", "color", "size",
+               "unitType", "scent", "itemForm", "pattern", "style", "itemTypeKeyword",
+               "targetAudienceKeyword", "edition", "format", "author", "binding", "languages",
+               "brandStoreName", "brandStoreUrlName", "websiteDisplayGroup",
+               "websiteDisplayGroupName", "salesRankDisplayGroup"}
+QUERY_METRICS = ("current", "avg30", "avg90", "avg180", "avg365", "lastPriceChange")
+QUERY_FIELD = re.compile(r"^(%s)_([A-Z_]+)_(lte|gte)$" % "|".join(QUERY_METRICS))
+DEAL_MAX_AGE_MIN = 12 * 60  # only products updated within the last 12 h are deals [DOC]
+DEAL_CACHE_MIN = 2  # a query's result is cached 120 s [JAVA]
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400, error_type: str = "invalidParameter"):
+        super().__init__(message)
+        self.status, self.error_type = status, error_type
+
+
+def _check_params(params: dict[str, str], allowed: set[str]) -> None:
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise BadRequest("You used an invalid parameter for this API call. Please check the "
+                         f"documentation: {', '.join(unknown)}")
+
+
+def _int(params: dict[str, str], name: str, default: int | None = None, lo: int | None = None,
+         hi: int | None = None, status: int = 400) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise BadRequest(f"{name} is out of the allowed range", status=status)
+    return value
+
+
+def _domain(params: dict[str, str]) -> None:
+    if _int(params, "domain", 1) not in DOMAINS:
+        raise BadRequest("invalid domain")
+
+
+def product_request(params: dict[str, str], now: int) -> dict:
+    """Validate /product parameters (before any token is charged)."""
+    _check_params(params, PRODUCT_PARAMS)
+    _domain(params)
+    asins = [a for a in params.get("asin", "").split(",") if a]
+    if not asins or "code" in params:
+        raise BadRequest("provide asin (code lookups are not simulated)")
+    if len(asins) > 100:
+        raise BadRequest("at most 100 ASINs per request")
+    req = {
+        "asins": asins,
+        "offers": _int(params, "offers", None, 20, 100, status=405),
+        "update": _int(params, "update", 1, -1),
+        "days": _int(params, "days", None, 1),
+        "history": _int(params, "history", 1, 0, 1) == 1,
+        "only_live": _int(params, "only-live-offers", 0, 0, 1) == 1,
+        "stats_days": None,
+    }
+    if "stats" in params:
+        raw = params["stats"]
+        if "," in raw:
+            start = raw.split(",")[0]
+            if not start.isdigit():
+                raise BadRequest("stats range must be epoch milliseconds 'start,end'")
+            start_min = int(start) // 60000 - 21_564_000
+            req["stats_days"] = max(1, math.ceil((now - start_min) / DAY))
+        else:
+            req["stats_days"] = _int(params, "stats", None, 1)
+    return req
+
+
+def product(cat: Catalog, req: dict, now: int, fetched: dict[str, int],
+            offers_fail_asin: str | None = None) -> tuple[dict, int]:
+    """`fetched`: the simulator's memory of when each product's live offers were last
+    collected (Keepa serves them from cache, for 5 tokens, within `update` hours)."""
+    asins, offers, update, days = req["asins"], req["offers"], req["update"], req["days"]
+    history, only_live, stats_days = req["history"], req["only_live"], req["stats_days"]
+    products, cost = [], 0
+    for asin in asins:
+        p = cat.product(asin)
+        if p is None:
+            products.append({"asin": asin, "domainId": 1, "productType": 4, "title": None,
+                             "csv": None})
+            continue
+        view = None
+        if offers is not None:
+            last = fetched.get(asin)
+            cached = last is not None and update >= 0 and now - last < update * 60
+            failed = asin == offers_fail_asin
+            at = last if cached else now
+            if not cached and not failed:
+                fetched[asin] = now
+            view = views.offers_view(p, at, offers, only_live, now - days * DAY if days else None,
+                                     successful=not failed)
+            if failed:
+                cost += 1
+            elif cached:
+                cost += 5
+            else:
+                found = len(view["liveOffersOrder"])
+                cost += TOKENS_PER_OFFER_PAGE * views.offer_pages(min(found, offers))
+        else:
+            cost += 1
+            if update == 0 and now - views.last_update(p, now) < 60:
+                cost += 1
+        products.append(views.product_json(p, now, stats_days=stats_days, history=history,
+                                           days=days, offers=view,
+                                           offers_fetched_at=fetched.get(asin)))
+    return {"products": products}, cost
+
+
+def seller_json(cat: Catalog, seller_id: str, now: int) -> dict | None:
+    s = cat.seller_by_id.get(seller_id)
+    if s is None:
+        return None
+    rated = s.rating_pct >= 0
+    pct, count = (s.rating_pct, s.rating_count) if rated else (-1, 0)
+    recent = max(0, count // 200)
+    return {
+        "domainId": 1, "sellerId": s.seller_id, "sellerName": s.name,
+        "trackedSince": s.tracked_since, "lastUpdate": now - 600, "lastRatingUpdate": now - 900,
+        "csv": ([[s.tracked_since, max(0, pct - 2), now - 900, pct],
+                 [s.tracked_since, count // 2, now - 900, count]] if rated else None),
+        "currentRating": pct, "currentRatingCount": count, "ratingsLast30Days": recent,
+        "ratingCount": [recent, recent * 3, recent * 12, count],
+        "positiveRating": [pct] * 4 if rated else [-1] * 4,
+        "neutralRating": [max(0, (100 - pct) // 2)] * 4 if rated else [-1] * 4,
+        "negativeRating": [100 - pct - max(0, (100 - pct) // 2)] * 4 if rated else [-1] * 4,
+        "recentFeedback": [], "hasFBA": s.fba_share > 0.3, "shipsFromChina": False,
+        "totalStorefrontAsins": [now - 1440, 50 + int(s.weight * 1000)],
+    }
+
+
+def seller(cat: Catalog, params: dict[str, str], now: int) -> tuple[dict, int]:
+    _check_params(params, SELLER_PARAMS)
+    _domain(params)
+    ids = [s for s in params.get("seller", "").split(",") if s]
+    if not ids or len(ids) > 100:
+        raise BadRequest("seller: between 1 and 100 seller ids")
+    if len(ids) > 1 and _int(params, "storefront", 0) == 1:
+        raise BadRequest("storefront cannot be used with a batch of sellers")
+    found = {}
+    for sid in dict.fromkeys(ids):
+        obj = seller_json(cat, sid, now)
+        if obj is not None:
+            found[sid] = obj
+    return {"sellers": found}, len(found)
+
+
+def parse_selection(params: dict[str, str], body: bytes | None) -> dict:
+    raw = params.get("selection")
+    if raw is None and body:
+        raw = body.decode("utf-8", "replace")
+    if not raw:
+        raise BadRequest("selection is required")
+    try:
+        sel = json.loads(raw)
+    except ValueError:
+        raise BadRequest("selection is not valid JSON") from None
+    if not isinstance(sel, dict):
+        raise BadRequest("selection must be a JSON object")
+    return sel
+
+
+def _num(sel: dict, name: str, default=None):
+    """Keepa silently ignores numbers sent as strings (keepa-api.md §4)."""
+    v = sel.get(name, default)
+    return v if isinstance(v, int) and not isinstance(v, bool) else default
+
+
+def _range(sel: dict, name: str) -> tuple[int, int] | None:
+    v = sel.get(name)
+    if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v)):
+        return None
+    return v[0], v[1]
+
+
+def _in_range(value: int, rng: tuple[int, int] | None) -> bool:
+    if rng is None:
+        return True
+    lo, hi = rng
+    return value >= lo and (hi < 0 or value <= hi)
+
+
+def deal(cat: Catalog, params: dict[str, str], body: bytes | None, now: int,
+         cache: dict) -> tuple[dict, int]:
+    _check_params(params, DEAL_PARAMS)
+    sel = parse_selection(params, body)
+    unknown = sorted(set(sel) - DEAL_FIELDS)
+    if unknown:
+        raise BadRequest(f"unknown deal selection field(s): {', '.join(unknown)}")
+    if _num(sel, "domainId") not in DOMAINS:
+        raise BadRequest("domainId is required (an integer domain id)")
+    pts = sel.get("priceTypes", [0])
+    pts = [pts] if isinstance(pts, int) else pts
+    if not (isinstance(pts, list) and len(pts) == 1 and pts[0] in DEAL_PRICE_TYPES):
+        raise BadRequest("priceTypes must hold exactly one supported price type")
+    pt = pts[0]
+    date_range = _num(sel, "dateRange", 0)
+    if date_range not in DATE_RANGE_DAYS:
+        raise BadRequest("dateRange must be 0..3")
+    page = _num(sel, "page", 0)
+    if page < 0 or page * DEALS_PER_PAGE >= 10_000:
+        raise BadRequest("page out of range")
+    key = json.dumps({k: v for k, v in sel.items() if k != "page"}, sort_keys=True)
+    hit = cache.get(key)
+    if hit is None or now - hit[0] >= DEAL_CACHE_MIN:
+        hit = (now, _deal_list(cat, sel, pt, date_range, now))
+        cache[key] = hit
+    matches = hit[1]
+    dr = matches[page * DEALS_PER_PAGE:(page + 1) * DEALS_PER_PAGE]
+    return {"deals": {"dr": dr, "categoryIds": [BOOKS_ROOT] if matches else [],
+                      "categoryNames": ["Books"] if matches else [],
+                      "categoryCount": [len(matches)] if matches else []}}, TOKENS_PER_DEAL_PAGE
+
+
+def _deal_list(cat: Catalog, sel: dict, pt: int, date_range: int, now: int) -> list[dict]:
+    ranges = sel.get("isRangeEnabled", True) is not False
+    include = sel.get("includeCategories") or []
+    exclude = sel.get("excludeCategories") or []
+    words = str(sel.get("titleSearch") or "").lower().split()
+    out = []
+    for asin in cat.asins:
+        p = cat.product(asin)
+        if now - views.last_update(p, now) > DEAL_MAX_AGE_MIN or p.tracking_since > now:
+            continue
+        cats = {BOOKS_ROOT, p.category[0]}
+        if include and not cats & set(include) or exclude and cats & set(exclude):
+            continue
+        if words and not all(w in p.title.lower() for w in words):
+            continue
+        d = views.deal_json(p, now, pt, date_range)
+        cur = d["current"][pt]
+        if cur <= 0:
+            continue
+        if sel.get("mustHaveAmazonOffer") is True and d["current"][0] <= 0:
+            continue
+        if sel.get("mustNotHaveAmazonOffer") is True and d["current"][0] > 0:
+            continue
+        if ranges:
+            rank = d["current"][CSV["SALES"]]
+            if not _in_range(cur, _range(sel, "currentRange")):
+                continue
+            if _range(sel, "salesRankRange") and (rank <= 0 or not
+                                                  _in_range(rank, _range(sel, "salesRankRange"))):
+                continue
+            if not _in_range(d["deltaPercent"][date_range][pt], _range(sel, "deltaPercentRange")):
+                continue
+            if not _in_range(d["delta"][date_range][pt], _range(sel, "deltaRange")):
+                continue
+            if not _in_range(d["deltaLast"][pt], _range(sel, "deltaLastRange")):
+                continue
+        out.append(d)
+    sort_type = _num(sel, "sortType", 1) or 1
+    keys = {1: lambda d: -d["creationDate"], 2: lambda d: -d["delta"][date_range][pt],
+            3: lambda d: d["current"][CSV["SALES"]] if d["current"][CSV["SALES"]] > 0 else 1 << 40,
+            4: lambda d: -d["deltaPercent"][date_range][pt]}
+    if abs(sort_type) not in keys:
+        raise BadRequest("sortType must be 1..4 (negative to reverse)")
+    out.sort(key=lambda d: (keys[abs(sort_type)](d), d["asin"]), reverse=sort_type < 0)
+    return out[:10_000]
+
+
+def query(cat: Catalog, params: dict[str, str], body: bytes | None, now: int
+          ) -> tuple[dict, int]:
+    _check_params(params, QUERY_PARAMS)
+    _domain(params)
+    sel = parse_selection(params, body)
+    per_page = _num(sel, "perPage", 50)
+    page = _num(sel, "page", 0)
+    if per_page < 50 or page < 0 or page * per_page > 10_000:
+        raise BadRequest("perPage must be >= 50 and page x perPage <= 10000")
+    filters = []
+    for name, value in sel.items():
+        if name in ("page", "perPage", "sort", "productType"):
+            continue
+        if name == "rootCategory":
+            filters.append(lambda p, s, v=value: BOOKS_ROOT in (v if isinstance(v, list) else [v]))
+            continue
+        if name == "title":
+            filters.append(lambda p, s, v=str(value).lower(): v in p.title.lower())
+            continue
+        m = QUERY_FIELD.match(name)
+        if not m or m.group(2) not in CSV or not isinstance(value, int):
+            raise BadRequest(f"unsupported Product Finder field {name}")
+        metric, idx, op = m.group(1), CSV[m.group(2)], m.group(3)
+        filters.append(lambda p, s, metric=metric, idx=idx, op=op, v=value:
+                       _query_match(p, s, metric, idx, op, v, now))
+    hits = []
+    for asin in cat.asins:
+        p = cat.product(asin)
+        if p.tracking_since > now:
+            continue
+        s = views.build_series(p)
+        if all(f(p, s) for f in filters):
+            hits.append(p)
+    rank = lambda p: views.build_series(p)[3].at(now)  # noqa: E731
+    hits.sort(key=lambda p: (rank(p) if rank(p) > 0 else 1 << 40, p.asin))
+    asins = [p.asin for p in hits[page * per_page:(page + 1) * per_page]]
+    return {"asinList": asins, "totalResults": len(hits)}, \
+        TOKENS_PER_QUERY + math.ceil(len(asins) / 100)
+
+
+def _query_match(p, series, metric: str, idx: int, op: str, value: int, now: int) -> bool:
+    s = series.get(idx)
+    if s is None:
+        return False
+    if metric == "current":
+        x = s.at(now)
+    elif metric == "lastPriceChange":
+        x = s.since(now)
+    else:
+        x = s.mean(now - int(metric[3:]) * DAY, now)
+    if x < 0:
+        return False
+    return x <= value if op == "lte" else x >= value

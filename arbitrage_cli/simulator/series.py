@@ -1,0 +1,119 @@
+"""Keepa-style time series with O(log n) time-weighted means (keepa-api.md §2.4).
+
+A series is a list of change points; each value holds until the next point. Negative values
+(-1 none, -2 unknown) count as "no offer" time. Prefix integrals over the points make any
+window's weighted mean two binary searches.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+
+class Series:
+    __slots__ = ("t", "v", "extra", "_cum_w", "_cum_d")
+
+    def __init__(self, points: list[tuple[int, int]], extra: list[int] | None = None):
+        self.t = [p[0] for p in points]
+        self.v = [p[1] for p in points]
+        self.extra = extra  # shipping of triple series, parallel to v
+        cum_w, cum_d = [0], [0]
+        for i in range(1, len(self.t)):
+            dur = self.t[i] - self.t[i - 1]
+            ok = self.v[i - 1] >= 0
+            cum_w.append(cum_w[-1] + (self.v[i - 1] * dur if ok else 0))
+            cum_d.append(cum_d[-1] + (dur if ok else 0))
+        self._cum_w, self._cum_d = cum_w, cum_d
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def index_at(self, t: int) -> int:
+        return bisect.bisect_right(self.t, t) - 1
+
+    def at(self, t: int) -> int:
+        i = self.index_at(t)
+        return self.v[i] if i >= 0 else -1
+
+    def since(self, t: int) -> int:
+        """Keepa minute since which the value at `t` holds (-1 if none)."""
+        i = self.index_at(t)
+        return self.t[i] if i >= 0 else -1
+
+    def previous_value(self, t: int) -> int:
+        i = self.index_at(t)
+        return self.v[i - 1] if i >= 1 else -1
+
+    def _integrals(self, x: int) -> tuple[int, int]:
+        i = self.index_at(x)
+        if i < 0:
+            return 0, 0
+        w, d = self._cum_w[i], self._cum_d[i]
+        if self.v[i] >= 0:
+            w += self.v[i] * (x - self.t[i])
+            d += x - self.t[i]
+        return w, d
+
+    def mean(self, a: int, b: int) -> int:
+        """floor() of the time-weighted mean of valid values over [a, b]; -1 if none."""
+        if b <= a:
+            return -1
+        wa, da = self._integrals(a)
+        wb, db = self._integrals(b)
+        if db - da <= 0:
+            return -1
+        return (wb - wa) // (db - da)
+
+    def out_of_stock_pct(self, a: int, b: int) -> int:
+        if not self.t or b <= a:
+            return -1
+        a = max(a, self.t[0])
+        if b <= a:
+            return -1
+        _, da = self._integrals(a)
+        _, db = self._integrals(b)
+        return round(100 * (1 - (db - da) / (b - a)))
+
+    def extremes(self, a: int, b: int) -> tuple[list[int] | None, list[int] | None]:
+        """[time, value] of the lowest and highest valid value in effect within [a, b]."""
+        lo = hi = None
+        start = max(0, self.index_at(a))
+        for i in range(start, len(self.t)):
+            if self.t[i] > b:
+                break
+            v = self.v[i]
+            if v < 0:
+                continue
+            t = max(self.t[i], a)
+            if lo is None or v < lo[1]:
+                lo = [t, v]
+            if hi is None or v > hi[1]:
+                hi = [t, v]
+        return lo, hi
+
+    def drops(self, a: int, b: int) -> int:
+        """How many times the value fell between consecutive valid points within (a, b]."""
+        n = 0
+        start = max(1, self.index_at(a) + 1)
+        for i in range(start, len(self.t)):
+            if self.t[i] > b:
+                break
+            if 0 <= self.v[i] < self.v[i - 1]:
+                n += 1
+        return n
+
+    def flat(self, until: int, since: int | None = None) -> list[int]:
+        """Keepa csv layout up to `until`: [t, v, ...] or [t, price, shipping, ...]."""
+        end = self.index_at(until) + 1
+        first = 0
+        if since is not None:  # Keepa keeps the point still in effect at the window start
+            first = max(0, self.index_at(since))
+        out: list[int] = []
+        for i in range(first, end):
+            if self.extra is None:
+                out += [self.t[i], self.v[i]]
+            else:
+                ship = self.extra[i]
+                price = self.v[i] - max(ship, 0) if self.v[i] >= 0 else self.v[i]
+                out += [self.t[i], price, ship]
+        return out

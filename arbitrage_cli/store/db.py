@@ -1,0 +1,81 @@
+"""Opening deals.db: WAL, busy timeout, foreign keys, migrations first (R15, R21)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+from arbitrage_cli.errors import ConfigError
+
+BUSY_TIMEOUT_S = 30.0
+
+
+def _connect(path: str, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        uri = f"file:{Path(path).resolve()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = True
+            ) -> sqlite_utils.Database:
+    """Open (creating and migrating) deals.db.
+
+    The connection runs in driver autocommit mode: every write is either a single statement or
+    inside an explicit `immediate()` block, so one chunk lands whole or not at all.
+    """
+    from arbitrage_cli.store import schema
+
+    path = str(path)
+    if path != ":memory:":
+        parent = Path(path).resolve().parent
+        if not parent.is_dir():
+            raise ConfigError(f"database {path}: directory {parent} does not exist")
+        if readonly and not Path(path).exists():
+            raise ConfigError(f"database {path} does not exist (run a command that writes first)")
+    try:
+        conn = _connect(path, readonly)
+        if not readonly and path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        db = sqlite_utils.Database(conn)
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"database {path}: cannot open ({exc})") from None
+    if readonly:
+        schema.check_version(db)
+    elif migrate:
+        schema.migrate(db)
+    return db
+
+
+@contextlib.contextmanager
+def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock up front (no upgrade deadlocks).
+
+    Nested sqlite-utils writes inside it become savepoints of this transaction; an `immediate`
+    inside an open transaction becomes a savepoint too.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")

@@ -1,0 +1,211 @@
+"""The one place the schema of deals.db is defined (DESIGN §5), as sqlite-utils migrations.
+
+Rules: money is integer cents (`*_cents`), percentages REAL (`*_pct`), Keepa times integer
+minutes (`*_keepa`), other times fixed-width UTC ISO text (`*_at`), unknown is NULL. Tables are
+STRICT so a formatted string can never land in a number column (R10).
+
+Append new migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from arbitrage_cli.errors import SchemaTooNew
+from arbitrage_cli.store.db import immediate
+
+MIGRATION_SET = "arbitrage_cli"
+migrations = Migrations(MIGRATION_SET)
+
+# deals: inputs that recalc needs are kept apart from the metrics it derives.
+DEAL_COLUMNS: dict[str, type] = {
+    "asin": str,
+    # processing outcome: 'deal' (analysed) or 'skipped' with skip_reason
+    "status": str,
+    "skip_reason": str,
+    "title": str,
+    "author": str,
+    "category": str,
+    "binding": str,
+    "publisher": str,
+    "root_category": int,
+    # the winning live used offer
+    "seller_id": str,
+    "seller_name": str,
+    "seller_rating_pct": float,
+    "seller_rating_count": int,
+    "seller_quality": float,
+    "condition": int,
+    "is_fba": int,
+    "price_cents": int,
+    "shipping_cents": int,
+    "price_now_cents": int,
+    "used_offer_count": int,
+    "live_offer_count": int,
+    # price prediction (from inferred sales only, R16)
+    "list_at_cents": int,
+    "list_at_uncapped_cents": int,
+    "list_at_basis": str,
+    "list_at_capped": int,
+    "price_suspicious": int,
+    "trough_price_cents": int,
+    "peak_month": int,
+    "trough_month": int,
+    "season": str,
+    "sells": str,
+    "avg_1yr_cents": int,
+    "percent_down_pct": float,
+    "recent_sale_cents": int,
+    "sales_inferred": int,
+    "offer_drops": int,
+    "deal_trust_pct": float,
+    "offers_trend": str,
+    "price_trend": str,
+    "sales_rank": int,
+    "drops_30": int,
+    "drops_90": int,
+    "drops_365": int,
+    "amazon_price_cents": int,
+    "amazon_selling": int,
+    # fee inputs; *_estimated = 1 when a documented default stood in for missing data
+    "fba_fee_cents": int,
+    "fba_fee_estimated": int,
+    "referral_fee_pct": float,
+    "referral_fee_estimated": int,
+    "closing_fee_cents": int,
+    # derived by recalc from the inputs above and the settings
+    "all_in_cost_cents": int,
+    "amazon_fees_cents": int,
+    "profit_cents": int,
+    "margin_pct": float,
+    "roi_pct": float,
+    "min_listing_price_cents": int,
+    "settings_version": int,
+    # freshness
+    "last_update_keepa": int,
+    "last_price_change_keepa": int,
+    "offers_checked_keepa": int,
+    "first_seen_at": str,
+    "confirmed_at": str,
+    "updated_at": str,
+    "next_check_at": str,
+    "expired_at": str,
+    "hidden": int,
+}
+
+VISIBLE_DEALS_SQL = """
+select * from deals
+where status = 'deal'
+  and hidden = 0
+  and expired_at is null
+  and coalesce(price_suspicious, 0) = 0
+  and list_at_cents > 0
+  and avg_1yr_cents > 0
+  and profit_cents > 0
+"""
+
+
+@migrations(name="001_initial")
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["deals"].create(
+        DEAL_COLUMNS, pk="asin", strict=True,
+        not_null={"status", "hidden"}, defaults={"status": "new", "hidden": 0},
+    )
+    db["deals"].create_index(["status"])
+    db["deals"].create_index(["profit_cents"])
+    db["system_state"].create(
+        {"key": str, "value": "ANY", "updated_at": str}, pk="key", strict=True,
+        not_null={"updated_at"},
+    )
+    db["locks"].create(
+        {"name": str, "owner": str, "pid": int, "host": str, "acquired_at": str,
+         "heartbeat_at": str, "expires_at": str},
+        pk="name", strict=True, not_null={"owner", "pid", "host", "acquired_at",
+                                          "heartbeat_at", "expires_at"},
+    )
+    # One row (id = 1): the last token snapshot any process saw, shared by all of them.
+    db["keepa_tokens"].create(
+        {"id": int, "tokens_left": int, "refill_rate": int, "refill_in_ms": int,
+         "token_flow_reduction": float, "keepa_timestamp_ms": int, "observed_at_ms": int,
+         "observed_at": str, "requests_total": int, "tokens_consumed_total": int},
+        pk="id", strict=True,
+    )
+    # Tokens promised to calls in flight, so two processes never spend the last tokens twice.
+    db["token_reservations"].create(
+        {"id": int, "owner": str, "tokens": int, "created_at_ms": int, "expires_at_ms": int},
+        pk="id", strict=True, not_null={"owner", "tokens", "created_at_ms", "expires_at_ms"},
+    )
+    # Observed tokens per unit (per ASIN, per seller, per page), to correct the predictions (R3).
+    db["keepa_costs"].create(
+        {"kind": str, "tokens_per_unit": float, "samples": int, "updated_at": str},
+        pk="kind", strict=True,
+    )
+    db["sellers"].create(
+        {"seller_id": str, "seller_name": str, "rating_pct": float, "rating_count": int,
+         "found": int, "fetched_at": str},
+        pk="seller_id", strict=True, not_null={"found", "fetched_at"},
+    )
+    db["runs"].create(
+        {"id": int, "command": str, "started_at": str, "finished_at": str, "outcome": str,
+         "requests": int, "tokens_consumed": int, "deals_saved": int, "deals_skipped": int,
+         "skip_reasons": str, "counters": str, "message": str, "pid": int, "host": str},
+        pk="id", strict=True, not_null={"command", "started_at"},
+    )
+    db["runs"].create_index(["command", "started_at"])
+    db["settings"].create(
+        {"key": str, "value": "ANY", "updated_at": str}, pk="key", strict=True,
+        not_null={"updated_at"},
+    )
+    db["user_restrictions"].create(
+        {"asin": str, "status": str, "is_restricted": int, "approval_url": str,
+         "message": str, "checked_at": str, "retry_at": str},
+        pk="asin", strict=True, not_null={"status"}, defaults={"status": "unknown"},
+    )
+    db.create_view("visible_deals", VISIBLE_DEALS_SQL, replace=True)
+
+
+def known_migrations() -> list[str]:
+    return [m.name for m in migrations._migrations]
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    return [m.name for m in migrations.applied(db)]
+
+
+def schema_version(db: sqlite_utils.Database) -> str | None:
+    applied = applied_migrations(db)
+    return applied[-1] if applied else None
+
+
+def check_version(db: sqlite_utils.Database) -> None:
+    """Refuse a database written by a newer arbitrage_cli: we would misread it."""
+    unknown = [name for name in applied_migrations(db) if name not in known_migrations()]
+    if unknown:
+        raise SchemaTooNew(
+            f"database {db_path(db)} has schema migrations this version of arbitrage_cli does "
+            f"not know ({', '.join(unknown)}); it was written by a newer version. Upgrade "
+            f"arbitrage_cli (pip install -U arbitrage_cli) or use another --db."
+        )
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    check_version(db)
+    if not migrations.pending(db):
+        return
+    # Two cron runs may open a fresh database at the same moment: serialise on the write lock
+    # and re-check inside it, so only one applies the migrations.
+    try:
+        with immediate(db):
+            check_version(db)
+            migrations.apply(db)
+    except sqlite3.OperationalError:
+        if migrations.pending(db):
+            raise
+
+
+def db_path(db: sqlite_utils.Database) -> str:
+    row = db.execute("pragma database_list").fetchone()
+    return row[2] or ":memory:"
