@@ -23,6 +23,9 @@ from arbitrage_cli.store import tokens as sql
 from arbitrage_cli.timefmt import iso_utc, local_hhmm
 
 TICK_MS = 60_000
+# Our clock and Keepa's differ by latency and skew: count a refill tick only this long after
+# Keepa said it would come, or a call could arrive a moment early and be refused (429).
+TICK_MARGIN_MS = 500
 DEFAULT_ALLOWANCE = 60
 DEFAULT_MAX_WAIT_S = 90.0
 COST_EWMA_ALPHA = 0.3
@@ -51,7 +54,7 @@ def project(snap: Snapshot, now_ms: int) -> int:
 
 
 def _ticks(snap: Snapshot, now_ms: int) -> int:
-    first_tick = snap.observed_at_ms + snap.refill_in_ms
+    first_tick = snap.observed_at_ms + snap.refill_in_ms + TICK_MARGIN_MS
     if now_ms < first_tick:
         return 0
     return 1 + (now_ms - first_tick) // TICK_MS
@@ -64,7 +67,7 @@ def ms_until(snap: Snapshot, now_ms: int, target: int) -> int | None:
     if snap.refill_rate <= 0 or target > snap.capacity:
         return None
     ticks_needed = math.ceil((target - snap.tokens_left) / snap.refill_rate)
-    at = snap.observed_at_ms + snap.refill_in_ms + (ticks_needed - 1) * TICK_MS
+    at = snap.observed_at_ms + snap.refill_in_ms + TICK_MARGIN_MS + (ticks_needed - 1) * TICK_MS
     return max(0, at - now_ms)
 
 
@@ -82,11 +85,15 @@ def decide(snap: Snapshot | None, reserved: int, predicted: int, worst: int, all
     if snap is None:
         return Decision(True, 0, predicted, worst, 0)
     available = project(snap, now_ms) - reserved
-    if worst == 0 or (available > 0 and available - worst >= -allowance):
+    # A call that can never fit (bigger than a full bucket plus allowance) goes ahead at a
+    # full bucket: refusing it forever would be a livelock.
+    full = max(1, snap.capacity)
+    never_fits = worst - allowance > full
+    if worst == 0 or (available > 0 and (available - worst >= -allowance
+                                         or never_fits and available >= full)):
         return Decision(True, available, predicted, worst, 0)
-    # Needed: a positive balance that keeps the worst case above -allowance. A call that can
-    # never fit (bigger than a full bucket plus allowance) goes ahead at a full bucket.
-    target = min(max(1, worst - allowance) + reserved, max(1, snap.capacity))
+    # Needed: a positive balance that keeps the worst case above -allowance.
+    target = min(max(1, worst - allowance) + reserved, full)
     return Decision(False, available, predicted, worst, ms_until(snap, now_ms, target))
 
 

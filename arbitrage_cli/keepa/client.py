@@ -21,11 +21,15 @@ import tenacity
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa import constants as K
 from arbitrage_cli.keepa.budget import TokenBudget
+from arbitrage_cli.logs import RedactingFilter
 from arbitrage_cli.keepa.errors import (InvalidRequest, KeepaError, MalformedResponse,
                                         PaymentRequired, RequestRejected, TokensExhausted,
                                         TransientError)
 
 log = logging.getLogger(__name__)
+# urllib3 logs every request URL (key included) at DEBUG: scrub it at the source, whatever
+# logging configuration the host program uses.
+logging.getLogger("urllib3.connectionpool").addFilter(RedactingFilter())
 
 ENVELOPE_FIELDS = ("timestamp", "tokensLeft", "refillIn", "refillRate", "tokensConsumed")
 ASIN_RE = re.compile(r"^[0-9A-Z]{10}$")

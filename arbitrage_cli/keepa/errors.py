@@ -11,7 +11,7 @@ class OutOfTokens(ArbitrageError):
 
     exit_code = EXIT_OK
 
-    def __init__(self, message: str, *, needed: int, resume_at: float):
+    def __init__(self, message: str, *, needed: int = 0, resume_at: float = 0.0):
         super().__init__(message)
         self.needed = needed
         self.resume_at = resume_at

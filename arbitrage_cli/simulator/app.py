@@ -50,7 +50,7 @@ class KeepaSimulator:
         self.clock = clock or SystemClock()
         self.catalog = catalog or Catalog(now=self.clock.now())
         self.bucket = TokenBucket(refill_rate, self.clock, tokens)
-        self.faults = faults or FaultPlan()
+        self.faults = faults if faults is not None else FaultPlan()
         self.keys = keys  # None: any non-empty key is valid
         self.expired_keys = expired_keys or set()
         self.log: list[RequestRecord] = []
@@ -119,19 +119,17 @@ class KeepaSimulator:
             return self._error(int(fault), "serverError", "Internal server error")
         if fault == "reset":
             return SimResponse(0, None, action="reset")
-        if endpoint == "token":
-            return SimResponse(200, self._envelope(0))
         # Validate before touching the bucket: a rejected request costs nothing.
         now = self.now_keepa()
         try:
             work = self._prepare(endpoint, params, body, now, fault)
         except endpoints.BadRequest as exc:
             return self._error(exc.status, exc.error_type, str(exc))
-        balance, _ = self.bucket.state()
-        if balance <= 0:
+        if endpoint != "token" and self.bucket.state()[0] <= 0:
             return SimResponse(429, self._envelope(0))
         payload, cost = work()
-        if not self.bucket.try_spend(cost):  # another thread spent the last tokens meanwhile
+        # /token is free and always answers; everything else runs only while balance > 0.
+        if endpoint != "token" and not self.bucket.try_spend(cost):
             return SimResponse(429, self._envelope(0))
         payload.update(self._envelope(cost))
         resp = SimResponse(200, payload)
@@ -150,6 +148,8 @@ class KeepaSimulator:
     def _prepare(self, endpoint: str, params: dict[str, str], body: bytes | None, now: int,
                  fault: str | None):
         cat = self.catalog
+        if endpoint == "token":
+            return lambda: ({}, 0)
         if endpoint == "product":
             req = endpoints.product_request(params, now)
             fail = self.faults.rng().choice(req["asins"]) if fault == "offersfail" else None
