@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
 import typer
 
 from arbitrage_cli.config import DEFAULT_DB, AppConfig
@@ -56,14 +55,14 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: maps errors to DESIGN §4 exit codes, never prints the key."""
     try:
         rv = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(EXIT_UNEXPECTED)
+    except typer.TyperException as exc:  # usage errors of Typer's bundled click
+        exc.show()
+        sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
     except ArbitrageError as exc:
         print(f"error: {redact(str(exc), known_secrets())}", file=sys.stderr)
         sys.exit(exc.exit_code)

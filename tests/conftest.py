@@ -71,3 +71,42 @@ def client_factory(clock, fresh_db):
                            timeout=kw.pop("timeout", (2.0, 2.0)), **kw)
 
     return factory
+
+
+# -- vcrpy cassettes (pytest-recording) ---------------------------------------------------
+CASSETTE_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent / "cassettes"
+
+
+def _keepa_query(r1, r2):
+    """Same query parameters, the key ignored and `selection` compared as JSON (key order
+    inside it does not matter)."""
+    import json
+    import urllib.parse
+
+    def norm(uri):
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(uri).query,
+                                        keep_blank_values=True))
+        q.pop("key", None)
+        if "selection" in q:
+            q["selection"] = json.loads(q["selection"])
+        return q
+
+    assert norm(r1.uri) == norm(r2.uri)
+
+
+def pytest_recording_configure(config, vcr):
+    vcr.register_matcher("keepa_query", _keepa_query)
+
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    return {
+        "filter_query_parameters": [("key", "REDACTED")],
+        "match_on": ["method", "path", "keepa_query"],
+        "decode_compressed_response": True,
+    }
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir():
+    return str(CASSETTE_DIR)

@@ -132,3 +132,14 @@ def test_two_processes_never_double_spend_the_last_tokens(tmp_path):
     assert sim.bucket.lowest >= 0  # allowance 0: never below zero
     assert done == 8  # 40 tokens / 5 per deal page, split between the two
     assert SENTINEL_KEY not in "".join(err for _, err in outs)
+
+
+def test_can_spend_reads_the_shared_snapshot(fresh_db):
+    clock = FakeClock(0)
+    budget = TokenBudget(fresh_db, clock, allowance=10)
+    assert budget.can_spend(5)  # unknown balance: the client learns it with /token first
+    budget.observe({"tokensLeft": 3, "refillRate": 5, "refillIn": 1000, "timestamp": 1,
+                    "tokensConsumed": 0}, None)
+    assert budget.can_spend(12) and not budget.can_spend(14)
+    clock.advance(2)  # one refill tick later: 3 + 5
+    assert budget.can_spend(18) and not budget.can_spend(19)

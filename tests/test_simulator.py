@@ -112,7 +112,8 @@ def test_historical_offers_present_and_some_cheaper_than_live(sim, catalog):
     assert cheaper >= 1, "the catalog must contain historical offers cheaper than live ones"
 
 
-def test_catalog_has_the_cases_analysis_needs(catalog):
+def test_catalog_has_the_cases_analysis_needs():
+    catalog = Catalog(seed=11, products=80, now=SIM_EPOCH)
     now = catalog.created
     ps = catalog.all_products()
     offers = [o for p in ps for o in p.offers if o.live_at(now)]
@@ -120,6 +121,8 @@ def test_catalog_has_the_cases_analysis_needs(catalog):
     assert any(o.is_fba and o.prices[-1][2] == -1 for o in offers), "FBA shipping -1"
     assert any(o.prices[-1][2] == 0 for o in offers), "free shipping"
     assert any(p.amazon_prices for p in ps), "Amazon sells some items"
+    assert any(not any(o.live_at(now) and o.condition in (2, 3, 4, 5) for o in p.offers)
+               for p in ps), "items with no used offer"
     sellers = [o.seller_id for o in offers]
     assert max(sellers.count(s) for s in set(sellers)) >= 5, "big sellers recur"
 

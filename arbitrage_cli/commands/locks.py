@@ -8,8 +8,7 @@ from arbitrage_cli.errors import LockHeld
 from arbitrage_cli.store import locks as lock_store
 from arbitrage_cli.store import open_db
 
-app = typer.Typer(help="Inspect and clear advisory locks.", no_args_is_help=False,
-                  invoke_without_command=True)
+app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
 
 
 @app.callback()

@@ -25,7 +25,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(info, indent=2, sort_keys=True))
         return
-    render(info, Console())
+    render(info, Console(soft_wrap=True))
 
 
 def render(info: dict, console: Console) -> None:

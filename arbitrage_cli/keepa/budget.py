@@ -160,6 +160,10 @@ class TokenBudget:
         sql.save_cost(self.db, kind, per_unit, samples, iso_utc(self.clock.now()))
 
     # -- spending --------------------------------------------------------------------------
+    def can_spend(self, predicted: int, worst: int | None = None) -> bool:
+        """Would a call of this cost be made now? (read-only; `reserve` is the atomic form)"""
+        return self.decide(predicted, worst).ok
+
     def decide(self, predicted: int, worst: int | None = None) -> Decision:
         now = self._now_ms()
         return decide(self.snapshot(), sql.reserved_tokens(self.db, now), predicted,

@@ -202,6 +202,7 @@ class Catalog:
         sparse_rank = sales_per_day < 0.02 or rng.random() < 0.1
         target_live = rng.randint(1, 14)
         amazon = rng.random() < 0.12
+        new_only = rng.random() < 0.06  # nobody sells it used
 
         def seasonal(t: int) -> float:
             month = ((t / DAY) % 365.25) / 30.44  # months since Jan 1 (approx.)
@@ -214,7 +215,7 @@ class Catalog:
         def new_offer(t: int, new_condition: bool = False, seller: SimSeller | None = None
                       ) -> SimOffer:
             seller = seller or rng.choices(self.sellers, self._seller_weights)[0]
-            cond = 1 if new_condition else rng.choices([2, 3, 4, 5], [1, 3, 4, 1.5])[0]
+            cond = 1 if new_condition or new_only else rng.choices([2, 3, 4, 5], [1, 3, 4, 1.5])[0]
             fba = rng.random() < seller.fba_share
             factor = {1: 1.5, 2: 1.15, 3: 1.0, 4: 0.9, 5: 0.75}[cond]
             price = max(100, int(seasonal(t) * factor * rng.uniform(0.7, 1.35) * (1.12 if fba else 1)))
@@ -260,7 +261,9 @@ class Catalog:
 
         while True:
             current = live()
-            n_used = sum(1 for o in current if o.condition != 1)
+            # the market refills toward target_live offers of the kind it sells
+            n_used = sum(1 for o in current if not o.is_amazon
+                         and (o.condition != 1 or new_only))
             birth = sales_per_day * target_live / max(1, n_used) * 0.9 + 0.01
             delist = 0.004 * len(current)
             repr_rate = 0.01 * len(current)

@@ -1,0 +1,133 @@
+"""The `arbitrage` command: help, exit codes, status, locks, simulate-keepa."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from arbitrage_cli.cli import app, main
+from arbitrage_cli.store import locks, open_db
+from tests.conftest import SENTINEL_KEY
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def run(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def command_names() -> list[str]:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return sorted(group.commands)
+
+
+def test_help_lists_every_command_and_each_has_an_example(capsys):
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0
+    for name in command_names():
+        assert name in out
+        code, sub, _ = run([name, "--help"], capsys)
+        assert code == 0 and "Example" in sub, name
+    assert {"status", "locks", "simulate-keepa"} <= set(command_names())
+
+
+def test_every_command_is_documented_in_the_readme():
+    for name in command_names():
+        assert f"`{name}" in README, name
+
+
+def test_status_on_a_fresh_database(db_path, capsys):
+    code, out, _ = run(["--db", db_path, "status"], capsys)
+    assert code == 0 and "schema 001_initial" in out and "0 raw, 0 visible" in out
+    code, out, _ = run(["--db", db_path, "status", "--json"], capsys)
+    info = json.loads(out)
+    assert code == 0
+    assert info["counts"]["deals_raw"] == 0 and info["tokens"] is None
+    assert set(info) >= {"schema_version", "system_state", "tokens", "locks", "last_runs",
+                         "counts"}
+
+
+def test_db_from_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ARBITRAGE_DB", str(tmp_path / "env.db"))
+    code, _, _ = run(["status"], capsys)
+    assert code == 0 and (tmp_path / "env.db").exists()
+
+
+def test_newer_schema_exits_2(db_path, capsys):
+    db = open_db(db_path)
+    db["_sqlite_migrations"].insert({"migration_set": "arbitrage_cli", "name": "999_x",
+                                     "applied_at": "x"})
+    code, out, err = run(["--db", db_path, "status"], capsys)
+    assert code == 2 and "newer version" in err and out == ""
+
+
+def test_bad_db_directory_exits_2(tmp_path, capsys):
+    code, _, err = run(["--db", str(tmp_path / "no" / "such" / "x.db"), "status"], capsys)
+    assert code == 2 and "does not exist" in err
+
+
+def test_unknown_option_exits_2(capsys):
+    code, _, _ = run(["status", "--nope"], capsys)
+    assert code == 2
+
+
+def test_locks_list_and_release(db_path, capsys):
+    db = open_db(db_path)
+    code, out, _ = run(["--db", db_path, "locks", "list"], capsys)
+    assert code == 0 and "no locks held" in out
+    import os
+
+    locks.acquire(db, "backfill", pid=os.getpid())  # a live owner: this test process
+    code, out, _ = run(["--db", db_path, "locks", "list", "--json"], capsys)
+    assert json.loads(out)[0]["name"] == "backfill"
+    code, _, err = run(["--db", db_path, "locks", "release", "backfill"], capsys)
+    assert code == 3 and "--force" in err
+    code, _, err = run(["--db", db_path, "locks", "release", "backfill", "--force"], capsys)
+    assert code == 0 and "released" in err
+    assert locks.list_locks(db) == []
+
+
+def test_dead_owner_lock_released_without_force(db_path, capsys):
+    db = open_db(db_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    locks.acquire(db, "sync", pid=dead.pid)
+    code, _, err = run(["--db", db_path, "locks", "release", "sync"], capsys)
+    assert code == 0 and "released" in err
+
+
+def test_simulate_keepa_bad_faults_exit_2(capsys):
+    code, _, err = run(["simulate-keepa", "--faults", "explode=1"], capsys)
+    assert code == 2 and "unknown fault" in err
+
+
+def test_simulate_keepa_serves_http():
+    proc = subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "simulate-keepa", "--port",
+                             "0", "--products", "5"], stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        url = re.search(r"(http://\S+)", line).group(1)
+        deadline = time.time() + 10
+        while True:
+            try:
+                body = requests.get(f"{url}/token", params={"key": SENTINEL_KEY}, timeout=5).json()
+                break
+            except requests.ConnectionError:
+                assert time.time() < deadline
+                time.sleep(0.1)
+        assert body["refillRate"] == 20 and body["tokensLeft"] == 1200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,103 @@
+"""Advisory lock rows (R9), with real processes where it matters."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from arbitrage_cli.clock import FakeClock
+from arbitrage_cli.errors import LockHeld, LockLost
+from arbitrage_cli.store import locks, open_db
+
+
+def test_acquire_release_and_exclusion(db_path):
+    db = open_db(db_path)
+    lock = locks.acquire(db, "backfill", lease_s=60)
+    with pytest.raises(LockHeld, match="held by backfill-"):
+        locks.acquire(open_db(db_path), "backfill")
+    # only the owner releases
+    assert locks.Lock(db, "backfill", "someone-else", 60, FakeClock()).release() is False
+    assert lock.release() is True
+    locks.acquire(db, "backfill").release()
+
+
+def test_expired_lease_of_a_dead_pid_is_taken_over(fresh_db):
+    clock = FakeClock(1000)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    locks.acquire(fresh_db, "sync", lease_s=10, clock=clock, pid=dead.pid)
+    with pytest.raises(LockHeld):  # lease still valid: not taken over even though dead
+        locks.acquire(fresh_db, "sync", clock=clock)
+    clock.advance(11)
+    taken = locks.acquire(fresh_db, "sync", clock=clock)
+    assert taken.owner == locks.list_locks(fresh_db, clock)[0].owner
+
+
+def test_expired_lease_of_a_live_pid_is_not_taken_over(fresh_db):
+    clock = FakeClock(1000)
+    locks.acquire(fresh_db, "sync", lease_s=10, clock=clock, pid=os.getpid())
+    clock.advance(3600)
+    with pytest.raises(LockHeld, match="alive"):
+        locks.acquire(fresh_db, "sync", clock=clock)
+
+
+def test_heartbeat_extends_and_detects_loss(fresh_db):
+    clock = FakeClock(1000)
+    lock = locks.acquire(fresh_db, "backfill", lease_s=10, clock=clock)
+    clock.advance(8)
+    lock.heartbeat()
+    assert locks.list_locks(fresh_db, clock)[0].expires_at > "1970-01-01T00:16:47"
+    locks.force_release(fresh_db, "backfill")
+    lock.heartbeat()
+    with pytest.raises(LockLost):
+        lock.check()
+
+
+def _holder_script(db_path: str, hold_s: float, lease_s: float) -> str:
+    return textwrap.dedent(f"""
+        import sys, time
+        from arbitrage_cli.errors import LockHeld
+        from arbitrage_cli.store import locks, open_db
+        db = open_db({db_path!r})
+        try:
+            lock = locks.acquire(db, "backfill", lease_s={lease_s})
+        except LockHeld as exc:
+            print("held", flush=True)
+            sys.exit(3)
+        lock.start_heartbeat({db_path!r}, interval_s=0.2)
+        print("won", flush=True)
+        time.sleep({hold_s})
+        lock.release()
+    """)
+
+
+def test_two_real_contenders_one_wins(db_path):
+    open_db(db_path)
+    script = _holder_script(db_path, hold_s=2.0, lease_s=30)
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = sorted(p.communicate(timeout=60)[0].strip() for p in procs)
+    assert outs == ["held", "won"]
+    assert sorted(p.returncode for p in procs) == [0, 3]
+
+
+def test_killed_owner_is_taken_over_live_owner_is_not(db_path):
+    open_db(db_path)
+    owner = subprocess.Popen([sys.executable, "-c", _holder_script(db_path, 60, lease_s=1.0)],
+                             stdout=subprocess.PIPE, text=True)
+    assert owner.stdout.readline().strip() == "won"
+    db = open_db(db_path)
+    time.sleep(1.5)  # past one lease: the heartbeat keeps a live owner's lock
+    with pytest.raises(LockHeld, match="alive"):
+        locks.acquire(db, "backfill")
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    time.sleep(1.2)  # let the last heartbeat's lease expire
+    lock = locks.acquire(db, "backfill")
+    assert lock.release()

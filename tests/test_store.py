@@ -1,0 +1,132 @@
+"""deals.db: migrations, typed state, runs, strict numbers."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import sqlite_utils
+
+from arbitrage_cli.clock import FakeClock
+from arbitrage_cli.errors import SchemaTooNew
+from arbitrage_cli.store import open_db, runs, schema, state
+
+TABLES = {"deals", "system_state", "locks", "keepa_tokens", "sellers", "runs", "settings",
+          "user_restrictions"}
+
+
+def test_fresh_database_has_every_table_wal_and_fk(db_path):
+    db = open_db(db_path)
+    assert TABLES <= set(db.table_names())
+    assert "visible_deals" in db.view_names()
+    assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
+    assert db.execute("pragma foreign_keys").fetchone()[0] == 1
+    assert db.execute("pragma busy_timeout").fetchone()[0] >= 5000
+    assert schema.schema_version(db) == schema.known_migrations()[-1]
+
+
+def test_design_column_names_exist(fresh_db):
+    cols = set(fresh_db["deals"].columns_dict)
+    for name in ("asin", "title", "seller_id", "seller_name", "condition", "price_now_cents",
+                 "list_at_cents", "all_in_cost_cents", "amazon_fees_cents", "profit_cents",
+                 "margin_pct", "roi_pct", "min_listing_price_cents", "sales_rank"):
+        assert name in cols
+    assert set(fresh_db["locks"].columns_dict) == {"name", "owner", "pid", "host",
+                                                   "acquired_at", "heartbeat_at", "expires_at"}
+
+
+def test_money_columns_refuse_strings(fresh_db):
+    """R10: '$12.34' can never land in a number column (STRICT tables)."""
+    with pytest.raises(sqlite3.IntegrityError):
+        fresh_db.execute("insert into deals (asin, status, list_at_cents) values ('X', 'deal', "
+                         "'$246.26')")
+    fresh_db.execute("insert into deals (asin, status, list_at_cents) values ('Y', 'deal', 24626)")
+    assert fresh_db.execute("select typeof(list_at_cents) from deals").fetchone()[0] == "integer"
+
+
+def test_reopening_is_idempotent_and_old_database_is_migrated(db_path):
+    # An "old" database: a file that predates every migration.
+    raw = sqlite_utils.Database(db_path)
+    raw["unrelated"].insert({"x": 1})
+    raw.conn.close()
+    db = open_db(db_path)
+    assert TABLES <= set(db.table_names())
+    assert db["unrelated"].count == 1
+    db.conn.close()
+    again = open_db(db_path)
+    assert schema.applied_migrations(again) == schema.known_migrations()
+
+
+def test_newer_database_is_refused(db_path):
+    db = open_db(db_path)
+    db["_sqlite_migrations"].insert({"migration_set": schema.MIGRATION_SET,
+                                     "name": "999_from_the_future", "applied_at": "x"})
+    db.conn.close()
+    with pytest.raises(SchemaTooNew, match="999_from_the_future"):
+        open_db(db_path)
+    with pytest.raises(SchemaTooNew):
+        open_db(db_path, readonly=True)
+
+
+def test_concurrent_first_open_migrates_once(db_path):
+    import threading
+
+    errors = []
+
+    def opener():
+        try:
+            open_db(db_path)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert errors == []
+    db = open_db(db_path)
+    assert schema.applied_migrations(db) == schema.known_migrations()
+
+
+def test_readonly_connection_cannot_write(db_path):
+    open_db(db_path)
+    ro = open_db(db_path, readonly=True)
+    with pytest.raises(sqlite3.OperationalError):
+        ro.execute("insert into system_state (key, value, updated_at) values ('a', 1, 'x')")
+
+
+def test_system_state_is_typed(fresh_db):
+    clock = FakeClock(1_795_132_800)
+    state.set_(fresh_db, "backfill_page", 3, clock)
+    state.set_(fresh_db, "watermark_iso", "2026-11-20T00:00:00.000Z", clock)
+    state.set_(fresh_db, "custom_flag", True, clock)
+    assert state.get(fresh_db, "backfill_page") == 3
+    assert isinstance(state.get(fresh_db, "backfill_page"), int)
+    assert state.get(fresh_db, "custom_flag") == 1
+    assert state.get(fresh_db, "missing", default=0) == 0
+    with pytest.raises(TypeError):
+        state.set_(fresh_db, "backfill_page", "3")
+    with pytest.raises(TypeError):
+        state.set_(fresh_db, "anything", {"a": 1})
+    row = fresh_db.execute("select typeof(value), updated_at from system_state "
+                           "where key = 'backfill_page'").fetchone()
+    assert row == ("integer", "2026-11-20T00:00:00.000Z")
+    state.set_(fresh_db, "backfill_page", 4, clock)
+    assert state.get_all(fresh_db)["backfill_page"] == 4
+
+
+def test_runs_written_at_start_and_finish(fresh_db):
+    clock = FakeClock(1_795_132_800)
+    run = runs.Run(fresh_db, "backfill", clock)
+    row = fresh_db["runs"].get(run.id)
+    assert row["outcome"] == "running" and row["finished_at"] is None
+    run.stats.requests = 3
+    run.stats.tokens_consumed = 17
+    run.stats.deals_saved = 2
+    run.stats.skip_reasons.update({"no_live_used_offer": 2, "ghost_offer": 1})
+    clock.advance(12)
+    summary = run.finish("done")
+    assert summary["duration_s"] == 12
+    last = runs.last_runs(fresh_db)[0]
+    assert last["outcome"] == "done" and last["tokens_consumed"] == 17
+    assert last["deals_skipped"] == 3
+    assert last["skip_reasons"] == {"ghost_offer": 1, "no_live_used_offer": 2}
