@@ -193,7 +193,7 @@ class Catalog:
     def _generate(self, i: int) -> SimProduct:
         rng = self._rng("product", i)
         start = self.created - rng.randint(min(200, self.history_days), self.history_days) * DAY
-        base = int(min(30_000, max(500, math.exp(rng.gauss(math.log(2600), 0.7)))))
+        base = int(min(30_000, max(500, math.exp(rng.gauss(math.log(3500), 0.75)))))
         amp = rng.uniform(0.05, 0.5)
         peak = rng.choice([1, 8, 8, 9, rng.randint(1, 12)])
         kind = rng.random()
@@ -210,6 +210,7 @@ class Catalog:
 
         offers: list[SimOffer] = []
         live_offers: list[SimOffer] = []
+        planned_end: dict[int, int] = {}
         next_id = [0]
 
         def new_offer(t: int, new_condition: bool = False, seller: SimSeller | None = None
@@ -218,12 +219,16 @@ class Catalog:
             cond = 1 if new_condition or new_only else rng.choices([2, 3, 4, 5], [1, 3, 4, 1.5])[0]
             fba = rng.random() < seller.fba_share
             factor = {1: 1.5, 2: 1.15, 3: 1.0, 4: 0.9, 5: 0.75}[cond]
-            price = max(100, int(seasonal(t) * factor * rng.uniform(0.7, 1.35) * (1.12 if fba else 1)))
+            # now and then a seller underprices a copy: the arbitrage opportunity
+            spread = rng.uniform(0.3, 0.55) if rng.random() < 0.05 else rng.uniform(0.7, 1.35)
+            price = max(100, int(seasonal(t) * factor * spread * (1.12 if fba else 1)))
             if fba:
                 ship = -1 if rng.random() < 0.1 else 0
             else:
                 r = rng.random()
                 ship = -1 if r < 0.06 else 0 if r < 0.16 else rng.choice([399, 399, 385, 449, 599])
+            if ship == -1 and not fba:  # unshippable listings do not linger for years
+                planned_end[next_id[0]] = t + rng.randint(1, 20) * DAY
             o = SimOffer(next_id[0], seller.seller_id, cond, fba, t, prices=[[t, price, ship]],
                          comment=rng.choice([None, "Some highlighting.", "Ex-library copy.",
                                              "Clean pages, light wear."]))
@@ -282,6 +287,9 @@ class Catalog:
             t = t_event
             if t > self.horizon:
                 break
+            for o in [o for o in live_offers if planned_end.get(o.offer_id, t + 1) <= t]:
+                end(o, planned_end[o.offer_id], False)
+                change_times.add(o.ended)
             r = rng.random() * total
             if r < sales_per_day:
                 sellable = [o for o in live() if not (not o.is_fba and o.price_at(t)[1] < 0)]

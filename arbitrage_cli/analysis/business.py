@@ -1,0 +1,80 @@
+"""Business math (domain.md §1): all-in cost, Amazon fees, profit, margin, ROI and the minimum
+listing price, in integer cents. Percentages become integer basis points before any money
+arithmetic, so this module and recalc's SQL (pipeline/recalc.py) round identically; a
+property test holds them equal.
+
+Missing fee data falls back to the settings' documented defaults, flagged on the row; a missing
+buy price or List-at makes every metric that needs it NULL (never "left as it was", R11).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+
+@dataclasses.dataclass(frozen=True)
+class BusinessSettings:
+    prep_fee_cents: int = 275
+    inbound_shipping_cents: int = 399
+    tax_pct: float = 5.0  # of the buy price (the "estimated tax per book")
+    tax_exempt: bool = False
+    markup_pct: float = 10.0  # repricer floor markup for the minimum listing price
+    default_fba_fee_cents: int = 550  # when Keepa has no pick&pack fee
+    default_referral_pct: float = 15.0  # when Keepa has no referral fee
+    default_closing_fee_cents: int = 180  # the US media closing fee
+
+
+@dataclasses.dataclass(frozen=True)
+class FeeInputs:
+    price_now_cents: int | None
+    list_at_cents: int | None
+    fba_fee_cents: int | None
+    referral_fee_pct: float | None
+    closing_fee_cents: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Metrics:
+    all_in_cost_cents: int | None
+    amazon_fees_cents: int | None
+    profit_cents: int | None
+    margin_pct: float | None
+    roi_pct: float | None
+    min_listing_price_cents: int | None
+    fba_fee_estimated: int
+    referral_fee_estimated: int
+    closing_fee_estimated: int
+
+
+def basis_points(pct: float) -> int:
+    """15.01 -> 1501; half away from zero, as SQLite's round() does for positive values."""
+    return int(math.floor(pct * 100 + 0.5))
+
+
+def compute(x: FeeInputs, s: BusinessSettings) -> Metrics:
+    fba = x.fba_fee_cents if x.fba_fee_cents is not None else s.default_fba_fee_cents
+    closing = x.closing_fee_cents if x.closing_fee_cents is not None \
+        else s.default_closing_fee_cents
+    ref_bp = basis_points(x.referral_fee_pct if x.referral_fee_pct is not None
+                          else s.default_referral_pct)
+    all_in = None
+    if x.price_now_cents is not None:
+        tax = 0 if s.tax_exempt else (x.price_now_cents * basis_points(s.tax_pct) + 5000) // 10000
+        all_in = x.price_now_cents + tax + s.prep_fee_cents + s.inbound_shipping_cents
+    fees = profit = margin = roi = None
+    if x.list_at_cents is not None:
+        fees = fba + (x.list_at_cents * ref_bp + 5000) // 10000 + closing
+        if all_in is not None:
+            profit = x.list_at_cents - all_in - fees
+            if x.list_at_cents > 0:
+                margin = profit * 100.0 / x.list_at_cents
+            if all_in > 0:
+                roi = profit * 100.0 / all_in
+    min_listing = None
+    den = 10000 - basis_points(s.markup_pct) - ref_bp
+    if all_in is not None and den > 0:
+        min_listing = ((all_in + fba + closing) * 10000 + den - 1) // den  # round up: a floor
+    return Metrics(all_in, fees, profit, margin, roi, min_listing,
+                   int(x.fba_fee_cents is None), int(x.referral_fee_pct is None),
+                   int(x.closing_fee_cents is None))
