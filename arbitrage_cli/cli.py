@@ -41,8 +41,10 @@ def _global_options(
 
 
 def _register() -> None:
-    from arbitrage_cli.commands import locks, simulate, status
+    from arbitrage_cli.commands import locks, recalc, settings, simulate, status
 
+    app.command("recalc")(recalc.recalc)
+    app.add_typer(settings.app, name="settings")
     app.command("status")(status.status)
     app.add_typer(locks.app, name="locks")
     app.command("simulate-keepa")(simulate.simulate_keepa)

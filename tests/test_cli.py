@@ -50,7 +50,7 @@ def test_every_command_is_documented_in_the_readme():
 
 def test_status_on_a_fresh_database(db_path, capsys):
     code, out, _ = run(["--db", db_path, "status"], capsys)
-    assert code == 0 and "schema 001_initial" in out and "0 raw, 0 visible" in out
+    assert code == 0 and "(schema 002_closing_fee_estimated)" in out and "0 raw, 0 visible" in out
     code, out, _ = run(["--db", db_path, "status", "--json"], capsys)
     info = json.loads(out)
     assert code == 0

@@ -130,3 +130,15 @@ def test_runs_written_at_start_and_finish(fresh_db):
     assert last["outcome"] == "done" and last["tokens_consumed"] == 17
     assert last["deals_skipped"] == 3
     assert last["skip_reasons"] == {"ghost_offer": 1, "no_live_used_offer": 2}
+
+
+def test_database_at_migration_001_is_migrated_forward(db_path):
+    raw = sqlite_utils.Database(db_path)
+    schema.migrations.apply(raw, stop_before="002_closing_fee_estimated")
+    raw["deals"].insert({"asin": "0000000001", "status": "deal", "profit_cents": 5})
+    assert "closing_fee_estimated" not in raw["deals"].columns_dict
+    raw.conn.close()
+    db = open_db(db_path)
+    assert "closing_fee_estimated" in db["deals"].columns_dict
+    assert db["deals"].get("0000000001")["profit_cents"] == 5
+    assert schema.applied_migrations(db) == schema.known_migrations()

@@ -76,6 +76,7 @@ DEAL_COLUMNS: dict[str, type] = {
     "referral_fee_pct": float,
     "referral_fee_estimated": int,
     "closing_fee_cents": int,
+    # (closing_fee_estimated: added by migration 002)
     # derived by recalc from the inputs above and the settings
     "all_in_cost_cents": int,
     "amazon_fees_cents": int,
@@ -115,7 +116,6 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         not_null={"status", "hidden"}, defaults={"status": "new", "hidden": 0},
     )
     db["deals"].create_index(["status"])
-    db["deals"].create_index(["profit_cents"])
     db["system_state"].create(
         {"key": str, "value": "ANY", "updated_at": str}, pk="key", strict=True,
         not_null={"updated_at"},
@@ -209,3 +209,9 @@ def migrate(db: sqlite_utils.Database) -> None:
 def db_path(db: sqlite_utils.Database) -> str:
     row = db.execute("pragma database_list").fetchone()
     return row[2] or ":memory:"
+
+
+@migrations(name="002_closing_fee_estimated")
+def m002_closing_fee_estimated(db: sqlite_utils.Database) -> None:
+    # The $1.80 closing fee falls back to a default like the other fees: flag it the same way.
+    db["deals"].add_column("closing_fee_estimated", int)

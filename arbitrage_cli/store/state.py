@@ -22,6 +22,7 @@ KNOWN_KEYS: dict[str, type] = {
     "watermark_iso": str,
     "watermark_keepa": int,
     "last_sync_success_at": str,
+    "settings_version": int,
 }
 
 _SCALARS = (int, float, str, type(None))

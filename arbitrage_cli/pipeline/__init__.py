@@ -1,0 +1,1 @@
+"""Work that uses the store (and Keepa): backfill, sync, recalc, janitor."""

@@ -1,0 +1,102 @@
+"""Business settings: typed keys, documented defaults, validation (the single source of
+defaults, domain.md §1.1). People type dollars and percents; the database and the math use
+integer cents and REAL percents."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from arbitrage_cli.analysis.business import BusinessSettings
+from arbitrage_cli.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    field: str  # BusinessSettings field and settings-table key
+    kind: str  # money | pct | bool
+    help: str
+    upper: float | None = None  # exclusive upper bound for pct
+    max_inclusive: bool = True
+
+
+SPECS: dict[str, Spec] = {s.field.removesuffix("_cents"): s for s in [
+    Spec("prep_fee_cents", "money", "prep (labelling, bagging) cost per book"),
+    Spec("inbound_shipping_cents", "money", "estimated cost to ship one book to Amazon"),
+    Spec("tax_pct", "pct", "sales tax paid on the buy price, percent", 100),
+    Spec("tax_exempt", "bool", "true if you pay no sales tax on purchases"),
+    Spec("markup_pct", "pct", "markup over break-even for the minimum listing price", 100,
+         max_inclusive=False),
+    Spec("default_fba_fee_cents", "money", "FBA pick&pack fee when Keepa has none"),
+    Spec("default_referral_pct", "pct", "referral fee percent when Keepa has none", 100),
+    Spec("default_closing_fee_cents", "money", "closing fee when Keepa has none (US media $1.80)"),
+]}
+DEFAULTS = BusinessSettings()
+
+
+def allowed(spec: Spec) -> str:
+    if spec.kind == "money":
+        return "an amount in dollars >= 0, e.g. 2.75"
+    if spec.kind == "bool":
+        return "true or false"
+    return f"a percent from 0 to {spec.upper:g}" + ("" if spec.max_inclusive else " (exclusive)")
+
+
+def parse(name: str, raw: Any, source: str = "settings") -> tuple[str, Any]:
+    """(field, canonical value) for a user-given key and value; ConfigError naming both."""
+    key = name.removesuffix("_cents") if name.endswith("_cents") and name.removesuffix(
+        "_cents") in SPECS else name
+    spec = SPECS.get(key)
+    if spec is None:
+        raise ConfigError(f"{source}: unknown setting {name!r}; known: {', '.join(SPECS)}")
+    bad = ConfigError(f"{source}: {key} = {raw!r} is not allowed; expected {allowed(spec)}")
+    if spec.kind == "bool":
+        if isinstance(raw, bool):
+            return spec.field, int(raw)
+        text = str(raw).strip().lower()
+        if text in ("true", "yes", "1", "on"):
+            return spec.field, 1
+        if text in ("false", "no", "0", "off"):
+            return spec.field, 0
+        raise bad
+    if isinstance(raw, bool):
+        raise bad
+    try:
+        number = Decimal(str(raw).strip().lstrip("$").rstrip("%"))
+    except InvalidOperation:
+        raise bad from None
+    if not number.is_finite() or number < 0:
+        raise bad
+    if spec.kind == "money":
+        if name.endswith("_cents"):
+            if number != number.to_integral_value():
+                raise bad
+            return spec.field, int(number)
+        cents = number * 100
+        if cents != cents.to_integral_value():
+            raise ConfigError(f"{source}: {key} = {raw!r}: at most two decimals (cents)")
+        return spec.field, int(cents)
+    value = float(number)
+    if value > spec.upper or (not spec.max_inclusive and value >= spec.upper) or \
+            not math.isfinite(value):
+        raise bad
+    return spec.field, value
+
+
+def from_stored(stored: dict[str, Any]) -> BusinessSettings:
+    values = {f.name: stored[f.name] for f in dataclasses.fields(BusinessSettings)
+              if f.name in stored}
+    if "tax_exempt" in values:
+        values["tax_exempt"] = bool(values["tax_exempt"])
+    return dataclasses.replace(DEFAULTS, **values)
+
+
+def display(field: str, value: Any) -> str:
+    spec = SPECS[field.removesuffix("_cents")]
+    if spec.kind == "money":
+        return f"${value / 100:,.2f}"
+    if spec.kind == "bool":
+        return "true" if value else "false"
+    return f"{value:g}%"
