@@ -166,3 +166,18 @@ def test_full_analysis_row_on_a_good_deal():
     assert r["seller_quality"] == pytest.approx(0.971, abs=0.0015)
     assert a.metrics.profit_cents > 0
     assert all(not isinstance(v, str) or not v.startswith("$") for v in r.values())
+
+
+def test_amazon_selling_the_item_caps_list_at_in_the_full_analysis():
+    times = [NOW - d * DAY for d in (20, 50, 80)]
+    h = sales_history(times, sale_prices=[6000] * 3)
+    amz = offer(1, "ATVPDKIKX0DER", 5500, 0, condition=1, fba=True)
+    p = product(offers=[offer(0, "A2BIGSELLER0001", 1500, 399), amz], csv=h,
+                current={"AMAZON": 5500, "USED": 1500},
+                avg={("avg180", "AMAZON"): 6000, ("avg365", "AMAZON"): 6500},
+                availabilityAmazon=0)
+    a = analyse(p, SELLER, now=NOW)
+    assert a.row["amazon_selling"] == 1 and a.row["amazon_price_cents"] == 5500
+    assert a.row["list_at_cents"] == 4950 and a.row["list_at_uncapped_cents"] == 6000
+    assert a.row["list_at_capped"] == 1 and a.row["price_suspicious"] == 0
+    assert a.offer.winner.seller_id == "A2BIGSELLER0001"  # Amazon's new offer is not used
