@@ -41,8 +41,12 @@ def _global_options(
 
 
 def _register() -> None:
-    from arbitrage_cli.commands import locks, recalc, settings, simulate, status
+    from arbitrage_cli.commands import (backfill, demo, explain, locks, recalc, settings,
+                                        simulate, status)
 
+    app.command("backfill")(backfill.backfill)
+    app.command("demo")(demo.demo)
+    app.command("explain")(explain.explain)
     app.command("recalc")(recalc.recalc)
     app.add_typer(settings.app, name="settings")
     app.command("status")(status.status)

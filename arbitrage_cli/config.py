@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -39,3 +40,18 @@ def load_keepa_key(env: dict[str, str] | None = None) -> str:
         return key
     raise ConfigError("no Keepa API key: set KEEPA_API_KEY, or KEEPA_API_KEY_FILE to a file "
                       "holding it (try `arbitrage demo` to run without a key)")
+
+
+def read_json_file(path: str | Path, missing_hint: str = "") -> object:
+    """Parsed JSON of a user's file; ConfigError (exit 2) naming the file otherwise."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file{missing_hint}") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{p}: not valid JSON ({exc})") from None

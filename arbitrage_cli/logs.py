@@ -50,7 +50,8 @@ def known_secrets() -> list[str]:
 
 
 def setup_logging(verbosity: int = 0) -> None:
-    level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    level = logging.ERROR if verbosity < 0 else logging.WARNING if verbosity == 0 else \
+        logging.INFO if verbosity == 1 else logging.DEBUG
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_arbitrage", False):

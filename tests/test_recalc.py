@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arbitrage_cli.analysis.business import BusinessSettings, FeeInputs, compute
+from arbitrage_cli.analysis.business import FeeInputs, compute
 from arbitrage_cli.analysis.deal import ANALYSIS_COLUMNS
 from arbitrage_cli.pipeline.recalc import RECALC_COLUMNS, recalc, recalc_rows
 from arbitrage_cli.store import open_db
@@ -119,3 +119,12 @@ def test_indexes_on_derived_columns_survive_recalc(fresh_db):
     assert before == after and "idx_partial" in {n for n, _ in after}
     assert fresh_db.execute("select asin from deals indexed by idx_partial "
                             "where profit_cents > 0 and roi_pct > 0").fetchall() == [("A",)]
+
+
+def test_narrowed_recalc_touches_only_those_rows(fresh_db):
+    for asin in ("A", "B", "C"):
+        insert(fresh_db, asin, FeeInputs(3500, 24626, 625, 15.0, 180))
+    changed = recalc_rows(fresh_db, where="asin in (?, ?)", positional=["A", "C"])
+    assert changed == 2
+    rows = {r["asin"]: r["profit_cents"] for r in fresh_db["deals"].rows}
+    assert rows == {"A": 15778, "B": None, "C": 15778}

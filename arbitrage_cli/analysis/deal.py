@@ -73,13 +73,16 @@ def _referral_pct(product: dict) -> float | None:
 
 
 def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
-            settings: BusinessSettings | None = None) -> DealAnalysis:
+            settings: BusinessSettings | None = None,
+            offer: OfferChoice | None = None) -> DealAnalysis:
+    """`offer`: the offer choice when the caller already made it (to fetch the winning
+    seller first); it is not recomputed."""
     settings = settings or BusinessSettings()
     p = product if isinstance(product, dict) else {}
     asin = p.get("asin") if isinstance(p.get("asin"), str) else None
     if now is None:
         now = clean(p.get("lastUpdate")) or 0
-    offer = select_offer(p)
+    offer = offer if offer is not None else select_offer(p)
     sales = infer_sales(p, now)
     used = sales.used_sales()
     used_now = stat(p, "current", CSV["USED"])

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from arbitrage_cli import settings as spec
+from arbitrage_cli.config import read_json_file
 from arbitrage_cli.errors import ConfigError
 from arbitrage_cli.store import open_db
 from arbitrage_cli.store import settings as store
@@ -89,12 +90,7 @@ def import_(ctx: typer.Context,
         echo '{"prep_fee": 3.00, "tax_pct": 6}' > costs.json
         arbitrage settings import costs.json
     """
-    try:
-        data = json.loads(file.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read ({exc.strerror})") from None
-    except ValueError as exc:
-        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
+    data = read_json_file(file)
     if not isinstance(data, dict) or not data:
         raise ConfigError(f"{file}: expected a JSON object of setting names to values")
     values = dict(spec.parse(k, v, source=str(file)) for k, v in data.items())

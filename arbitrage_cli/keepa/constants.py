@@ -43,6 +43,25 @@ CONDITION_CSV = {2: 19, 3: 20, 4: 21, 5: 22, 6: 27, 7: 23, 8: 24, 9: 25, 10: 26}
 AMAZON_SELLER_ID = "ATVPDKIKX0DER"
 WAREHOUSE_SELLER_ID = "A2L77EE7U53NWQ"
 
+# /deal selection fields (keepa-api.md §4) and their JSON types
+DEAL_RANGE_FIELDS = ("currentRange", "deltaRange", "deltaPercentRange", "deltaLastRange",
+                     "salesRankRange")
+DEAL_BOOL_FIELDS = ("isFilterEnabled", "isRangeEnabled", "isLowest", "isLowest90",
+                    "isLowestOffer", "isHighest", "isOutOfStock", "isBackInStock", "isRisers",
+                    "hasReviews", "filterErotic", "singleVariation", "isPrimeExclusive",
+                    "mustHaveAmazonOffer", "mustNotHaveAmazonOffer")
+DEAL_INT_FIELDS = ("page", "domainId", "dateRange", "minRating", "sortType")
+DEAL_INT_LIST_FIELDS = ("priceTypes", "includeCategories", "excludeCategories",
+                        "warehouseConditions")
+DEAL_STRING_LIST_FIELDS = (
+    "material", "type", "manufacturer", "brand", "productGroup", "model", "color", "size",
+    "unitType", "scent", "itemForm", "pattern", "style", "itemTypeKeyword",
+    "targetAudienceKeyword", "edition", "format", "author", "binding", "languages",
+    "brandStoreName", "brandStoreUrlName", "websiteDisplayGroup", "websiteDisplayGroupName",
+    "salesRankDisplayGroup")
+DEAL_FIELDS = frozenset(DEAL_RANGE_FIELDS + DEAL_BOOL_FIELDS + DEAL_INT_FIELDS
+                        + DEAL_INT_LIST_FIELDS + DEAL_STRING_LIST_FIELDS + ("titleSearch",))
+
 # Deal dateRange: 0 day, 1 week, 2 month (31 d), 3 ninety days.
 DATE_RANGE_DAYS = {0: 1, 1: 7, 2: 31, 3: 90}
 

@@ -77,13 +77,20 @@ class RecalcResult:
 
 
 def recalc_rows(db: sqlite_utils.Database, where: str = "", params: dict | None = None,
-                settings: BusinessSettings | None = None) -> int:
+                settings: BusinessSettings | None = None, positional: list | None = None
+                ) -> int:
     """The UPDATE alone (inside the caller's transaction); `where` narrows it, e.g. to the
-    ASINs of a chunk the pipeline just saved. Returns rows changed."""
+    ASINs of a chunk the pipeline just saved (named `params`, or `?` marks filled from
+    `positional`). Returns rows changed."""
     s = settings or settings_store.load(db)
-    sql = UPDATE_SQL + (f" and ({where})" if where else "")
-    cur = db.execute(sql, {**sql_params(s, settings_store.version(db)), **(params or {})})
-    return cur.rowcount
+    bound = {**sql_params(s, settings_store.version(db)), **(params or {})}
+    if positional:
+        names = [f"p{i}" for i in range(len(positional))]
+        for name in names:
+            where = where.replace("?", f":{name}", 1)
+        bound.update(zip(names, positional))
+    sql = UPDATE_SQL.replace(" where ", " where (", 1) + ")" + (f" and ({where})" if where else "")
+    return db.execute(sql, bound).rowcount
 
 
 def _derived_indexes(db: sqlite_utils.Database) -> list[tuple[str, str]]:

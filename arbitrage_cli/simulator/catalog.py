@@ -220,7 +220,7 @@ class Catalog:
             fba = rng.random() < seller.fba_share
             factor = {1: 1.5, 2: 1.15, 3: 1.0, 4: 0.9, 5: 0.75}[cond]
             # now and then a seller underprices a copy: the arbitrage opportunity
-            spread = rng.uniform(0.3, 0.55) if rng.random() < 0.05 else rng.uniform(0.7, 1.35)
+            spread = rng.uniform(0.3, 0.55) if rng.random() < 0.12 else rng.uniform(0.7, 1.35)
             price = max(100, int(seasonal(t) * factor * spread * (1.12 if fba else 1)))
             if fba:
                 ship = -1 if rng.random() < 0.1 else 0

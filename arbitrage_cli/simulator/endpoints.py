@@ -9,7 +9,7 @@ import json
 import math
 import re
 
-from arbitrage_cli.keepa.constants import (CSV, DATE_RANGE_DAYS, DEAL_PRICE_TYPES,
+from arbitrage_cli.keepa.constants import (CSV, DATE_RANGE_DAYS, DEAL_FIELDS, DEAL_PRICE_TYPES,
                                            DEALS_PER_PAGE, DOMAINS, TOKENS_PER_DEAL_PAGE,
                                            TOKENS_PER_OFFER_PAGE, TOKENS_PER_QUERY)
 from arbitrage_cli.simulator import views
@@ -21,18 +21,6 @@ PRODUCT_PARAMS = {"key", "domain", "asin", "code", "code-limit", "stats", "updat
 SELLER_PARAMS = {"key", "domain", "seller", "storefront", "update"}
 DEAL_PARAMS = {"key", "domain", "selection"}
 QUERY_PARAMS = {"key", "domain", "selection", "stats"}
-DEAL_FIELDS = {"page", "domainId", "priceTypes", "dateRange", "isFilterEnabled",
-               "isRangeEnabled", "includeCategories", "excludeCategories", "minRating",
-               "isLowest", "isLowest90", "isLowestOffer", "isHighest", "isOutOfStock",
-               "isBackInStock", "isRisers", "hasReviews", "filterErotic", "singleVariation",
-               "isPrimeExclusive", "mustHaveAmazonOffer", "mustNotHaveAmazonOffer",
-               "warehouseConditions", "currentRange", "deltaRange", "deltaPercentRange",
-               "deltaLastRange", "salesRankRange", "titleSearch", "sortType", "material",
-               "type", "manufacturer", "brand", "productGroup", "model", "color", "size",
-               "unitType", "scent", "itemForm", "pattern", "style", "itemTypeKeyword",
-               "targetAudienceKeyword", "edition", "format", "author", "binding", "languages",
-               "brandStoreName", "brandStoreUrlName", "websiteDisplayGroup",
-               "websiteDisplayGroupName", "salesRankDisplayGroup"}
 QUERY_METRICS = ("current", "avg30", "avg90", "avg180", "avg365", "lastPriceChange")
 QUERY_FIELD = re.compile(r"^(%s)_([A-Z_]+)_(lte|gte)$" % "|".join(QUERY_METRICS))
 DEAL_MAX_AGE_MIN = 12 * 60  # only products updated within the last 12 h are deals [DOC]

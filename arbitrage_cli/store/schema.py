@@ -215,3 +215,13 @@ def db_path(db: sqlite_utils.Database) -> str:
 def m002_closing_fee_estimated(db: sqlite_utils.Database) -> None:
     # The $1.80 closing fee falls back to a default like the other fees: flag it the same way.
     db["deals"].add_column("closing_fee_estimated", int)
+
+
+@migrations(name="003_keepa_products")
+def m003_keepa_products(db: sqlite_utils.Database) -> None:
+    # The Keepa product each deal was analysed from (zlib JSON), so `explain` and a
+    # re-analysis need no tokens.
+    db["keepa_products"].create(
+        {"asin": str, "fetched_at": str, "keepa_minute": int, "product_zlib": bytes},
+        pk="asin", strict=True, not_null={"fetched_at", "keepa_minute", "product_zlib"},
+    )

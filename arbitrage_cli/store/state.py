@@ -23,6 +23,9 @@ KNOWN_KEYS: dict[str, type] = {
     "watermark_keepa": int,
     "last_sync_success_at": str,
     "settings_version": int,
+    "backfill_page_asins": str,
+    "backfill_page_full": int,
+    "backfill_started_at": str,
 }
 
 _SCALARS = (int, float, str, type(None))

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from arbitrage_cli import dealquery
+
+
+def make_progress():
+    """rich progress on a terminal; nothing when stderr is not one (cron, pipes)."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[info]}"), console=Console(stderr=True),
+                   transient=False)
+    task = bar.add_task("page 0", total=None, info="")
+
+    def update(event: str, data: dict) -> None:
+        bar.update(task, description=f"page {data['page']}", total=data["asins"],
+                   completed=data["position"],
+                   info=(f"{data.get('saved', 0)} deals, {data.get('skipped', 0)} skipped, "
+                         f"{data.get('tokens', 0)} tokens" if event == "chunk" else ""))
+
+    return bar, update
+
+
+def backfill(
+    ctx: typer.Context,
+    chunk_size: int = typer.Option(2, "--chunk-size", min=1, max=100,
+                                   help="ASINs per /product call."),
+    max_deals: int = typer.Option(None, "--max-deals", min=1,
+                                  help="Stop after saving this many deals (resume later)."),
+    restart: bool = typer.Option(False, "--restart", help="Start over from page 0."),
+    query: Path = typer.Option(None, "--query", envvar="ARBITRAGE_QUERY",
+                               help="Deal query file [default: ./keepa_query.json]."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+) -> None:
+    """Walk the query's Keepa deal pages and save every product as a deal or with a reason.
+
+    Resumable: progress is saved after every chunk; run it again to continue. When tokens
+    run out it stops cleanly (exit 0) and says when the refill allows more.
+
+    Example:
+
+        KEEPA_API_KEY_FILE=~/.keepa arbitrage backfill --chunk-size 2
+    """
+    from arbitrage_cli.keepa.budget import TokenBudget
+    from arbitrage_cli.keepa.client import KeepaClient
+    from arbitrage_cli.pipeline.backfill import BackfillOptions
+    from arbitrage_cli.pipeline.backfill import backfill as run_backfill
+    from arbitrage_cli.store import open_db
+
+    cfg = ctx.obj
+    q, _ = dealquery.load(query)  # bad config exits 2 before any token or row
+    key = cfg.keepa_key()
+    db = open_db(cfg.db_path)
+    client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db))
+    bar, update = make_progress()
+    if bar:
+        bar.start()
+    try:
+        summary = run_backfill(db, client, q, BackfillOptions(chunk_size=chunk_size,
+                                                              max_deals=max_deals,
+                                                              restart=restart),
+                               progress=update)
+    finally:
+        if bar:
+            bar.stop()
+    report(summary, as_json)
+
+
+def report(summary: dict, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary, sort_keys=True))
+        return
+    counters = json.loads(summary["counters"])
+    reasons = json.loads(summary["skip_reasons"])
+    typer.echo(f"{summary['command']} {summary['outcome']}: {summary['deals_saved']} deals saved, "
+               f"{summary['deals_skipped']} skipped"
+               + (f" ({', '.join(f'{k} {v}' for k, v in reasons.items())})" if reasons else "")
+               + f", {summary['requests']} requests, {summary['tokens_consumed']} tokens"
+               + (f", {counters['tokens_per_saved_deal']} tokens/deal"
+                  if counters.get("tokens_per_saved_deal") else "")
+               + f", {summary['duration_s']:.1f} s"
+               + (f"; {summary['message']}" if summary.get("message") else ""), err=True)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import typer
+
+
+def demo(
+    ctx: typer.Context,
+    products: int = typer.Option(400, min=10, max=5000, help="Simulated catalog size."),
+    seed: int = typer.Option(7, help="Catalog seed."),
+    top: int = typer.Option(10, min=1, help="How many deals to show."),
+) -> None:
+    """Run the whole pipeline on the built-in Keepa simulator: no key, no network.
+
+    Starts the simulator on a free loopback port, backfills the default query into the
+    database (--db, default ./deals.db) and prints the best deals.
+
+    Example:
+
+        arbitrage --db demo.db demo && datasette demo.db
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from arbitrage_cli.commands.backfill import make_progress, report
+    from arbitrage_cli.dealquery import default_query
+    from arbitrage_cli.keepa.budget import TokenBudget
+    from arbitrage_cli.keepa.client import KeepaClient
+    from arbitrage_cli.keepa.constants import CONDITIONS
+    from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
+    from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
+    from arbitrage_cli.store import open_db, schema
+
+    db = open_db(ctx.obj.db_path)
+    err = Console(stderr=True)
+    err.print(f"Starting the Keepa simulator ({products} books, seed {seed})...")
+    sim = KeepaSimulator(Catalog(seed=seed, products=products), refill_rate=1000)
+    with start_simulator(sim) as server:
+        # The simulator's tokens must not leak into the real token snapshot of this database.
+        client = KeepaClient("demo-simulator-key", base_url=server.url,
+                             budget=TokenBudget(open_db(":memory:")))
+        bar, update = make_progress()
+        if bar:
+            bar.start()
+        try:
+            summary = backfill(db, client, default_query(), BackfillOptions(restart=True),
+                               progress=update)
+        finally:
+            if bar:
+                bar.stop()
+    report(summary, as_json=False)
+    rows = list(db.query("select asin, title, condition, price_now_cents, list_at_cents, "
+                         "profit_cents, roi_pct, seller_name from visible_deals "
+                         "order by profit_cents desc, asin limit ?", [top]))
+    table = Table(title=f"Best {len(rows)} deals")
+    for name in ("ASIN", "title", "condition", "buy", "list at", "profit", "ROI", "seller"):
+        table.add_column(name, no_wrap=True, overflow="ellipsis",
+                         max_width=36 if name == "title" else None)
+    for r in rows:
+        table.add_row(r["asin"], (r["title"] or "")[:40], CONDITIONS.get(r["condition"], "?"),
+                      f"${r['price_now_cents'] / 100:,.2f}", f"${r['list_at_cents'] / 100:,.2f}",
+                      f"${r['profit_cents'] / 100:,.2f}", f"{r['roi_pct']:.0f}%",
+                      r["seller_name"] or "")
+    Console(width=140).print(table)
+    path = schema.db_path(db)
+    err.print(f"\nDeals are in [bold]{path}[/]. Look closer with:\n"
+              f"  arbitrage --db {path} explain {rows[0]['asin'] if rows else 'ASIN'}\n"
+              f"  arbitrage --db {path} status\n"
+              f"  datasette {path}        (pip install datasette)")

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from arbitrage_cli.config import read_json_file
+from arbitrage_cli.errors import ConfigError
+
+
+def _from_file(path: Path, asin: str) -> tuple[dict, int | None]:
+    from arbitrage_cli.analysis.deal import reference_time
+
+    data = read_json_file(path)
+    if isinstance(data, dict) and isinstance(data.get("products"), list):
+        found = [p for p in data["products"] if isinstance(p, dict) and p.get("asin") == asin]
+        if not found:
+            raise ConfigError(f"{path}: no product with asin {asin} in 'products'")
+        return found[0], reference_time(data)
+    if isinstance(data, dict) and data.get("asin") == asin:
+        return data, None
+    raise ConfigError(f"{path}: expected a Keepa /product response or a product object "
+                      f"with asin {asin}")
+
+
+def explain(
+    ctx: typer.Context,
+    asin: str = typer.Argument(..., help="The ASIN (ISBN-10 for most books)."),
+    product_file: Path = typer.Option(None, "--product-file",
+                                      help="A saved Keepa /product response or product object: "
+                                           "no key, no network, no database needed."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show every number of a deal and where it came from: offers, seller, sales, List at,
+    fees, profit, visibility.
+
+    Example:
+
+        arbitrage explain 0131103628
+        arbitrage explain 0131103628 --product-file product.json --json
+    """
+    from arbitrage_cli import explain as ex
+    from arbitrage_cli.analysis.deal import analyse
+
+    asin = asin.strip().upper()
+    stored = None
+    if product_file is not None:
+        product, now = _from_file(product_file, asin)
+        seller, settings = None, None
+    else:
+        from arbitrage_cli.store import deals as deal_store
+        from arbitrage_cli.store import open_db
+        from arbitrage_cli.store import settings as settings_store
+
+        db = open_db(ctx.obj.db_path)
+        loaded = deal_store.load_payload(db, asin)
+        if loaded is None:
+            raise ConfigError(f"{asin}: not in {ctx.obj.db_path} (run backfill, or use "
+                              f"--product-file)")
+        product, now = loaded
+        stored = db["deals"].get(asin)
+        cached = deal_store.cached_sellers(db, [stored["seller_id"]], "") \
+            if stored.get("seller_id") else {}
+        seller = deal_store.seller_as_keepa(cached.get(stored.get("seller_id")))
+        settings = settings_store.load(db)
+    result = ex.report(analyse(product, seller, now=now, settings=settings), stored)
+    typer.echo(json.dumps(result, indent=2) if as_json else ex.to_text(result))

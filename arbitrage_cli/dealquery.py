@@ -1,0 +1,87 @@
+"""keepa_query.json: the user's /deal selection, validated before any token is spent.
+
+Errors name the file and the field and say what is allowed (exit 2). Numbers must be JSON
+integers: Keepa silently ignores "4" (keepa-api.md §4), which once made a whole filter vanish.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from arbitrage_cli.config import read_json_file
+from arbitrage_cli.errors import ConfigError
+from arbitrage_cli.keepa import constants as K
+
+DEFAULT_NAME = "keepa_query.json"
+MAX_INT = 2_147_483_647
+
+
+def default_query() -> dict:
+    """The embedded default (Books, used price drops); `keepa_query.json` ships the same."""
+    return json.loads(resources.files("arbitrage_cli").joinpath("default_query.json")
+                      .read_text())
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def validate(query: Any, source: str) -> dict:
+    def bad(field: str, allowed: str, value: Any) -> ConfigError:
+        return ConfigError(f"{source}: field {field!r} = {json.dumps(value)} is not allowed; "
+                           f"expected {allowed}")
+
+    if not isinstance(query, dict):
+        raise ConfigError(f"{source}: expected a JSON object of Keepa /deal fields")
+    unknown = sorted(set(query) - K.DEAL_FIELDS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)}; see Keepa's "
+                          f"/deal documentation for the allowed fields")
+    for f in K.DEAL_BOOL_FIELDS:
+        if f in query and not isinstance(query[f], bool):
+            raise bad(f, "true or false", query[f])
+    for f in K.DEAL_INT_FIELDS:
+        if f in query and not _int(query[f]):
+            raise bad(f, "an integer (not a string)", query[f])
+    for f in K.DEAL_INT_LIST_FIELDS:
+        if f in query and not (isinstance(query[f], list) and all(_int(x) for x in query[f])):
+            raise bad(f, "a list of integers", query[f])
+    for f in K.DEAL_RANGE_FIELDS:
+        v = query.get(f)
+        if f in query and not (isinstance(v, list) and len(v) == 2 and all(_int(x) for x in v)
+                               and v[0] <= (v[1] if v[1] >= 0 else MAX_INT)):
+            raise bad(f, "[min, max] integers with min <= max (-1 = open)", v)
+    for f in K.DEAL_STRING_LIST_FIELDS:
+        if f in query and not (isinstance(query[f], list)
+                               and all(isinstance(x, str) for x in query[f])):
+            raise bad(f, "a list of strings", query[f])
+    if "titleSearch" in query and not isinstance(query["titleSearch"], str):
+        raise bad("titleSearch", "a string", query["titleSearch"])
+    if query.get("domainId", 1) not in K.DOMAINS:
+        raise bad("domainId", f"one of {sorted(K.DOMAINS)}", query.get("domainId"))
+    pts = query.get("priceTypes", [2])
+    if len(pts) != 1 or pts[0] not in K.DEAL_PRICE_TYPES:
+        raise bad("priceTypes", f"exactly one of {sorted(K.DEAL_PRICE_TYPES)}", pts)
+    if query.get("dateRange", 0) not in K.DATE_RANGE_DAYS:
+        raise bad("dateRange", "0 (day), 1 (week), 2 (month) or 3 (90 days)",
+                  query.get("dateRange"))
+    if abs(query.get("sortType", 1)) not in (1, 2, 3, 4):
+        raise bad("sortType", "1 deal age, 2 absolute delta, 3 sales rank, 4 percent delta "
+                  "(negative reverses)", query.get("sortType"))
+    if "page" in query:
+        raise bad("page", "no page: backfill walks the pages itself", query["page"])
+    dpr = query.get("deltaPercentRange")
+    if dpr and dpr[0] < 10:
+        raise bad("deltaPercentRange", "a minimum of at least 10 (Keepa's floor)", dpr)
+    return query
+
+
+def load(path: str | Path | None) -> tuple[dict, str]:
+    """(query, source). A missing default file is an error too: say how to get one."""
+    p = Path(path or DEFAULT_NAME)
+    data = read_json_file(p, missing_hint=" (copy keepa_query.json from the arbitrage_cli "
+                                        "repository, or pass --query FILE)")
+    return validate(data, str(p)), str(p)

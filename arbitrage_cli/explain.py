@@ -1,0 +1,130 @@
+"""`arbitrage explain`: every number of one deal and where it came from, as a dict (for
+--json) and as text. Built from a DealAnalysis; no I/O here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arbitrage_cli.analysis.deal import DealAnalysis
+from arbitrage_cli.keepa.constants import CONDITIONS
+from arbitrage_cli.timefmt import keepa_minutes_to_iso
+
+VERDICTS = {"winner": "WINNER: lowest landed price", "pricier": "lost: higher landed price",
+            "historical": "ignored: historical (not in liveOffersOrder)",
+            "stale": "ignored: not seen at the last offers refresh",
+            "not_used": "ignored: not a used condition",
+            "no_price": "rejected: no price", "unknown_shipping": "rejected: shipping unknown",
+            "ghost_mfn_shipping": "rejected: merchant offer with unknown shipping (ghost)"}
+
+
+def dollars(cents: int | None) -> str:
+    return "-" if cents is None else f"${cents / 100:,.2f}"
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def visibility(row: dict, metrics: dict) -> list[str]:
+    """Why a row is hidden (empty: visible). Mirrors the visible_deals view."""
+    why = []
+    if row.get("status") != "deal":
+        why.append(f"not a deal: {row.get('skip_reason')}")
+    if row.get("hidden"):
+        why.append("hidden by you")
+    if row.get("expired_at"):
+        why.append(f"expired at {row['expired_at']}")
+    if row.get("price_suspicious"):
+        why.append("List at is over 3x the current used price: needs review")
+    if not (row.get("list_at_cents") or 0) > 0:
+        why.append("no List at (no inferred sale)")
+    if not (row.get("avg_1yr_cents") or 0) > 0:
+        why.append("no sale in the last year")
+    if not (metrics.get("profit_cents") or 0) > 0:
+        why.append("not profitable")
+    return why
+
+
+def report(a: DealAnalysis, stored: dict | None = None) -> dict[str, Any]:
+    row = {**a.row, **(stored or {})}
+    metrics = {k: v for k, v in vars(a.metrics).items()}
+    if stored:
+        metrics.update({k: stored.get(k) for k in metrics if k in stored})
+    offers = [{"index": c.index, "seller_id": c.seller_id, "condition": c.condition,
+               "condition_label": CONDITIONS.get(c.condition, "?"), "fba": c.is_fba,
+               "price_cents": c.price_cents, "shipping_cents": c.shipping_cents,
+               "landed_cents": c.landed_cents, "verdict": c.verdict}
+              for c in a.offer.candidates if c.live or c.verdict == "stale"]
+    la = a.list_at
+    return {
+        "asin": a.asin, "title": row.get("title"), "analysed_at": keepa_minutes_to_iso(a.now),
+        "status": row.get("status"), "skip_reason": row.get("skip_reason"),
+        "offers": {"live_considered": offers, "no_winner_reason": a.offer.reason,
+                   "historical_ignored": sum(1 for c in a.offer.candidates
+                                             if c.verdict == "historical")},
+        "seller": {"seller_id": row.get("seller_id"), "name": row.get("seller_name"),
+                   "rating_pct": a.seller_rating[0], "rating_count": a.seller_rating[1],
+                   "quality": a.seller_quality},
+        "sales": {"events": [{"at": keepa_minutes_to_iso(s.time), "price_cents": s.price_cents,
+                              "kind": s.kind, "confirmed_by": s.confirmed_by}
+                             for s in a.sales.sales],
+                  "offer_drops": a.sales.drops, "used_drops": a.sales.used_drops,
+                  "confirmed": a.sales.confirmed, "trimmed_outliers": a.sales.trimmed,
+                  "deal_trust_pct": row.get("deal_trust_pct")},
+        "list_at": {"list_at_cents": la.list_at_cents, "uncapped_cents": la.uncapped_cents,
+                    "basis": la.basis, "peak_month": la.peak_month,
+                    "trough_month": la.trough_month, "trough_cents": la.trough_cents,
+                    "amazon_ceiling_cents": la.ceiling_cents, "capped": la.capped,
+                    "suspicious": la.suspicious, "rejected": la.rejected,
+                    "season": row.get("season"), "sells": row.get("sells")},
+        "prices": {k: row.get(k) for k in ("price_now_cents", "price_cents", "shipping_cents",
+                                           "avg_1yr_cents", "percent_down_pct",
+                                           "recent_sale_cents", "sales_rank", "drops_30",
+                                           "offers_trend", "price_trend", "amazon_selling")},
+        "fees": {k: row.get(k) for k in ("fba_fee_cents", "referral_fee_pct",
+                                         "closing_fee_cents")},
+        "metrics": metrics,
+        "visible": not visibility(row, metrics), "hidden_because": visibility(row, metrics),
+    }
+
+
+def to_text(r: dict) -> str:
+    m, la, s = r["metrics"], r["list_at"], r["sales"]
+    lines = [f"{r['asin']}  {r['title'] or ''}", f"analysed at {r['analysed_at']}", "",
+             "Live offers considered (landed = price + shipping):"]
+    for o in r["offers"]["live_considered"]:
+        lines.append(f"  #{o['index']:<3} {o['seller_id'] or '?':<16} {o['condition_label']:<18}"
+                     f" {'FBA' if o['fba'] else 'MFN'} {dollars(o['price_cents']):>9} + "
+                     f"{o['shipping_cents'] if o['shipping_cents'] is not None else '?':>5} -> "
+                     f"{dollars(o['landed_cents']):>9}  {VERDICTS.get(o['verdict'], o['verdict'])}")
+    if r["offers"]["no_winner_reason"]:
+        lines.append(f"  no buy price: {r['offers']['no_winner_reason']}")
+    lines.append(f"  ({r['offers']['historical_ignored']} historical offers ignored)")
+    sel = r["seller"]
+    q = "unknown" if sel["quality"] is None else f"{sel['quality']:.3f} ({round(sel['quality'] * 10)}/10)"
+    lines += ["", f"Seller: {sel['name'] or sel['seller_id'] or '-'}: {sel['rating_pct']}% of "
+              f"{sel['rating_count']} ratings -> quality {q}", "",
+              f"Inferred sales: {len(s['events'])} kept of {s['confirmed']} confirmed drops "
+              f"({s['offer_drops']} offer drops, {s['trimmed_outliers']} outliers trimmed), "
+              f"deal trust {s['deal_trust_pct']}%"]
+    for e in s["events"][-12:]:
+        lines.append(f"  {e['at'][:16]}  {dollars(e['price_cents']):>9}  {e['kind']} "
+                     f"({e['confirmed_by']})")
+    lines += ["", f"List at: {dollars(la['list_at_cents'])} ({la['basis']}"
+              + (f" of peak month {la['peak_month']}" if la["peak_month"] else "") + ")"
+              + (f", capped from {dollars(la['uncapped_cents'])} at 90% of Amazon"
+                 if la["capped"] else "")
+              + (" SUSPICIOUS: over 3x the current used price" if la["suspicious"] else "")
+              + (f" rejected: {la['rejected']}" if la["rejected"] else ""),
+              f"Season: {la['season']} (sells {la['sells']})", "",
+              f"Buy (landed): {dollars(r['prices']['price_now_cents'])}   1-year average sale: "
+              f"{dollars(r['prices']['avg_1yr_cents'])}   rank {r['prices']['sales_rank']}",
+              f"All-in cost: {dollars(m['all_in_cost_cents'])}   Amazon fees: "
+              f"{dollars(m['amazon_fees_cents'])} (FBA {dollars(r['fees']['fba_fee_cents'])}"
+              f"{' est.' if m['fba_fee_estimated'] else ''}, referral "
+              f"{r['fees']['referral_fee_pct']}%, closing {dollars(r['fees']['closing_fee_cents'])})",
+              f"Profit: {dollars(m['profit_cents'])}   margin {pct(m['margin_pct'])}   "
+              f"ROI {pct(m['roi_pct'])}   min listing {dollars(m['min_listing_price_cents'])}",
+              "",
+              "Visible" if r["visible"] else "Hidden: " + "; ".join(r["hidden_because"])]
+    return "\n".join(lines)

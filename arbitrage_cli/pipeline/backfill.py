@@ -1,0 +1,181 @@
+"""backfill: walk the query's /deal pages and process their ASINs chunk by chunk (seed
+architecture). Progress (page, position, the page's ASINs) is committed with each chunk's
+rows, so a kill loses at most the chunk in flight and a rerun resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Callable
+
+import sqlite_utils
+
+from arbitrage_cli.clock import Clock, SystemClock
+from arbitrage_cli.errors import LockLost
+from arbitrage_cli.keepa.client import ASIN_RE, KeepaClient, canonical_json
+from arbitrage_cli.keepa.constants import DEALS_PER_PAGE
+from arbitrage_cli.keepa.errors import KeepaError, OutOfTokens, TransientError
+from arbitrage_cli.pipeline.chunk import process_chunk
+from arbitrage_cli.store import locks, runs, schema, state
+from arbitrage_cli.store import settings as settings_store
+from arbitrage_cli.store.db import immediate
+from arbitrage_cli.timefmt import iso_utc
+
+log = logging.getLogger(__name__)
+
+WRITER_LOCK = "backfill"  # one Keepa writer at a time: backfill and sync share it
+KEYS = ("backfill_page", "backfill_position", "backfill_page_asins", "backfill_page_full",
+        "backfill_started_at", "backfill_query_hash", "backfill_completed_at")
+
+
+@dataclasses.dataclass
+class BackfillOptions:
+    chunk_size: int = 2
+    max_deals: int | None = None
+    restart: bool = False
+    seller_ttl_s: float = 7 * 86400
+    next_check_s: float = 86400
+    lease_s: float = 300
+
+
+Progress = Callable[[str, dict], None]
+
+
+def query_hash(query: dict) -> str:
+    return hashlib.sha256(canonical_json(query).encode()).hexdigest()[:16]
+
+
+def _reset(db: sqlite_utils.Database, qhash: str, clock: Clock) -> None:
+    with immediate(db):
+        state.delete(db, *KEYS)
+        state.set_(db, "backfill_page", 0, clock)
+        state.set_(db, "backfill_position", 0, clock)
+        state.set_(db, "backfill_started_at", iso_utc(clock.now()), clock)
+        state.set_(db, "backfill_query_hash", qhash, clock)
+
+
+def backfill(db: sqlite_utils.Database, client: KeepaClient, query: dict,
+             options: BackfillOptions | None = None, *, clock: Clock | None = None,
+             progress: Progress | None = None) -> dict:
+    """Run until done, paused for tokens, `max_deals`, or an error; returns the run summary.
+    Raises LockHeld (exit 3) when another writer holds the lock; re-raises Keepa key errors
+    (exit 4) after recording the run."""
+    options = options or BackfillOptions()
+    clock = clock or SystemClock()
+    progress = progress or (lambda event, data: None)
+    lock = locks.acquire(db, WRITER_LOCK, clock=clock, lease_s=options.lease_s)
+    path = schema.db_path(db)
+    if path != ":memory:":
+        lock.start_heartbeat(path)
+    run = runs.Run(db, "backfill", clock)
+    req0, tok0 = client.requests, client.tokens_consumed
+    outcome, message, error = "done", None, None
+    try:
+        outcome, message = _walk(db, client, query, options, clock, progress, lock, run)
+    except OutOfTokens as exc:
+        outcome, message = "paused", exc.summary
+    except LockLost as exc:
+        outcome, message = "lock lost", str(exc)
+    except TransientError as exc:
+        outcome, message = "failed", f"Keepa unavailable: {exc}"
+        error = exc
+    except KeepaError as exc:
+        outcome, message, error = "failed", str(exc), exc
+    except BaseException as exc:
+        outcome, message, error = "failed", f"{type(exc).__name__}: {exc}", exc
+        raise
+    finally:
+        s = run.stats
+        s.requests = client.requests - req0
+        s.tokens_consumed = client.tokens_consumed - tok0
+        s.counters["tokens_per_saved_deal"] = (round(s.tokens_consumed / s.deals_saved, 2)
+                                               if s.deals_saved else None)
+        summary = run.finish(outcome, message)
+        lock.release()
+        log.info("backfill %s: %d deals saved, %d skipped %s, %d requests, %d tokens, "
+                 "%s tokens/deal, %.1f s%s", outcome, s.deals_saved, s.deals_skipped,
+                 dict(s.skip_reasons), s.requests, s.tokens_consumed,
+                 s.counters["tokens_per_saved_deal"], summary["duration_s"],
+                 f" ({message})" if message else "")
+    if error is not None:
+        raise error
+    return summary
+
+
+def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, str | None]:
+    qhash = query_hash(query)
+    if options.restart or state.get(db, "backfill_query_hash") != qhash:
+        _reset(db, qhash, clock)
+    elif state.get(db, "backfill_completed_at"):
+        return "done", (f"already complete ({state.get(db, 'backfill_completed_at')}); "
+                        "use --restart to run it again")
+    settings = settings_store.load(db)
+    started = state.get(db, "backfill_started_at")
+    stats = run.stats
+    while True:
+        page = state.get(db, "backfill_page", 0)
+        listed = state.get(db, "backfill_page_asins")
+        if listed is None:
+            body = client.deal({**query, "page": page})
+            dr = (body.get("deals") or {}).get("dr") if isinstance(body.get("deals"), dict) \
+                else None
+            dr = dr if isinstance(dr, list) else []
+            asins = list(dict.fromkeys(d["asin"] for d in dr if isinstance(d, dict)
+                                       and isinstance(d.get("asin"), str)
+                                       and ASIN_RE.match(d["asin"])))
+            with immediate(db):  # the page's ASINs are stored: a resume never re-lists it
+                state.set_(db, "backfill_page_asins", ",".join(asins), clock)
+                state.set_(db, "backfill_page_full", int(len(dr) >= DEALS_PER_PAGE), clock)
+                state.set_(db, "backfill_position", 0, clock)
+        else:
+            asins = [a for a in listed.split(",") if a]
+        position = state.get(db, "backfill_position", 0)
+        progress("page", {"page": page, "asins": len(asins), "position": position})
+        while position < len(asins):
+            lock.check()
+            chunk = asins[position:position + options.chunk_size]
+            done = _saved_since(db, chunk, started)
+            todo = [a for a in chunk if a not in done]
+            end = position + len(chunk)
+
+            def commit_progress(tx, end=end):
+                state.set_(tx, "backfill_position", end, clock)
+
+            if todo:
+                result = process_chunk(db, client, todo, clock=clock, settings=settings,
+                                       seller_ttl_s=options.seller_ttl_s,
+                                       next_check_s=options.next_check_s,
+                                       on_commit=commit_progress)
+                stats.deals_saved += len(result.saved)
+                stats.skip_reasons.update(result.skipped)
+                for key in ("sellers_fetched", "sellers_cached"):
+                    stats.counters[key] = stats.counters.get(key, 0) + getattr(result, key)
+            else:
+                with immediate(db):
+                    commit_progress(db)
+            stats.counters["already_saved"] = stats.counters.get("already_saved", 0) + len(done)
+            position = end
+            progress("chunk", {"page": page, "position": position, "asins": len(asins),
+                               "saved": stats.deals_saved, "skipped": stats.deals_skipped,
+                               "tokens": client.tokens_consumed})
+            if options.max_deals is not None and stats.deals_saved >= options.max_deals:
+                return "stopped", f"--max-deals {options.max_deals} reached; rerun to resume"
+        with immediate(db):
+            if state.get(db, "backfill_page_full"):
+                state.set_(db, "backfill_page", page + 1, clock)
+                state.delete(db, "backfill_page_asins", "backfill_page_full")
+                state.set_(db, "backfill_position", 0, clock)
+            else:
+                state.set_(db, "backfill_completed_at", iso_utc(clock.now()), clock)
+                return "done", None
+
+
+def _saved_since(db: sqlite_utils.Database, asins: list[str], since: str | None) -> set[str]:
+    if not asins or not since:
+        return set()
+    marks = ", ".join("?" * len(asins))
+    return {r[0] for r in db.execute(
+        f"select asin from deals where asin in ({marks}) and updated_at >= ?",
+        asins + [since])}

@@ -1,0 +1,105 @@
+"""One chunk of ASINs, the seed way: ONE /product with offers, the cheapest live used offer
+per product, ONE /seller for the winning sellers the cache lacks, then every row, the
+sellers, the raw payloads, the derived metrics and the caller's progress in ONE transaction.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+from collections.abc import Callable
+
+import sqlite_utils
+
+from arbitrage_cli.analysis.business import BusinessSettings
+from arbitrage_cli.analysis.deal import analyse, reference_time
+from arbitrage_cli.analysis.offers import OfferChoice, select_offer
+from arbitrage_cli.clock import Clock
+from arbitrage_cli.keepa.client import KeepaClient
+from arbitrage_cli.keepa.constants import OFFERS_MIN
+from arbitrage_cli.pipeline.recalc import recalc_rows
+from arbitrage_cli.store import deals as deal_store
+from arbitrage_cli.store.db import immediate
+from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch
+
+log = logging.getLogger(__name__)
+
+HISTORY_DAYS = 1095  # what the sales inference reads (3 years)
+STATS_DAYS = 365
+NOT_RETURNED = "not_returned"
+ANALYSIS_ERROR = "analysis_error"
+
+
+@dataclasses.dataclass
+class ChunkResult:
+    saved: list[str] = dataclasses.field(default_factory=list)  # status 'deal'
+    skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    sellers_fetched: int = 0
+    sellers_cached: int = 0
+
+
+def skipped_row(asin: str, reason: str) -> dict:
+    row = analyse({}).row
+    row.update(asin=asin, status="skipped", skip_reason=reason)
+    return row
+
+
+def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[str], *,
+                  clock: Clock, settings: BusinessSettings, seller_ttl_s: float,
+                  next_check_s: float, on_commit: Callable[[sqlite_utils.Database], None]
+                  | None = None) -> ChunkResult:
+    resp = client.product(asins, offers=OFFERS_MIN, stats=STATS_DAYS, days=HISTORY_DAYS)
+    now_keepa = reference_time(resp) or keepa_minutes_from_epoch(clock.now())
+    products = {}
+    for p in resp.get("products") if isinstance(resp.get("products"), list) else []:
+        if isinstance(p, dict) and p.get("asin") in asins:
+            products[p["asin"]] = p
+    choices: dict[str, OfferChoice] = {}
+    for asin, p in products.items():
+        try:
+            choices[asin] = select_offer(p)
+        except Exception:  # noqa: BLE001 - a hostile payload must not stop the run
+            log.warning("offer selection failed for %s", asin, exc_info=True)
+    winners = sorted({c.winner.seller_id for c in choices.values() if c.winner})
+    cache = deal_store.cached_sellers(db, winners, iso_utc(clock.now() - seller_ttl_s))
+    missing = [s for s in winners if s not in cache]
+    fetched: dict = {}
+    if missing:
+        body = client.seller(missing)
+        fetched = body.get("sellers") if isinstance(body.get("sellers"), dict) else {}
+    result = ChunkResult(sellers_fetched=len(missing), sellers_cached=len(winners) - len(missing))
+    rows = []
+    for asin in asins:
+        p = products.get(asin)
+        if p is None or asin not in choices:
+            rows.append(skipped_row(asin, NOT_RETURNED if p is None else ANALYSIS_ERROR))
+            continue
+        choice = choices[asin]
+        seller = None
+        if choice.winner:
+            sid = choice.winner.seller_id
+            seller = fetched.get(sid) if sid in fetched else deal_store.seller_as_keepa(
+                cache.get(sid))
+        try:
+            rows.append(analyse(p, seller, now=now_keepa, settings=settings, offer=choice).row)
+        except Exception:  # noqa: BLE001
+            log.warning("analysis failed for %s", asin, exc_info=True)
+            rows.append(skipped_row(asin, ANALYSIS_ERROR))
+    for row in rows:
+        if row["status"] == "deal":
+            result.saved.append(row["asin"])
+        else:
+            result.skipped[row["skip_reason"]] += 1
+    with immediate(db):
+        if missing:
+            deal_store.save_sellers(db, missing, fetched, clock.now())
+        deal_store.upsert_rows(db, rows, clock.now(), next_check_s)
+        deal_store.save_payloads(db, products, now_keepa, clock.now())
+        marks = ", ".join("?" * len(asins))
+        # settings read inside the transaction: a concurrent `settings set` is either
+        # before (we use it) or after (its recalc covers these rows)
+        recalc_rows(db, where=f"asin in ({marks})", positional=list(asins))
+        if on_commit:
+            on_commit(db)
+    return result

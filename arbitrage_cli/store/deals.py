@@ -1,0 +1,98 @@
+"""Writing deals, the seller cache and raw payloads. Updates always name their columns (R1)."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+
+import sqlite_utils
+
+from arbitrage_cli.analysis.deal import ANALYSIS_COLUMNS
+from arbitrage_cli.timefmt import iso_utc
+
+# Columns a fresh analysis owns. Freshness columns are handled below; `hidden` (the user's)
+# and derived metrics (recalc's) are never touched here.
+_COLS = sorted(ANALYSIS_COLUMNS)
+UPSERT_SQL = (
+    f"insert into deals ({', '.join(_COLS)}, first_seen_at, confirmed_at, updated_at, "
+    f"next_check_at, expired_at) values ({', '.join(':' + c for c in _COLS)}, :now, :now, :now, "
+    f":next_check, null) on conflict(asin) do update set "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLS if c != "asin")
+    + ", confirmed_at = excluded.confirmed_at, updated_at = excluded.updated_at, "
+      "next_check_at = excluded.next_check_at, expired_at = null"
+)
+
+
+def upsert_rows(db: sqlite_utils.Database, rows: Iterable[dict], now: float,
+                next_check_s: float) -> int:
+    params = [{**row, "now": iso_utc(now), "next_check": iso_utc(now + next_check_s)}
+              for row in rows]
+    db.conn.executemany(UPSERT_SQL, params)
+    return len(params)
+
+
+def save_payloads(db: sqlite_utils.Database, products: dict[str, dict], keepa_minute: int,
+                  now: float) -> None:
+    db.conn.executemany(
+        "insert into keepa_products (asin, fetched_at, keepa_minute, product_zlib) "
+        "values (?, ?, ?, ?) on conflict(asin) do update set fetched_at = excluded.fetched_at, "
+        "keepa_minute = excluded.keepa_minute, product_zlib = excluded.product_zlib",
+        [(asin, iso_utc(now), keepa_minute,
+          zlib.compress(json.dumps(p, separators=(",", ":")).encode(), 6))
+         for asin, p in products.items()])
+
+
+def load_payload(db: sqlite_utils.Database, asin: str) -> tuple[dict, int] | None:
+    row = db.execute("select product_zlib, keepa_minute from keepa_products where asin = ?",
+                     [asin]).fetchone()
+    if row is None:
+        return None
+    return json.loads(zlib.decompress(row[0])), row[1]
+
+
+# -- seller cache ---------------------------------------------------------------------------
+def cached_sellers(db: sqlite_utils.Database, ids: Iterable[str], fresh_after: str
+                   ) -> dict[str, dict]:
+    """Seller rows fetched at or after `fresh_after` (including known-missing sellers)."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    marks = ", ".join("?" * len(ids))
+    rows = db.query(f"select * from sellers where seller_id in ({marks}) and fetched_at >= ?",
+                    ids + [fresh_after])
+    return {r["seller_id"]: r for r in rows}
+
+
+def save_sellers(db: sqlite_utils.Database, asked: Iterable[str], found: dict[str, dict],
+                 now: float) -> None:
+    """Cache what /seller returned; ids it did not return are cached as not found, so a
+    missing seller is not asked for again within the TTL."""
+    from arbitrage_cli.analysis.sellers import seller_rating
+
+    rows = []
+    for sid in asked:
+        obj = found.get(sid)
+        if isinstance(obj, dict):
+            pct, count = seller_rating(obj)
+            name = obj.get("sellerName") if isinstance(obj.get("sellerName"), str) else None
+            rows.append((sid, name, float(pct) if pct is not None else None, count, 1))
+        else:
+            rows.append((sid, None, None, None, 0))
+    db.conn.executemany(
+        "insert into sellers (seller_id, seller_name, rating_pct, rating_count, found, "
+        "fetched_at) values (?, ?, ?, ?, ?, ?) on conflict(seller_id) do update set "
+        "seller_name = excluded.seller_name, rating_pct = excluded.rating_pct, "
+        "rating_count = excluded.rating_count, found = excluded.found, "
+        "fetched_at = excluded.fetched_at",
+        [r + (iso_utc(now),) for r in rows])
+
+
+def seller_as_keepa(row: dict | None) -> dict | None:
+    """A cached seller row in the Keepa seller shape the analysis reads."""
+    if not row or not row.get("found"):
+        return None
+    return {"sellerId": row["seller_id"], "sellerName": row["seller_name"],
+            "currentRating": int(row["rating_pct"]) if row["rating_pct"] is not None else -1,
+            "currentRatingCount": row["rating_count"] if row["rating_count"] is not None
+            else -1}

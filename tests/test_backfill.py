@@ -1,0 +1,235 @@
+"""backfill on the simulator: token accounting, resume after SIGKILL, locks, pauses, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from arbitrage_cli.analysis.deal import ANALYSIS_COLUMNS
+from arbitrage_cli.clock import FakeClock
+from arbitrage_cli.keepa.budget import TokenBudget
+from arbitrage_cli.keepa.client import KeepaClient
+from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
+from arbitrage_cli.pipeline.recalc import RECALC_COLUMNS
+from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
+from arbitrage_cli.simulator.faults import FaultPlan
+from arbitrage_cli.store import open_db, state
+from tests.conftest import SENTINEL_KEY, SIM_EPOCH
+
+# Every book with a used price that changed in the last 12 h: most of the catalog.
+QUERY = {"domainId": 1, "priceTypes": [2], "dateRange": 3, "includeCategories": [283155],
+         "sortType": 1}
+COMPARED = sorted((ANALYSIS_COLUMNS | RECALC_COLUMNS) - {"settings_version"})
+
+
+def make_sim(products=40, **kw):
+    clock = FakeClock(SIM_EPOCH)  # frozen unless a test advances it: every run sees the same
+    return KeepaSimulator(Catalog(seed=11, products=products, now=SIM_EPOCH), clock=clock,
+                          refill_rate=kw.pop("refill_rate", 1000), **kw), clock
+
+
+def run(db, url, clock, **opts):
+    client = KeepaClient(SENTINEL_KEY, base_url=url, budget=TokenBudget(db, clock), clock=clock,
+                         max_retry_s=opts.pop("max_retry_s", 180))
+    return backfill(db, client, QUERY, BackfillOptions(**opts), clock=clock), client
+
+
+def same_listing(db, baseline):
+    """Time moved during this run (pauses, retries), so products changed legitimately; what
+    must hold is that the same listed ASINs were each processed exactly once."""
+    got = {r["asin"]: r["status"] for r in db.query("select asin, status from deals")}
+    assert set(got) == set(baseline["rows"])
+    assert all(s in ("deal", "skipped") for s in got.values())
+    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def rows(db):
+    return {r["asin"]: tuple(r[c] for c in COMPARED) for r in db.query(
+        f"select asin, {', '.join(COMPARED)} from deals order by asin")}
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """An uninterrupted run: the reference every other run must equal."""
+    sim, clock = make_sim()
+    db = open_db(str(tmp_path_factory.mktemp("base") / "deals.db"))
+    with start_simulator(sim) as server:
+        summary, _ = run(db, server.url, clock)
+    return {"rows": rows(db), "summary": summary, "sim": sim, "db": db}
+
+
+def test_uninterrupted_run_saves_every_listed_product(baseline):
+    summary, db, sim = baseline["summary"], baseline["db"], baseline["sim"]
+    assert summary["outcome"] == "done"
+    products = [r for r in sim.calls("product")]
+    fetched = [a for r in products for a in r.params["asin"].split(",")]
+    assert len(fetched) == len(set(fetched)) == db["deals"].count  # one /product share each
+    assert summary["deals_saved"] + summary["deals_skipped"] == db["deals"].count
+    assert db.execute("select count(*) from deals where status = 'skipped' and "
+                      "skip_reason is null").fetchone()[0] == 0
+    assert db["keepa_products"].count == db["deals"].count
+    assert state.get(db, "backfill_completed_at")
+    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_token_accounting_one_product_share_and_one_seller_id_per_deal(baseline):
+    sim, db, summary = baseline["sim"], baseline["db"], baseline["summary"]
+    winners = {r["seller_id"] for r in db.query("select seller_id from deals where "
+                                                "seller_id is not null")}
+    asked = [s for r in sim.calls("seller") for s in r.params["seller"].split(",")]
+    assert len(asked) == len(set(asked))  # a cached seller is never fetched again
+    assert set(asked) == winners  # never a seller that did not win
+    assert len(sim.calls("seller")) <= len(sim.calls("product"))  # at most one per chunk
+    saved = summary["deals_saved"]
+    product_tokens = sum(r.tokens_consumed for r in sim.calls("product"))
+    seller_tokens = sum(r.tokens_consumed for r in sim.calls("seller"))
+    page_tokens = sum(r.tokens_consumed for r in sim.calls("deal"))
+    counters = json.loads(summary["counters"])
+    assert summary["tokens_consumed"] == product_tokens + seller_tokens + page_tokens
+    assert counters["tokens_per_saved_deal"] == round(summary["tokens_consumed"] / saved, 2)
+    # the seed minimum: one /product with offers per product + one /seller per deal
+    seed_minimum = (product_tokens + saved) / saved
+    assert (product_tokens + seller_tokens) / saved <= seed_minimum
+    assert counters["sellers_cached"] > 0  # sellers repeat: the cache saved calls
+
+
+def test_rerun_after_completion_does_nothing(baseline, tmp_path):
+    sim, clock = make_sim()
+    db = open_db(str(tmp_path / "d.db"))
+    with start_simulator(sim) as server:
+        run(db, server.url, clock)
+        n = len(sim.log)
+        summary, _ = run(db, server.url, clock)
+    assert summary["outcome"] == "done" and "already complete" in summary["message"]
+    assert len(sim.log) == n
+    assert rows(db) == baseline["rows"]
+
+
+def _cli(db_path, url, *extra):
+    env = {**os.environ, "KEEPA_API_KEY": SENTINEL_KEY}
+    qfile = os.path.join(os.path.dirname(db_path), "q.json")
+    with open(qfile, "w") as fh:
+        json.dump(QUERY, fh)
+    return subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "--db", db_path,
+                             "--keepa-url", url, "backfill", "--query", qfile, *extra],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("kill_after,block", [
+    (2, False),  # right after the first /product answered: during a chunk's writes
+    (5, False),  # between chunks
+    (1, True),   # during the page fetch's HTTP response
+    (7, True),   # during a /product HTTP response
+])
+def test_sigkill_anywhere_then_resume_equals_uninterrupted(baseline, tmp_path, kill_after,
+                                                           block):
+    sim, clock = make_sim()
+    gate = threading.Event()
+    served = []
+    original = sim.handle
+
+    def handle(method, path, params, body=None):
+        if path.strip("/") != "token":
+            served.append(path)
+            if block and len(served) == kill_after:
+                gate.wait(30)  # hold this response until the client is dead
+        return original(method, path, params, body)
+
+    sim.handle = handle
+    db_path = str(tmp_path / "deals.db")
+    with start_simulator(sim) as server:
+        proc = _cli(db_path, server.url)
+        deadline = time.time() + 60
+        while len(served) < kill_after and proc.poll() is None:
+            assert time.time() < deadline
+            time.sleep(0.002)
+        if block:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        gate.set()
+        tokens_killed_run = sim.tokens_spent()
+        # a rerun takes over the dead owner's lock once its lease has lapsed
+        db = open_db(db_path)
+        db.execute("update locks set expires_at = '2000-01-01T00:00:00.000Z'")
+        again = _cli(db_path, server.url)
+        out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert SENTINEL_KEY not in out + err
+    db = open_db(db_path)
+    assert rows(db) == baseline["rows"]
+    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+    wasted = sim.tokens_spent() - baseline["sim"].tokens_spent()
+    assert wasted <= 2 * 12 + 5, (wasted, tokens_killed_run)  # one chunk (+ a page) per kill
+
+
+def test_second_backfill_exits_3_naming_the_holder(tmp_path):
+    db_path = str(tmp_path / "deals.db")
+    open_db(db_path)
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from arbitrage_cli.store import locks, open_db
+        lock = locks.acquire(open_db({db_path!r}), "backfill")
+        print("held", flush=True)
+        time.sleep(30)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        sim, _ = make_sim(products=5)
+        with start_simulator(sim) as server:
+            started = time.time()
+            out, err = _cli(db_path, server.url).communicate(timeout=60)
+        assert time.time() - started < 15
+        assert f"pid {holder.pid}" in err and "held by" in err
+        assert sim.log == []  # not a single Keepa call
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_token_exhaustion_pauses_cleanly_then_resumes(baseline, tmp_path):
+    sim, clock = make_sim(refill_rate=5, tokens=60)
+    db = open_db(str(tmp_path / "d.db"))
+    with start_simulator(sim) as server:
+        summary, _ = run(db, server.url, clock)
+        assert summary["outcome"] == "paused"
+        assert "tokens needed, refill at" in summary["message"]
+        assert [r for r in sim.log if r.status == 429] == []
+        position = state.get(db, "backfill_position")
+        assert db["deals"].count == position  # whole chunks only
+        resumes = 0
+        while summary["outcome"] == "paused":
+            clock.advance(3600)  # cron comes back an hour later
+            summary, _ = run(db, server.url, clock)
+            resumes += 1
+            assert resumes < 50
+    assert summary["outcome"] == "done"
+    same_listing(db, baseline)
+
+
+@pytest.mark.parametrize("spec", ["429=0.15,500=0.1", "503=0.1,reset=0.1,truncate=0.1",
+                                  "storm429=6"])
+def test_fault_storms_finish_or_stop_cleanly(baseline, tmp_path, spec):
+    sim, clock = make_sim(faults=FaultPlan.parse(spec, seed=3))
+    db = open_db(str(tmp_path / "d.db"))
+    with start_simulator(sim) as server:
+        for _ in range(30):
+            try:
+                summary, _ = run(db, server.url, clock, max_retry_s=600)
+            except Exception:  # noqa: BLE001 - an exhausted retry budget fails the run
+                summary = {"outcome": "failed"}
+            assert db["deals"].count == state.get(db, "backfill_position", 0) or \
+                state.get(db, "backfill_completed_at")
+            if summary["outcome"] == "done":
+                break
+            clock.advance(120)
+    assert summary["outcome"] == "done"
+    same_listing(db, baseline)

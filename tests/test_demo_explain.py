@@ -1,0 +1,116 @@
+"""`arbitrage demo` (the embedded default) and `arbitrage explain`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from arbitrage_cli.cli import main
+from arbitrage_cli.store import open_db
+from tests.conftest import SENTINEL_KEY
+
+
+def run(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_demo_needs_no_key_and_fills_the_database(db_path, capsys, monkeypatch):
+    monkeypatch.delenv("KEEPA_API_KEY")
+    code, out, err = run(["--db", db_path, "demo", "--products", "120"], capsys)
+    assert code == 0, err
+    assert "backfill done" in err and "Best" in out and db_path in err
+    db = open_db(db_path)
+    assert db["deals"].count > 0
+    assert db.execute("select count(*) from keepa_tokens").fetchone()[0] == 0  # no sim tokens
+    visible = db.execute("select count(*) from visible_deals").fetchone()[0]
+    assert visible == out.count("$") // 3  # buy, list at, profit per shown deal
+
+
+def test_explain_from_the_database_after_demo(db_path, capsys, monkeypatch):
+    monkeypatch.delenv("KEEPA_API_KEY")
+    assert run(["--db", db_path, "demo", "--products", "120"], capsys)[0] == 0
+    db = open_db(db_path)
+    asin = db.execute("select asin from deals where status = 'deal' order by profit_cents desc"
+                      ).fetchone()[0]
+    code, out, _ = run(["--db", db_path, "explain", asin, "--json"], capsys)
+    assert code == 0
+    r = json.loads(out)
+    stored = db["deals"].get(asin)
+    assert r["metrics"]["profit_cents"] == stored["profit_cents"]
+    assert r["prices"]["price_now_cents"] == stored["price_now_cents"]
+    assert any(o["verdict"] == "winner" for o in r["offers"]["live_considered"])
+    assert r["sales"]["events"] and r["list_at"]["list_at_cents"] == stored["list_at_cents"]
+    code, text, _ = run(["--db", db_path, "explain", asin], capsys)
+    assert "WINNER" in text and "List at" in text and "Profit" in text
+
+
+def test_explain_with_a_product_file_needs_no_key_no_network_no_database(
+        sim_factory, catalog, tmp_path, capsys, monkeypatch):
+    _, server = sim_factory()
+    body = requests.get(f"{server.url}/product", params={
+        "key": SENTINEL_KEY, "asin": catalog.asins[0], "offers": 20, "stats": 365}).json()
+    server.stop()
+    f = tmp_path / "product.json"
+    f.write_text(json.dumps(body))
+    monkeypatch.delenv("KEEPA_API_KEY")
+    missing_db = str(tmp_path / "no" / "such.db")
+    code, out, err = run(["--db", missing_db, "explain", catalog.asins[0], "--product-file",
+                          str(f), "--json"], capsys)
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["asin"] == catalog.asins[0] and r["analysed_at"].startswith("2026-11-20")
+    assert r["seller"]["quality"] is None  # no seller data offline: unknown, not zero
+    # a bare product object works too
+    f.write_text(json.dumps(body["products"][0]))
+    assert run(["explain", catalog.asins[0], "--product-file", str(f)], capsys)[0] == 0
+
+
+@pytest.mark.parametrize("content,fragment", [("{bad", "not valid JSON"),
+                                              ('{"products": []}', "no product with asin"),
+                                              ("[1]", "expected a Keepa /product")])
+def test_explain_bad_product_file_exits_2(tmp_path, capsys, content, fragment):
+    f = tmp_path / "p.json"
+    f.write_text(content)
+    code, _, err = run(["explain", "0123456789", "--product-file", str(f)], capsys)
+    assert code == 2 and fragment in err and str(f) in err
+
+
+def test_explain_unknown_asin_exits_2(db_path, capsys):
+    code, _, err = run(["--db", db_path, "explain", "0000000000"], capsys)
+    assert code == 2 and "not in" in err
+
+
+def test_backfill_bad_query_exits_2_before_any_work(db_path, tmp_path, capsys):
+    for content, fragment in [('{"dateRange": "3"}', "dateRange"),
+                              ('{"priceTypes": [2, 3]}', "priceTypes"),
+                              ('{"bogus": 1}', "unknown field"),
+                              ('{"currentRange": [500, 100]}', "currentRange"),
+                              ('{"page": 2}', "page"), ("nope", "not valid JSON")]:
+        q = tmp_path / "q.json"
+        q.write_text(content)
+        code, _, err = run(["--db", db_path, "--keepa-url", "http://127.0.0.1:9", "backfill",
+                            "--query", str(q)], capsys)
+        assert code == 2 and fragment in err and str(q) in err, (content, err)
+    assert not __import__("os").path.exists(db_path)  # nothing written
+
+
+def test_backfill_without_a_key_exits_2(db_path, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("KEEPA_API_KEY")
+    q = tmp_path / "q.json"
+    q.write_text("{}")
+    code, _, err = run(["--db", db_path, "backfill", "--query", str(q)], capsys)
+    assert code == 2 and "KEEPA_API_KEY" in err
+
+
+def test_default_query_file_matches_the_embedded_default():
+    from pathlib import Path
+
+    from arbitrage_cli.dealquery import default_query, load
+
+    root = Path(__file__).resolve().parent.parent / "keepa_query.json"
+    assert load(root)[0] == default_query()
