@@ -233,3 +233,18 @@ def test_fault_storms_finish_or_stop_cleanly(baseline, tmp_path, spec):
             clock.advance(120)
     assert summary["outcome"] == "done"
     same_listing(db, baseline)
+
+
+def test_progress_reports_pages_deals_tokens_and_eta(tmp_path):
+    sim, clock = make_sim(products=12, refill_rate=5, tokens=40)
+    db = open_db(str(tmp_path / "d.db"))
+    events = []
+    with start_simulator(sim) as server:
+        client = KeepaClient(SENTINEL_KEY, base_url=server.url, budget=TokenBudget(db, clock),
+                             clock=clock)
+        backfill(db, client, QUERY, BackfillOptions(), clock=clock,
+                 progress=lambda e, d: events.append((e, d)))
+    chunks = [d for e, d in events if e == "chunk"]
+    assert events[0][0] == "page" and chunks
+    assert chunks[-1]["tokens"] > 0 and "saved" in chunks[-1]
+    assert any(d["eta_s"] and d["eta_s"] > 0 for d in chunks)  # 5 tokens/min: tokens limit it

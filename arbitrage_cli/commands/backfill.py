@@ -22,10 +22,13 @@ def make_progress():
     task = bar.add_task("page 0", total=None, info="")
 
     def update(event: str, data: dict) -> None:
+        eta = data.get("eta_s")
         bar.update(task, description=f"page {data['page']}", total=data["asins"],
                    completed=data["position"],
                    info=(f"{data.get('saved', 0)} deals, {data.get('skipped', 0)} skipped, "
-                         f"{data.get('tokens', 0)} tokens" if event == "chunk" else ""))
+                         f"{data.get('tokens', 0)} tokens"
+                         + (f", tokens allow the page in ~{eta / 60:.0f} min" if eta else "")
+                         if event == "chunk" else ""))
 
     return bar, update
 

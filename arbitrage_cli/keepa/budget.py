@@ -27,7 +27,7 @@ TICK_MS = 60_000
 # Keepa said it would come, or a call could arrive a moment early and be refused (429).
 TICK_MARGIN_MS = 500
 DEFAULT_ALLOWANCE = 60
-DEFAULT_MAX_WAIT_S = 90.0
+DEFAULT_MAX_WAIT_S = 61.0  # one refill tick (+ margin) at most: never minutes under a lock
 COST_EWMA_ALPHA = 0.3
 
 

@@ -159,7 +159,8 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
             position = end
             progress("chunk", {"page": page, "position": position, "asins": len(asins),
                                "saved": stats.deals_saved, "skipped": stats.deals_skipped,
-                               "tokens": client.tokens_consumed})
+                               "tokens": client.tokens_consumed,
+                               "eta_s": _eta_s(client, run, len(asins) - position)})
             if options.max_deals is not None and stats.deals_saved >= options.max_deals:
                 return "stopped", f"--max-deals {options.max_deals} reached; rerun to resume"
         with immediate(db):
@@ -170,6 +171,18 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
             else:
                 state.set_(db, "backfill_completed_at", iso_utc(clock.now()), clock)
                 return "done", None
+
+
+def _eta_s(client: KeepaClient, run: runs.Run, remaining: int) -> float | None:
+    """Seconds until this page is done if tokens are the limit: what the remaining ASINs
+    will cost at the cost seen so far, less the balance, at the refill rate."""
+    done = sum(run.stats.skip_reasons.values()) + run.stats.deals_saved
+    snap = client.budget.snapshot() if client.budget else None
+    if not done or snap is None or snap.refill_rate <= 0:
+        return None
+    need = client.tokens_consumed / done * remaining
+    balance = client.budget.balance() or 0
+    return max(0.0, need - balance) / snap.refill_rate * 60
 
 
 def _saved_since(db: sqlite_utils.Database, asins: list[str], since: str | None) -> set[str]:
