@@ -30,6 +30,7 @@ CATEGORIES = [  # (leaf id, name)
 TITLE_WORDS = ["Principles", "Introduction", "Essentials", "Guide", "Handbook", "Modern",
                "Applied", "Foundations", "Advanced", "Practical", "Complete", "Theory",
                "Concepts", "Art", "Science", "History", "World", "Design", "Systems", "Methods"]
+ADJECTIVES = {"Modern", "Applied", "Advanced", "Practical", "Complete"}
 TOPICS = ["Biology", "Chemistry", "Calculus", "Economics", "Psychology", "Accounting",
           "Statistics", "Physics", "Marketing", "Sociology", "Philosophy", "Anatomy",
           "Programming", "Finance", "Literature", "Astronomy", "Geology", "Ethics"]
@@ -332,8 +333,9 @@ class Catalog:
                         amazon_prices.append([t, o.prices[-1][1]])
                     change_times.add(t)
         rank_points.sort()
+        word, topic = rng.choice(TITLE_WORDS), rng.choice(TOPICS)
         title = (rng.choice(SEASONAL_TITLES) if rng.random() < 0.15 else
-                 f"{rng.choice(TITLE_WORDS)} of {rng.choice(TOPICS)}")
+                 f"{word} {topic}" if word in ADJECTIVES else f"{word} of {topic}")
         if rng.random() < 0.3:
             title += f", {rng.randint(2, 14)}th Edition"
         return SimProduct(
