@@ -40,6 +40,8 @@ def backfill(
     max_deals: int = typer.Option(None, "--max-deals", min=1,
                                   help="Stop after saving this many deals (resume later)."),
     restart: bool = typer.Option(False, "--restart", help="Start over from page 0."),
+    seller_ttl_hours: float = typer.Option(168, "--seller-ttl-hours", min=0,
+                                           help="Reuse cached seller ratings this long."),
     query: Path = typer.Option(None, "--query", envvar="ARBITRAGE_QUERY",
                                help="Deal query file [default: ./keepa_query.json]."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
@@ -70,7 +72,8 @@ def backfill(
     try:
         summary = run_backfill(db, client, q, BackfillOptions(chunk_size=chunk_size,
                                                               max_deals=max_deals,
-                                                              restart=restart),
+                                                              restart=restart,
+                                                              seller_ttl_s=seller_ttl_hours * 3600),
                                progress=update)
     finally:
         if bar:

@@ -45,7 +45,12 @@ def render(info: dict, console: Console) -> None:
                       f"{t['projected_now']} of {t['capacity']} (refill {t['refill_rate']}/min, "
                       f"reserved {t['reserved']})")
     state = info["system_state"]
-    console.print("state: " + (", ".join(f"{k}={v}" for k, v in state.items()) or "empty"))
+    def short(v) -> str:
+        text = str(v)
+        return text if len(text) <= 40 else f"{text[:37]}..."
+
+    console.print("state: " + (", ".join(f"{k}={short(v)}" for k, v in state.items())
+                               or "empty"))
     if info["locks"]:
         for lk in info["locks"]:
             alive = {True: "alive", False: "[red]dead[/]", None: "other host"}[lk["owner_alive"]]
