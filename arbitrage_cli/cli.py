@@ -33,18 +33,22 @@ def _global_options(
     keepa_url: str = typer.Option(DEFAULT_BASE_URL, "--keepa-url", envvar="KEEPA_API_URL",
                                   help="Keepa API base URL (point it at simulate-keepa)."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
+    log_file: str = typer.Option(None, "--log-file", envvar="ARBITRAGE_LOG", metavar="PATH",
+                                 help="Also log to this file (rotated at 5 MB, 3 kept)."),
 ) -> None:
     verbosity = -1 if quiet else verbose
-    setup_logging(verbosity)
+    setup_logging(verbosity, log_file)
     ctx.obj = AppConfig(db_path=db, keepa_url=keepa_url, verbosity=verbosity)
 
 
 def _register() -> None:
-    from arbitrage_cli.commands import (backfill, demo, explain, locks, recalc, settings,
-                                        simulate, status)
+    from arbitrage_cli.commands import (backfill, demo, explain, janitor, locks, recalc,
+                                        settings, simulate, status, sync)
 
     app.command("backfill")(backfill.backfill)
+    app.command("sync")(sync.sync)
+    app.command("janitor")(janitor.janitor)
     app.command("demo")(demo.demo)
     app.command("explain")(explain.explain)
     app.command("recalc")(recalc.recalc)

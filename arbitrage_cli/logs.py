@@ -49,7 +49,13 @@ def known_secrets() -> list[str]:
         return []
 
 
-def setup_logging(verbosity: int = 0) -> None:
+LOG_MAX_BYTES = 5 * 1024 * 1024
+LOG_BACKUPS = 3
+
+
+def setup_logging(verbosity: int = 0, log_file: str | None = None) -> None:
+    """stderr at the chosen verbosity; the optional log file always gets INFO (the one
+    summary line per run and every warning), rotated by size so cron cannot fill a disk."""
     level = logging.ERROR if verbosity < 0 else logging.WARNING if verbosity == 0 else \
         logging.INFO if verbosity == 1 else logging.DEBUG
     root = logging.getLogger()
@@ -62,6 +68,24 @@ def setup_logging(verbosity: int = 0) -> None:
                                            if verbosity > 0 else "%(levelname)s: %(message)s"))
     handler.addFilter(RedactingFilter(known_secrets()))
     root.addHandler(handler)
+    if log_file:
+        from logging.handlers import RotatingFileHandler
+
+        try:
+            fh = RotatingFileHandler(log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS)
+        except OSError as exc:
+            from arbitrage_cli.errors import ConfigError
+
+            raise ConfigError(f"--log-file {log_file}: cannot open ({exc.strerror})") from None
+        fh._arbitrage = True
+        fh.setLevel(min(level, logging.INFO))
+        fh.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: "
+                                          "%(message)s"))
+        fh.addFilter(RedactingFilter(known_secrets()))
+        root.addHandler(fh)
+        level = min(level, logging.INFO)
+        handler.setLevel(logging.ERROR if verbosity < 0 else logging.WARNING
+                         if verbosity == 0 else logging.DEBUG)
     root.setLevel(level)
     # urllib3 logs full request URLs at DEBUG; keep it quiet unless asked twice.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)

@@ -143,3 +143,15 @@ def test_can_spend_reads_the_shared_snapshot(fresh_db):
     assert budget.can_spend(12) and not budget.can_spend(14)
     clock.advance(2)  # one refill tick later: 3 + 5
     assert budget.can_spend(18) and not budget.can_spend(19)
+
+
+def test_responses_out_of_order_never_resurrect_spent_tokens(fresh_db):
+    budget = TokenBudget(fresh_db, FakeClock(0))
+    env = {"refillRate": 1, "refillIn": 30_000, "tokensConsumed": 5}
+    budget.observe({**env, "tokensLeft": 30, "timestamp": 1000}, None)
+    budget.observe({**env, "tokensLeft": 35, "timestamp": 1000}, None)  # same ms, arrives late
+    assert budget.snapshot().tokens_left == 30
+    budget.observe({**env, "tokensLeft": 40, "timestamp": 999}, None)  # older: ignored
+    assert budget.snapshot().tokens_left == 30
+    budget.observe({**env, "tokensLeft": 31, "timestamp": 1001}, None)  # newer: wins
+    assert budget.snapshot().tokens_left == 31

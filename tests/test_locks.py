@@ -79,7 +79,7 @@ def _holder_script(db_path: str, hold_s: float, lease_s: float) -> str:
 
 def test_two_real_contenders_one_wins(db_path):
     open_db(db_path)
-    script = _holder_script(db_path, hold_s=2.0, lease_s=30)
+    script = _holder_script(db_path, hold_s=6.0, lease_s=30)  # outlasts a slow start
     procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = sorted(p.communicate(timeout=60)[0].strip() for p in procs)

@@ -13,6 +13,8 @@ from arbitrage_cli.store.status import gather
 def status(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    sync_interval: float = typer.Option(15, "--sync-interval", min=1,
+                                        help="Minutes between cron syncs (for the warning)."),
 ) -> None:
     """Show schema version, state, token snapshot, locks, last runs and deal counts.
 
@@ -21,7 +23,7 @@ def status(
         arbitrage status --json | jq .counts
     """
     db = open_db(ctx.obj.db_path)
-    info = gather(db)
+    info = gather(db, sync_interval_min=sync_interval)
     if as_json:
         typer.echo(json.dumps(info, indent=2, sort_keys=True))
         return
@@ -44,6 +46,18 @@ def render(info: dict, console: Console) -> None:
         console.print(f"tokens: {t['tokens_left']} at {t['observed_at']}, projected now "
                       f"{t['projected_now']} of {t['capacity']} (refill {t['refill_rate']}/min, "
                       f"reserved {t['reserved']})")
+    h = info["health"]
+    sync_line = (f"sync: last success {h['sync']['last_success_at']} "
+                 f"({h['sync']['age_s'] / 60:.0f} min ago)" if h["sync"]["last_success_at"]
+                 else "sync: no successful run yet")
+    if h["sync"]["last_outcomes"]:
+        sync_line += "; last outcomes: " + ", ".join(h["sync"]["last_outcomes"])
+    console.print(sync_line)
+    console.print(f"watermark: {h['watermark']['iso'] or 'none yet'}"
+                  + (f" (moved {h['watermark']['moved_at']})" if h["watermark"]["moved_at"]
+                     else ""))
+    for w in h["warnings"]:
+        console.print(f"[bold red]WARNING[/] [red]{w}[/]")
     state = info["system_state"]
     def short(v) -> str:
         text = str(v)

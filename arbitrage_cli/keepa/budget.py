@@ -140,7 +140,8 @@ class TokenBudget:
             base, worst_unit = K.TOKENS_PER_PRODUCT, K.TOKENS_PER_PRODUCT
         elif kind == "product_offers":
             pages = math.ceil((offers or K.OFFERS_MIN) / 10)
-            base, worst_unit = K.TOKENS_PER_OFFER_PAGE, K.TOKENS_PER_OFFER_PAGE * pages
+            # + 1: update=0 on a product refreshed within the hour
+            base, worst_unit = K.TOKENS_PER_OFFER_PAGE, K.TOKENS_PER_OFFER_PAGE * pages + 1
         else:
             raise ValueError(f"unknown cost kind {kind!r}")
         learned = sql.cost_per_unit(self.db, kind)

@@ -13,19 +13,17 @@ from collections.abc import Callable
 import sqlite_utils
 
 from arbitrage_cli.clock import Clock, SystemClock
-from arbitrage_cli.errors import LockLost
 from arbitrage_cli.keepa.client import ASIN_RE, KeepaClient, canonical_json
 from arbitrage_cli.keepa.constants import DEALS_PER_PAGE
-from arbitrage_cli.keepa.errors import KeepaError, OutOfTokens, TransientError
 from arbitrage_cli.pipeline.chunk import process_chunk
-from arbitrage_cli.store import locks, runs, schema, state
+from arbitrage_cli.pipeline.runner import WRITER_LOCK, run_locked
+from arbitrage_cli.store import runs, state
 from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store.db import immediate
 from arbitrage_cli.timefmt import iso_utc
 
 log = logging.getLogger(__name__)
-
-WRITER_LOCK = "backfill"  # one Keepa writer at a time: backfill and sync share it
+__all__ = ["WRITER_LOCK", "BackfillOptions", "backfill"]
 KEYS = ("backfill_page", "backfill_position", "backfill_page_asins", "backfill_page_full",
         "backfill_started_at", "backfill_query_hash", "backfill_completed_at")
 
@@ -65,43 +63,9 @@ def backfill(db: sqlite_utils.Database, client: KeepaClient, query: dict,
     options = options or BackfillOptions()
     clock = clock or SystemClock()
     progress = progress or (lambda event, data: None)
-    lock = locks.acquire(db, WRITER_LOCK, clock=clock, lease_s=options.lease_s)
-    path = schema.db_path(db)
-    if path != ":memory:":
-        lock.start_heartbeat(path)
-    run = runs.Run(db, "backfill", clock)
-    req0, tok0 = client.requests, client.tokens_consumed
-    outcome, message, error = "done", None, None
-    try:
-        outcome, message = _walk(db, client, query, options, clock, progress, lock, run)
-    except OutOfTokens as exc:
-        outcome, message = "paused", exc.summary
-    except LockLost as exc:
-        outcome, message = "lock lost", str(exc)
-    except TransientError as exc:
-        outcome, message = "failed", f"Keepa unavailable: {exc}"
-        error = exc
-    except KeepaError as exc:
-        outcome, message, error = "failed", str(exc), exc
-    except BaseException as exc:
-        outcome, message, error = "failed", f"{type(exc).__name__}: {exc}", exc
-        raise
-    finally:
-        s = run.stats
-        s.requests = client.requests - req0
-        s.tokens_consumed = client.tokens_consumed - tok0
-        s.counters["tokens_per_saved_deal"] = (round(s.tokens_consumed / s.deals_saved, 2)
-                                               if s.deals_saved else None)
-        summary = run.finish(outcome, message)
-        lock.release()
-        log.info("backfill %s: %d deals saved, %d skipped %s, %d requests, %d tokens, "
-                 "%s tokens/deal, %.1f s%s", outcome, s.deals_saved, s.deals_skipped,
-                 dict(s.skip_reasons), s.requests, s.tokens_consumed,
-                 s.counters["tokens_per_saved_deal"], summary["duration_s"],
-                 f" ({message})" if message else "")
-    if error is not None:
-        raise error
-    return summary
+    return run_locked(db, client, "backfill", clock, options.lease_s,
+                      lambda lock, run: _walk(db, client, query, options, clock, progress,
+                                              lock, run))
 
 
 def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, str | None]:

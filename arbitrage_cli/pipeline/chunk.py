@@ -29,6 +29,7 @@ HISTORY_DAYS = 1095  # what the sales inference reads (3 years)
 STATS_DAYS = 365
 NOT_RETURNED = "not_returned"
 ANALYSIS_ERROR = "analysis_error"
+INCOMPLETE = "incomplete_product"
 
 
 @dataclasses.dataclass
@@ -48,15 +49,24 @@ def skipped_row(asin: str, reason: str) -> dict:
 def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[str], *,
                   clock: Clock, settings: BusinessSettings, seller_ttl_s: float,
                   next_check_s: float, on_commit: Callable[[sqlite_utils.Database], None]
-                  | None = None) -> ChunkResult:
-    resp = client.product(asins, offers=OFFERS_MIN, stats=STATS_DAYS, days=HISTORY_DAYS)
+                  | None = None, live: bool = False) -> ChunkResult:
+    """`live`: the caller knows these products changed since our last look, so Keepa must
+    collect the offers now (update=0) instead of serving its cache of the last hour."""
+    resp = client.product(asins, offers=OFFERS_MIN, stats=STATS_DAYS, days=HISTORY_DAYS,
+                          update=0 if live else None)
     now_keepa = reference_time(resp) or keepa_minutes_from_epoch(clock.now())
     products = {}
     for p in resp.get("products") if isinstance(resp.get("products"), list) else []:
         if isinstance(p, dict) and p.get("asin") in asins:
             products[p["asin"]] = p
     choices: dict[str, OfferChoice] = {}
-    for asin, p in products.items():
+    incomplete: set[str] = set()
+    for asin, p in list(products.items()):
+        if not all(isinstance(p.get(k), list) for k in ("csv", "offers")) or \
+                not isinstance(p.get("stats"), dict):
+            del products[asin]  # a broken answer is not evidence: keep what we had
+            incomplete.add(asin)
+            continue
         try:
             choices[asin] = select_offer(p)
         except Exception:  # noqa: BLE001 - a hostile payload must not stop the run
@@ -73,7 +83,9 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
     for asin in asins:
         p = products.get(asin)
         if p is None or asin not in choices:
-            rows.append(skipped_row(asin, NOT_RETURNED if p is None else ANALYSIS_ERROR))
+            reason = (INCOMPLETE if asin in incomplete else NOT_RETURNED if p is None
+                      else ANALYSIS_ERROR)
+            rows.append(skipped_row(asin, reason))
             continue
         choice = choices[asin]
         seller = None

@@ -10,6 +10,7 @@ are written, so a second run changes nothing.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 
 import sqlite_utils
@@ -135,6 +136,9 @@ def recalc(db: sqlite_utils.Database, clock: Clock | None = None, *, record_run:
         run.stats.counters = {"rows": rows, "changed": changed,
                               "settings_version": result.settings_version}
         run.finish("done", f"recalculated {changed} of {rows} rows")
+    logging.getLogger(__name__).info("recalc done: %d of %d rows changed, %.2f s, settings "
+                                     "version %d", changed, rows, result.seconds,
+                                     result.settings_version)
     return result
 
 

@@ -120,6 +120,8 @@ def product(cat: Catalog, req: dict, now: int, fetched: dict[str, int],
             else:
                 found = len(view["liveOffersOrder"])
                 cost += TOKENS_PER_OFFER_PAGE * views.offer_pages(min(found, offers))
+                if update == 0 and now - views.last_update(p, now) < 60:
+                    cost += 1  # forced refresh of a product updated within the hour
         else:
             cost += 1
             if update == 0 and now - views.last_update(p, now) < 60:

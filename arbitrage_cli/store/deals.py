@@ -14,22 +14,36 @@ from arbitrage_cli.timefmt import iso_utc
 # Columns a fresh analysis owns. Freshness columns are handled below; `hidden` (the user's)
 # and derived metrics (recalc's) are never touched here.
 _COLS = sorted(ANALYSIS_COLUMNS)
-UPSERT_SQL = (
-    f"insert into deals ({', '.join(_COLS)}, first_seen_at, confirmed_at, updated_at, "
-    f"next_check_at, expired_at) values ({', '.join(':' + c for c in _COLS)}, :now, :now, :now, "
-    f":next_check, null) on conflict(asin) do update set "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COLS if c != "asin")
-    + ", confirmed_at = excluded.confirmed_at, updated_at = excluded.updated_at, "
-      "next_check_at = excluded.next_check_at, expired_at = null"
-)
+# What describes the book does not disappear: a refresh that lacks it keeps the old value.
+KEEP_IF_MISSING = frozenset({"title", "author", "category", "binding", "publisher",
+                             "root_category"})
+# Outcomes that say "we could not look", not "the market changed" (R23): an existing row is
+# kept as it was; only its next check moves.
+FETCH_FAILURES = frozenset({"offers_unknown", "not_returned", "analysis_error",
+                            "incomplete_product"})
+RETRY_FAILED_S = 3600
+_INSERT = (f"insert into deals ({', '.join(_COLS)}, first_seen_at, confirmed_at, updated_at, "
+           f"next_check_at, expired_at) values ({', '.join(':' + c for c in _COLS)}, :now, "
+           f":now, :now, :next_check, null) on conflict(asin) do update set ")
+UPSERT_SQL = _INSERT + ", ".join(
+    f"{c} = coalesce(excluded.{c}, deals.{c})" if c in KEEP_IF_MISSING else f"{c} = excluded.{c}"
+    for c in _COLS if c != "asin") + (", confirmed_at = excluded.confirmed_at, "
+                                       "updated_at = excluded.updated_at, "
+                                       "next_check_at = excluded.next_check_at, expired_at = null")
+FAILED_SQL = _INSERT + "next_check_at = excluded.next_check_at"
 
 
 def upsert_rows(db: sqlite_utils.Database, rows: Iterable[dict], now: float,
                 next_check_s: float) -> int:
-    params = [{**row, "now": iso_utc(now), "next_check": iso_utc(now + next_check_s)}
-              for row in rows]
-    db.conn.executemany(UPSERT_SQL, params)
-    return len(params)
+    ok, failed = [], []
+    for row in rows:
+        failed_fetch = row.get("skip_reason") in FETCH_FAILURES
+        (failed if failed_fetch else ok).append(
+            {**row, "now": iso_utc(now),
+             "next_check": iso_utc(now + (RETRY_FAILED_S if failed_fetch else next_check_s))})
+    db.conn.executemany(UPSERT_SQL, ok)
+    db.conn.executemany(FAILED_SQL, failed)
+    return len(ok) + len(failed)
 
 
 def save_payloads(db: sqlite_utils.Database, products: dict[str, dict], keepa_minute: int,

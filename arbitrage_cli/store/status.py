@@ -11,7 +11,7 @@ from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa.budget import Snapshot, project
 from arbitrage_cli.store import locks, runs, schema, state
 from arbitrage_cli.store import tokens as token_sql
-from arbitrage_cli.timefmt import iso_utc
+from arbitrage_cli.timefmt import iso_utc, parse_iso
 
 
 def token_status(db: sqlite_utils.Database, clock: Clock) -> dict | None:
@@ -30,7 +30,38 @@ def token_status(db: sqlite_utils.Database, clock: Clock) -> dict | None:
     }
 
 
-def gather(db: sqlite_utils.Database, clock: Clock | None = None) -> dict:
+def health(db: sqlite_utils.Database, now: float, sync_interval_min: float,
+           lock_list: list) -> dict:
+    """Answers to "is it working?", with the warnings status shows in red."""
+    last_ok = state.get(db, "last_sync_success_at")
+    syncs = runs.last_runs(db, limit=5, command="sync")
+    wm = db.execute("select value, updated_at from system_state where key = 'watermark_iso'"
+                    ).fetchone()
+    warnings = []
+    age = None if last_ok is None else now - parse_iso(last_ok)
+    if age is not None and age > 2 * sync_interval_min * 60:
+        warnings.append(f"sync has not succeeded for {age / 3600:.1f} h (expected every "
+                        f"{sync_interval_min:g} min): check cron and `arbitrage --db ... sync`")
+    elif age is None and (syncs or state.get(db, "backfill_completed_at")):
+        warnings.append("sync has never succeeded: install the crontab (see README)")
+    if wm and now - parse_iso(wm[1]) > 86400:
+        warnings.append(f"the watermark has not moved since {wm[1]}")
+    for lk in lock_list:
+        if lk.owner_alive is False:
+            warnings.append(f"lock '{lk.name}' belongs to a dead process (pid {lk.pid}); it is "
+                            f"taken over when its lease ends, or `arbitrage locks release "
+                            f"{lk.name}`")
+    return {
+        "sync": {"last_success_at": last_ok, "age_s": None if age is None else round(age),
+                 "interval_min": sync_interval_min,
+                 "last_outcomes": [r["outcome"] for r in syncs]},
+        "watermark": {"iso": wm[0] if wm else None, "moved_at": wm[1] if wm else None},
+        "warnings": warnings,
+    }
+
+
+def gather(db: sqlite_utils.Database, clock: Clock | None = None,
+           sync_interval_min: float = 15.0) -> dict:
     clock = clock or SystemClock()
     counts = {
         "deals_raw": db.execute("select count(*) from deals").fetchone()[0],
@@ -39,6 +70,7 @@ def gather(db: sqlite_utils.Database, clock: Clock | None = None) -> dict:
             "select coalesce(skip_reason, status), count(*) from deals group by 1 order by 1")),
         "sellers_cached": db.execute("select count(*) from sellers").fetchone()[0],
     }
+    lock_list = locks.list_locks(db, clock)
     return {
         "version": __version__,
         "database": schema.db_path(db),
@@ -46,7 +78,8 @@ def gather(db: sqlite_utils.Database, clock: Clock | None = None) -> dict:
         "now": iso_utc(clock.now()),
         "system_state": state.get_all(db),
         "tokens": token_status(db, clock),
-        "locks": [dataclasses.asdict(lk) for lk in locks.list_locks(db, clock)],
+        "locks": [dataclasses.asdict(lk) for lk in lock_list],
+        "health": health(db, clock.now(), sync_interval_min, lock_list),
         "last_runs": runs.last_runs(db, limit=5),
         "counts": counts,
     }

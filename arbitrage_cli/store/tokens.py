@@ -15,10 +15,21 @@ def read_snapshot(db: sqlite_utils.Database) -> dict | None:
     return rows[0] if rows else None
 
 
+# A response replaces the snapshot when it is newer; of two stamped in the same millisecond
+# the lower balance wins (within a millisecond the balance can only fall), so responses of
+# two processes arriving out of order never resurrect spent tokens.
+_NEWER = ("(excluded.keepa_timestamp_ms > keepa_tokens.keepa_timestamp_ms or "
+          "(excluded.keepa_timestamp_ms = keepa_tokens.keepa_timestamp_ms and "
+          "excluded.tokens_left <= keepa_tokens.tokens_left))")
+
+
 def write_snapshot(db: sqlite_utils.Database, snap: dict, tokens_consumed: int) -> None:
     """Store a newer snapshot; an older response arriving late only adds to the counters."""
     values = [snap[f] for f in SNAPSHOT_FIELDS]
     observed_at = iso_utc(snap["observed_at_ms"] / 1000)
+    newer = ", ".join(f"{c} = iif({_NEWER}, excluded.{c}, keepa_tokens.{c})" for c in
+                      ("tokens_left", "refill_rate", "refill_in_ms", "observed_at_ms",
+                       "observed_at"))
     db.execute(
         "insert into keepa_tokens (id, tokens_left, refill_rate, refill_in_ms, "
         "token_flow_reduction, keepa_timestamp_ms, observed_at_ms, observed_at, requests_total, "
@@ -26,17 +37,7 @@ def write_snapshot(db: sqlite_utils.Database, snap: dict, tokens_consumed: int) 
         "on conflict(id) do update set "
         "requests_total = requests_total + 1, "
         "tokens_consumed_total = tokens_consumed_total + excluded.tokens_consumed_total, "
-        "tokens_left = iif(excluded.keepa_timestamp_ms >= keepa_tokens.keepa_timestamp_ms, "
-        "  excluded.tokens_left, keepa_tokens.tokens_left), "
-        "refill_rate = iif(excluded.keepa_timestamp_ms >= keepa_tokens.keepa_timestamp_ms, "
-        "  excluded.refill_rate, keepa_tokens.refill_rate), "
-        "refill_in_ms = iif(excluded.keepa_timestamp_ms >= keepa_tokens.keepa_timestamp_ms, "
-        "  excluded.refill_in_ms, keepa_tokens.refill_in_ms), "
-        "token_flow_reduction = excluded.token_flow_reduction, "
-        "observed_at_ms = iif(excluded.keepa_timestamp_ms >= keepa_tokens.keepa_timestamp_ms, "
-        "  excluded.observed_at_ms, keepa_tokens.observed_at_ms), "
-        "observed_at = iif(excluded.keepa_timestamp_ms >= keepa_tokens.keepa_timestamp_ms, "
-        "  excluded.observed_at, keepa_tokens.observed_at), "
+        f"{newer}, token_flow_reduction = excluded.token_flow_reduction, "
         "keepa_timestamp_ms = max(excluded.keepa_timestamp_ms, keepa_tokens.keepa_timestamp_ms)",
         values + [observed_at, tokens_consumed],
     )

@@ -1,0 +1,65 @@
+"""The frame of every Keepa-writing run: the writer lock (with heartbeat), a `runs` row, the
+mapping of how it ended to an outcome, and one summary line in the log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import sqlite_utils
+
+from arbitrage_cli.clock import Clock
+from arbitrage_cli.errors import LockLost
+from arbitrage_cli.keepa.client import KeepaClient
+from arbitrage_cli.keepa.errors import KeepaError, OutOfTokens, TransientError
+from arbitrage_cli.store import locks, runs, schema
+
+log = logging.getLogger(__name__)
+WRITER_LOCK = "backfill"  # one Keepa writer at a time: backfill and sync share it
+
+Body = Callable[[locks.Lock, runs.Run], tuple[str, str | None]]
+
+
+def run_locked(db: sqlite_utils.Database, client: KeepaClient, command: str, clock: Clock,
+               lease_s: float, body: Body,
+               on_done: Callable[[], None] | None = None) -> dict:
+    """Take the lock (LockHeld -> exit 3 before any work), run `body`, record the run.
+
+    Out of tokens ends the run cleanly ("paused"); Keepa errors are recorded and re-raised
+    (400/402 exit 4, the rest 1); `on_done` runs when the outcome is "done"."""
+    lock = locks.acquire(db, WRITER_LOCK, clock=clock, lease_s=lease_s)
+    if schema.db_path(db) != ":memory:":
+        lock.start_heartbeat(schema.db_path(db))
+    run = runs.Run(db, command, clock)
+    req0, tok0 = client.requests, client.tokens_consumed
+    outcome, message, error = "failed", None, None
+    try:
+        outcome, message = body(lock, run)
+    except OutOfTokens as exc:
+        outcome, message = "paused", exc.summary
+    except LockLost as exc:
+        outcome, message = "lock lost", str(exc)
+    except TransientError as exc:
+        outcome, message, error = "failed", f"Keepa unavailable: {exc}", exc
+    except KeepaError as exc:
+        outcome, message, error = "failed", str(exc), exc
+    except BaseException as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        s = run.stats
+        s.requests, s.tokens_consumed = client.requests - req0, client.tokens_consumed - tok0
+        s.counters["tokens_per_saved_deal"] = (round(s.tokens_consumed / s.deals_saved, 2)
+                                               if s.deals_saved else None)
+        if outcome == "done" and on_done:
+            on_done()
+        summary = run.finish(outcome, message)
+        lock.release()
+        log.info("%s %s: %d deals saved, %d skipped %s, %d requests, %d tokens, %s tokens/deal, "
+                 "%.1f s%s", command, outcome, s.deals_saved, s.deals_skipped,
+                 dict(s.skip_reasons), s.requests, s.tokens_consumed,
+                 s.counters["tokens_per_saved_deal"], summary["duration_s"],
+                 f" ({message})" if message else "")
+    if error is not None:
+        raise error
+    return summary
