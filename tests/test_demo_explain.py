@@ -23,7 +23,7 @@ def test_demo_needs_no_key_and_fills_the_database(db_path, capsys, monkeypatch):
     monkeypatch.delenv("KEEPA_API_KEY")
     code, out, err = run(["--db", db_path, "demo", "--products", "120"], capsys)
     assert code == 0, err
-    assert "backfill done" in err and "Best" in out and db_path in err
+    assert "demo done" in err and "Best" in out and db_path in err
     db = open_db(db_path)
     assert db["deals"].count > 0
     assert db.execute("select count(*) from keepa_tokens").fetchone()[0] == 0  # no sim tokens
@@ -114,3 +114,20 @@ def test_default_query_file_matches_the_embedded_default():
 
     root = Path(__file__).resolve().parent.parent / "keepa_query.json"
     assert load(root)[0] == default_query()
+
+
+def test_demo_refuses_a_database_with_real_runs(db_path, capsys):
+    from arbitrage_cli.store.runs import Run
+
+    Run(open_db(db_path), "backfill").finish("paused")
+    code, _, err = run(["--db", db_path, "demo", "--products", "20"], capsys)
+    assert code == 2 and "real Keepa data" in err and "--db demo.db" in err
+    assert open_db(db_path)["deals"].count == 0
+
+
+def test_demo_twice_on_its_own_database_is_fine(db_path, capsys, monkeypatch):
+    monkeypatch.delenv("KEEPA_API_KEY")
+    assert run(["--db", db_path, "demo", "--products", "60"], capsys)[0] == 0
+    assert run(["--db", db_path, "demo", "--products", "60"], capsys)[0] == 0
+    outcomes = [r["command"] for r in open_db(db_path).query("select command from runs")]
+    assert outcomes == ["demo", "demo"]

@@ -16,6 +16,7 @@ from arbitrage_cli.analysis.offers import OfferChoice, select_offer
 from arbitrage_cli.analysis.sales import SalesInference, infer_sales
 from arbitrage_cli.analysis.sellers import seller_rating, wilson_lower_bound
 from arbitrage_cli.keepa.constants import CSV
+from arbitrage_cli.timefmt import keepa_minutes_from_epoch
 
 INVALID_PRODUCT = "invalid_product"
 NO_INFERRED_SALES = "no_inferred_sales"
@@ -40,7 +41,7 @@ def reference_time(payload: Any) -> int | None:
     """The Keepa minute to analyse at: the response `timestamp` when known (reproducible),
     else the product's lastUpdate."""
     if isinstance(payload, dict) and is_int(payload.get("timestamp")) and payload["timestamp"] > 0:
-        return payload["timestamp"] // 60000 - 21_564_000
+        return keepa_minutes_from_epoch(payload["timestamp"] / 1000)
     return None
 
 

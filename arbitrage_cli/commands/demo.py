@@ -19,6 +19,8 @@ def demo(
         arbitrage --db demo.db demo && datasette demo.db
     """
     from rich.console import Console
+
+    from arbitrage_cli.errors import ConfigError
     from rich.table import Table
 
     from arbitrage_cli.commands.backfill import make_progress, report
@@ -31,6 +33,13 @@ def demo(
     from arbitrage_cli.store import open_db, schema
 
     db = open_db(ctx.obj.db_path)
+    real = db.execute("select count(*) from runs where command in ('backfill', 'sync')"
+                      ).fetchone()[0]
+    if real:
+        raise ConfigError(f"{schema.db_path(db)} holds your real Keepa data ({real} backfill/"
+                          f"sync runs); the demo would mix simulated deals into it and reset "
+                          f"your backfill's progress. Use another file: arbitrage --db demo.db "
+                          f"demo")
     err = Console(stderr=True)
     err.print(f"Starting the Keepa simulator ({products} books, seed {seed})...")
     sim = KeepaSimulator(Catalog(seed=seed, products=products), refill_rate=1000)
@@ -43,7 +52,7 @@ def demo(
             bar.start()
         try:
             summary = backfill(db, client, default_query(), BackfillOptions(restart=True),
-                               progress=update)
+                               progress=update, command="demo")
         finally:
             if bar:
                 bar.stop()

@@ -56,14 +56,14 @@ def _reset(db: sqlite_utils.Database, qhash: str, clock: Clock) -> None:
 
 def backfill(db: sqlite_utils.Database, client: KeepaClient, query: dict,
              options: BackfillOptions | None = None, *, clock: Clock | None = None,
-             progress: Progress | None = None) -> dict:
+             progress: Progress | None = None, command: str = "backfill") -> dict:
     """Run until done, paused for tokens, `max_deals`, or an error; returns the run summary.
     Raises LockHeld (exit 3) when another writer holds the lock; re-raises Keepa key errors
     (exit 4) after recording the run."""
     options = options or BackfillOptions()
     clock = clock or SystemClock()
     progress = progress or (lambda event, data: None)
-    return run_locked(db, client, "backfill", clock, options.lease_s,
+    return run_locked(db, client, command, clock, options.lease_s,
                       lambda lock, run: _walk(db, client, query, options, clock, progress,
                                               lock, run))
 

@@ -14,6 +14,7 @@ from arbitrage_cli.keepa.constants import (CSV, DATE_RANGE_DAYS, DEAL_FIELDS, DE
                                            TOKENS_PER_OFFER_PAGE, TOKENS_PER_QUERY)
 from arbitrage_cli.simulator import views
 from arbitrage_cli.simulator.catalog import BOOKS_ROOT, DAY, Catalog
+from arbitrage_cli.timefmt import keepa_minutes_from_epoch
 
 PRODUCT_PARAMS = {"key", "domain", "asin", "code", "code-limit", "stats", "update", "history",
                   "days", "offers", "only-live-offers", "rating", "buybox", "stock", "rental",
@@ -83,7 +84,7 @@ def product_request(params: dict[str, str], now: int) -> dict:
             start = raw.split(",")[0]
             if not start.isdigit():
                 raise BadRequest("stats range must be epoch milliseconds 'start,end'")
-            start_min = int(start) // 60000 - 21_564_000
+            start_min = keepa_minutes_from_epoch(int(start) / 1000)
             req["stats_days"] = max(1, math.ceil((now - start_min) / DAY))
         else:
             req["stats_days"] = _int(params, "stats", None, 1)
