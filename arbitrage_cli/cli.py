@@ -43,12 +43,13 @@ def _global_options(
 
 
 def _register() -> None:
-    from arbitrage_cli.commands import (backfill, demo, explain, janitor, locks, recalc,
-                                        settings, simulate, status, sync)
+    from arbitrage_cli.commands import (backfill, deals, demo, explain, janitor, locks,
+                                        recalc, settings, simulate, status, sync)
 
     app.command("backfill")(backfill.backfill)
     app.command("sync")(sync.sync)
     app.command("janitor")(janitor.janitor)
+    app.command("deals")(deals.deals)
     app.command("demo")(demo.demo)
     app.command("explain")(explain.explain)
     app.command("recalc")(recalc.recalc)

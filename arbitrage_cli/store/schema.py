@@ -97,16 +97,16 @@ DEAL_COLUMNS: dict[str, type] = {
     "hidden": int,
 }
 
-VISIBLE_DEALS_SQL = """
-select * from deals
-where status = 'deal'
+# The one visibility rule (R24): the view and every reader's query use this predicate.
+VISIBLE_WHERE = """status = 'deal'
   and hidden = 0
   and expired_at is null
   and coalesce(price_suspicious, 0) = 0
   and list_at_cents > 0
   and avg_1yr_cents > 0
-  and profit_cents > 0
-"""
+  and profit_cents > 0"""
+VISIBLE_DEALS_SQL = f"select * from deals\nwhere {VISIBLE_WHERE}\n"
+FTS_COLUMNS = ["title", "author", "category"]
 
 
 @migrations(name="001_initial")
@@ -167,6 +167,15 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.create_view("visible_deals", VISIBLE_DEALS_SQL, replace=True)
 
 
+def ensure_shape(db: sqlite_utils.Database) -> None:
+    """Idempotent touches after migrations: a table `transform` drops FTS triggers, so put
+    them back (and refill the index) whenever they are missing."""
+    if "deals_fts" in db.table_names() and not any(
+            t.name.startswith("deals_a") for t in db["deals"].triggers):
+        db["deals"].enable_fts(FTS_COLUMNS, create_triggers=True, replace=True)
+        db["deals"].rebuild_fts()
+
+
 def known_migrations() -> list[str]:
     return [m.name for m in migrations._migrations]
 
@@ -194,6 +203,7 @@ def check_version(db: sqlite_utils.Database) -> None:
 def migrate(db: sqlite_utils.Database) -> None:
     check_version(db)
     if not migrations.pending(db):
+        ensure_shape(db)
         return
     # Two cron runs may open a fresh database at the same moment: serialise on the write lock
     # and re-check inside it, so only one applies the migrations.
@@ -201,6 +211,7 @@ def migrate(db: sqlite_utils.Database) -> None:
         with immediate(db):
             check_version(db)
             migrations.apply(db)
+            ensure_shape(db)
     except sqlite3.OperationalError:
         if migrations.pending(db):
             raise
@@ -225,3 +236,9 @@ def m003_keepa_products(db: sqlite_utils.Database) -> None:
         {"asin": str, "fetched_at": str, "keepa_minute": int, "product_zlib": bytes},
         pk="asin", strict=True, not_null={"fetched_at", "keepa_minute", "product_zlib"},
     )
+
+
+@migrations(name="004_full_text_search")
+def m004_full_text_search(db: sqlite_utils.Database) -> None:
+    # keyword search over title, author and category (sqlite-utils FTS5, kept by triggers)
+    db["deals"].enable_fts(FTS_COLUMNS, create_triggers=True)

@@ -9,7 +9,7 @@ import sqlite_utils
 from arbitrage_cli import __version__
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa.budget import Snapshot, project
-from arbitrage_cli.store import locks, runs, schema, state
+from arbitrage_cli.store import locks, queries, runs, schema, state
 from arbitrage_cli.store import tokens as token_sql
 from arbitrage_cli.timefmt import iso_utc, parse_iso
 
@@ -65,7 +65,7 @@ def gather(db: sqlite_utils.Database, clock: Clock | None = None,
     clock = clock or SystemClock()
     counts = {
         "deals_raw": db.execute("select count(*) from deals").fetchone()[0],
-        "deals_visible": db.execute("select count(*) from visible_deals").fetchone()[0],
+        "deals_visible": queries.count(db),
         "deals_by_status": dict(db.execute(
             "select coalesce(skip_reason, status), count(*) from deals group by 1 order by 1")),
         "sellers_cached": db.execute("select count(*) from sellers").fetchone()[0],

@@ -1,0 +1,169 @@
+"""The one deals query (issue 6): visibility rule, filters, whitelisted sort, keyset cursor.
+
+Used by `deals`, serve-json and status counts. Values are always bound parameters; sort
+columns come only from SORTS. NULLs sort last in both directions (coalesce to an extreme), so
+keyset pagination stays exact; ties are broken by asin.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import sqlite_utils
+
+from arbitrage_cli.errors import ConfigError
+from arbitrage_cli.store.schema import VISIBLE_WHERE
+
+SORTS = {
+    "profit": "profit_cents", "roi": "roi_pct", "margin": "margin_pct", "rank": "sales_rank",
+    "percent_down": "percent_down_pct", "last_change": "last_price_change_keepa",
+    "list_at": "list_at_cents", "price": "price_now_cents", "deal_trust": "deal_trust_pct",
+    "seller_quality": "seller_quality", "drops_30": "drops_30", "updated": "updated_at",
+}
+TEXT_SORTS = {"updated"}
+BIG = 9.0e18
+
+
+class QueryError(ConfigError):
+    """A bad filter, sort or cursor: exit 2 on the command line, HTTP 400 in serve-json."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DealFilters:
+    min_profit: float | None = None  # dollars
+    min_roi: float | None = None  # percent
+    max_rank: int | None = None
+    min_drops_30: int | None = None
+    min_percent_down: float | None = None
+    min_deal_trust: float | None = None  # percent
+    min_seller_quality: float | None = None  # 0-10, as shown
+    keyword: str | None = None
+    conditions: tuple[int, ...] = ()
+    hide_gated: bool = False
+    hide_amazon: bool = False
+    sort: str = "profit"
+    descending: bool = True
+
+    def __post_init__(self):
+        if self.sort not in SORTS:
+            raise QueryError(f"sort must be one of {', '.join(sorted(SORTS))}, got {self.sort!r}")
+        bad = [c for c in self.conditions if c not in range(0, 12)]
+        if bad:
+            raise QueryError(f"conditions must be Keepa condition codes 1-11, got {bad}")
+
+
+def _fts_phrase(keyword: str) -> str:
+    """Every word quoted: user input can never be FTS syntax (no errors, no surprises).
+    Control characters (a NUL ends the string for SQLite's FTS parser) become spaces."""
+    clean = "".join(c if c.isprintable() else " " for c in keyword)
+    return " ".join('"' + w.replace('"', '""') + '"' for w in clean.split())
+
+
+def _sort_expr(f: DealFilters) -> str:
+    col = SORTS[f.sort]
+    if f.sort in TEXT_SORTS:
+        return f"coalesce({col}, '{'' if f.descending else '~'}')"
+    return f"coalesce({col}, {-BIG if f.descending else BIG})"
+
+
+def where_clause(f: DealFilters) -> tuple[str, dict[str, Any]]:
+    terms, params = [f"({VISIBLE_WHERE})"], {}
+
+    def add(term: str, **values: Any) -> None:
+        terms.append(term)
+        params.update(values)
+
+    if f.min_profit is not None:
+        add("profit_cents >= :min_profit", min_profit=round(f.min_profit * 100))
+    if f.min_roi is not None:
+        add("roi_pct >= :min_roi", min_roi=f.min_roi)
+    if f.max_rank is not None:
+        add("sales_rank <= :max_rank", max_rank=f.max_rank)
+    if f.min_drops_30 is not None:
+        add("drops_30 >= :min_drops_30", min_drops_30=f.min_drops_30)
+    if f.min_percent_down is not None:
+        add("percent_down_pct >= :min_percent_down", min_percent_down=f.min_percent_down)
+    if f.min_deal_trust is not None:
+        add("deal_trust_pct >= :min_deal_trust", min_deal_trust=f.min_deal_trust)
+    if f.min_seller_quality is not None:  # "k/10 or better" as shown (domain.md §3.6)
+        add("seller_quality >= :min_sq", min_sq=(f.min_seller_quality - 0.5) / 10)
+    if f.keyword and _fts_phrase(f.keyword):
+        add("deals.rowid in (select rowid from deals_fts where deals_fts match :keyword)",
+            keyword=_fts_phrase(f.keyword))
+    if f.conditions:
+        marks = ", ".join(f":c{i}" for i in range(len(f.conditions)))
+        add(f"condition in ({marks})", **{f"c{i}": c for i, c in enumerate(f.conditions)})
+    if f.hide_gated:
+        terms.append("asin not in (select asin from user_restrictions "
+                     "where status = 'restricted')")
+    if f.hide_amazon:
+        terms.append("coalesce(amazon_selling, 0) = 0")
+    return " and ".join(terms), params
+
+
+def encode_cursor(sort_value: Any, asin: str) -> str:
+    raw = json.dumps([sort_value, asin], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, asin = json.loads(raw)
+        if not isinstance(asin, str) or isinstance(value, (dict, list, bool)):
+            raise ValueError
+        return value, asin
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise QueryError("malformed cursor") from None
+
+
+def select_sql(f: DealFilters, limit: int | None, cursor: str | None) -> tuple[str, dict]:
+    where, params = where_clause(f)
+    expr = _sort_expr(f)
+    if cursor:
+        value, asin = decode_cursor(cursor)
+        op = "<" if f.descending else ">"
+        where += f" and ({expr} {op} :cur_v or ({expr} = :cur_v and asin > :cur_a))"
+        params.update(cur_v=value, cur_a=asin)
+    order = f"{expr} {'desc' if f.descending else 'asc'}, asin asc"
+    sql = f"select *, {expr} as _sort from deals where {where} order by {order}"
+    if limit is not None:
+        sql += " limit :limit"
+        params["limit"] = limit
+    return sql, params
+
+
+def iter_deals(db: sqlite_utils.Database, f: DealFilters, limit: int | None = None,
+               cursor: str | None = None) -> Iterator[dict]:
+    """Rows one by one (streams: nothing is loaded whole), without the sort helper column."""
+    sql, params = select_sql(f, limit, cursor)
+    cur = db.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    for values in cur:
+        row = dict(zip(names, values))
+        row.pop("_sort", None)
+        yield row
+
+
+def page(db: sqlite_utils.Database, f: DealFilters, limit: int, cursor: str | None = None
+         ) -> tuple[list[dict], str | None]:
+    """One keyset page and the cursor of the next one (None at the end)."""
+    sql, params = select_sql(f, limit + 1, cursor)
+    cur = db.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, v)) for v in cur]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = encode_cursor(rows[-1]["_sort"], rows[-1]["asin"]) if more and rows else None
+    for r in rows:
+        r.pop("_sort", None)
+    return rows, nxt
+
+
+def count(db: sqlite_utils.Database, f: DealFilters | None = None) -> int:
+    where, params = where_clause(f or DealFilters())
+    return db.execute(f"select count(*) from deals where {where}", params).fetchone()[0]

@@ -1,0 +1,172 @@
+"""The one deals query: visibility, filters, whitelisted sort, keyset pages, search, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arbitrage_cli.cli import main
+from arbitrage_cli.store import open_db
+from arbitrage_cli.store.queries import (SORTS, DealFilters, QueryError, count, decode_cursor,
+                                         iter_deals, page)
+
+TITLES = ["Calculus Early Transcendentals", "Organic Chemistry", "The Law School Guide",
+          "Gardening for Everyone", "Principles of Economics", "Nursing Fundamentals"]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    d = open_db(str(tmp_path_factory.mktemp("q") / "deals.db"))
+    rng = random.Random(4)
+    rows = []
+    for i in range(300):
+        visible = i % 10 != 0
+        rows.append({
+            "asin": f"{i:010d}", "status": "deal" if visible or i % 20 else "skipped",
+            "title": f"{TITLES[i % len(TITLES)]} {i}", "author": rng.choice(["Chen", "Okafor"]),
+            "category": rng.choice(["Science & Math", "Law"]), "condition": rng.choice([2, 3, 4, 5]),
+            "price_now_cents": rng.randint(500, 5000), "list_at_cents": rng.randint(2000, 9000),
+            "avg_1yr_cents": rng.randint(1000, 9000) if i % 15 else None,
+            "profit_cents": rng.choice([rng.randint(1, 5000), rng.randint(1, 5000), -100,
+                                        rng.randint(1, 5000)]),
+            "roi_pct": rng.choice([None, rng.uniform(1, 300)]), "margin_pct": rng.uniform(1, 80),
+            "sales_rank": rng.choice([None, rng.randint(1000, 900_000)]),
+            "drops_30": rng.randint(0, 12), "percent_down_pct": rng.uniform(0, 60),
+            "deal_trust_pct": rng.choice([50.0, 80.0, 100.0]),
+            "seller_quality": rng.uniform(0, 1), "amazon_selling": rng.choice([0, 0, 1]),
+            "price_suspicious": int(i % 37 == 0), "hidden": int(i % 41 == 0),
+            "expired_at": "2026-11-01T00:00:00.000Z" if i % 43 == 0 else None,
+            "last_price_change_keepa": rng.choice([None, rng.randint(8_000_000, 8_100_000)]),
+            "updated_at": f"2026-11-{1 + i % 20:02d}T00:00:00.000Z",
+        })
+    d["deals"].insert_all(rows)
+    d["user_restrictions"].insert_all([{"asin": f"{i:010d}", "status": "restricted"}
+                                       for i in range(0, 300, 7)])
+    return d
+
+
+def visible_asins(db):
+    return {r[0] for r in db.execute("select asin from visible_deals")}
+
+
+def test_visibility_rule_is_the_view(db):
+    got = {r["asin"] for r in iter_deals(db, DealFilters())}
+    assert got == visible_asins(db) and count(db) == len(got)
+
+
+@pytest.mark.parametrize("sort", sorted(SORTS))
+@pytest.mark.parametrize("descending", [True, False])
+def test_keyset_pages_equal_the_full_listing(db, sort, descending):
+    f = DealFilters(sort=sort, descending=descending)
+    full = [r["asin"] for r in iter_deals(db, f)]
+    paged, cursor, pages = [], None, 0
+    while True:
+        rows, cursor = page(db, f, 17, cursor)
+        paged += [r["asin"] for r in rows]
+        pages += 1
+        if cursor is None:
+            break
+    assert paged == full and len(set(paged)) == len(paged) and pages == -(-len(full) // 17)
+    values = [r[SORTS[sort]] for r in iter_deals(db, f)]
+    present = [v for v in values if v is not None]
+    assert present == sorted(present, reverse=descending)
+    assert values[len(present):] == [None] * (len(values) - len(present))  # NULLs last
+
+
+def test_filters(db):
+    def asins(**kw):
+        return [r for r in iter_deals(db, DealFilters(**kw))]
+
+    assert all(r["profit_cents"] >= 2000 for r in asins(min_profit=20))
+    assert all(r["roi_pct"] >= 50 for r in asins(min_roi=50))
+    assert all(r["sales_rank"] is not None and r["sales_rank"] <= 100_000
+               for r in asins(max_rank=100_000))
+    assert all(r["drops_30"] >= 5 for r in asins(min_drops_30=5))
+    assert all(r["deal_trust_pct"] >= 80 for r in asins(min_deal_trust=80))
+    assert all(r["seller_quality"] >= 0.65 for r in asins(min_seller_quality=7))
+    assert {r["condition"] for r in asins(conditions=(2, 3))} <= {2, 3}
+    assert all(not r["amazon_selling"] for r in asins(hide_amazon=True))
+    gated = {f"{i:010d}" for i in range(0, 300, 7)}
+    assert not gated & {r["asin"] for r in asins(hide_gated=True)}
+    assert gated & {r["asin"] for r in asins()}
+
+
+def test_keyword_search_uses_full_text(db):
+    law = asins = [r["title"] for r in iter_deals(db, DealFilters(keyword="law school"))]
+    assert law and all("Law School" in t for t in asins)
+    assert {r["asin"] for r in iter_deals(db, DealFilters(keyword="okafor"))} <= visible_asins(db)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=30))
+def test_any_keyword_is_safe(db, text):
+    list(iter_deals(db, DealFilters(keyword=text), limit=5))
+
+
+@pytest.mark.parametrize("cursor", ["!!!", "e30", "WzEsMl0", "bnVsbA", "W1tdLCJ4Il0"])
+def test_malformed_cursor_is_a_query_error(db, cursor):
+    with pytest.raises(QueryError):
+        page(db, DealFilters(), 5, cursor)
+        decode_cursor(cursor)
+
+
+def test_bad_sort_and_conditions(db):
+    with pytest.raises(QueryError, match="sort must be one of"):
+        DealFilters(sort="profit_cents; drop table deals")
+    with pytest.raises(QueryError):
+        DealFilters(conditions=(99,))
+
+
+def run(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_deals_command_formats(db, capsys):
+    path = str(db.execute("pragma database_list").fetchone()[2])
+    code, out, _ = run(["--db", path, "deals", "--min-profit", "30", "--sort", "roi"], capsys)
+    arr = json.loads(out)
+    assert code == 0 and arr and all(r["profit_cents"] >= 3000 for r in arr)
+    code, out, _ = run(["--db", path, "deals", "--format", "ndjson", "--limit", "5"], capsys)
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert len(lines) == 5 and all("asin" in x for x in lines)
+    code, out, _ = run(["--db", path, "deals", "--format", "csv", "--limit", "3"], capsys)
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert len(table) == 3 and table[0]["asin"]
+    code, out, _ = run(["--db", path, "deals", "--format", "table", "--limit", "2"], capsys)
+    assert code == 0 and "$" in out
+
+
+def test_nothing_matches_is_an_empty_array_and_exit_0(db, capsys):
+    path = str(db.execute("pragma database_list").fetchone()[2])
+    code, out, _ = run(["--db", path, "deals", "--min-profit", "100000"], capsys)
+    assert code == 0 and json.loads(out) == []
+    code, out, _ = run(["--db", path, "deals", "--min-profit", "100000", "--format", "csv"],
+                       capsys)
+    assert code == 0 and out.startswith("asin,")
+
+
+@pytest.mark.parametrize("args", [["--sort", "nope"], ["--format", "xml"],
+                                  ["--condition", "42"]])
+def test_bad_options_exit_2(db, capsys, args):
+    path = str(db.execute("pragma database_list").fetchone()[2])
+    assert run(["--db", path, "deals", *args], capsys)[0] == 2
+
+
+def test_fts_survives_a_table_transform(tmp_path):
+    d = open_db(str(tmp_path / "t.db"))
+    d["deals"].insert({"asin": "0000000001", "status": "deal", "title": "Organic Chemistry"})
+    d["deals"].transform(types={"title": str})  # drops the FTS triggers
+    d.conn.close()
+    d = open_db(str(tmp_path / "t.db"))  # ensure_shape puts them back
+    d["deals"].insert({"asin": "0000000002", "status": "deal", "title": "Organic Farming"})
+    hits = d.execute("select count(*) from deals_fts where deals_fts match 'organic'").fetchone()
+    assert hits[0] == 2
