@@ -44,13 +44,14 @@ def _global_options(
 
 def _register() -> None:
     from arbitrage_cli.commands import (backfill, deals, demo, explain, janitor, locks,
-                                        recalc, settings, simulate, status, sync)
+                                        recalc, serve, settings, simulate, status, sync)
 
     app.command("backfill")(backfill.backfill)
     app.command("sync")(sync.sync)
     app.command("janitor")(janitor.janitor)
     app.command("deals")(deals.deals)
     app.command("demo")(demo.demo)
+    app.command("serve-json")(serve.serve_json)
     app.command("explain")(explain.explain)
     app.command("recalc")(recalc.recalc)
     app.add_typer(settings.app, name="settings")

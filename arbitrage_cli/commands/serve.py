@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from arbitrage_cli.errors import ConfigError
+
+
+def serve_json(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8001, help="Port."),
+    token_file: Path = typer.Option(None, "--token-file",
+                                    help="File holding a bearer token required by every "
+                                         "endpoint but /healthz (or ARBITRAGE_SERVE_TOKEN)."),
+) -> None:
+    """Serve the deals as a read-only JSON API (/api/deals, /api/deals/ASIN, /api/status).
+
+    Example:
+
+        arbitrage serve-json --port 8001 &
+        curl 'http://127.0.0.1:8001/api/deals?min_profit=10&sort=roi&limit=20'
+    """
+    import uvicorn
+
+    from arbitrage_cli.serve import create_app, is_loopback
+    from arbitrage_cli.store import open_db
+
+    token = os.environ.get("ARBITRAGE_SERVE_TOKEN") or None
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"--token-file {token_file}: cannot read ({exc.strerror})") from None
+        if not token:
+            raise ConfigError(f"--token-file {token_file}: the file is empty")
+    open_db(ctx.obj.db_path)  # create and migrate once; the server itself only reads
+    if not token and not is_loopback(host):
+        typer.echo(f"WARNING: serving {host} without a token: anyone who can reach it can "
+                   f"read your deals (use --token-file)", err=True)
+    typer.echo(f"serving {ctx.obj.db_path} on http://{host}:{port}/api/deals", err=True)
+    uvicorn.run(create_app(ctx.obj.db_path, token), host=host, port=port, log_level="warning",
+                access_log=False)

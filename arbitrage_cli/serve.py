@@ -1,0 +1,186 @@
+"""serve-json: a read-only JSON API over deals.db (Starlette + uvicorn; no hand-rolled HTTP).
+
+Every worker thread has its own read-only connection (the server can never write; WAL lets it
+read while cron writes). Every query string either parses or gets a JSON 400 naming the
+parameter; SQL is built by store/queries.py from whitelisted columns and bound values.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from arbitrage_cli.store import open_db
+from arbitrage_cli.store.queries import SORTS, DealFilters, QueryError, count, page
+from arbitrage_cli.store.status import gather
+
+MAX_LIMIT = 500
+FLOATS = ("min_profit", "min_roi", "min_percent_down", "min_deal_trust", "min_seller_quality")
+INTS = ("max_rank", "min_drops_30")
+BOOLS = ("hide_gated", "hide_amazon")
+OTHER = ("keyword", "conditions", "sort", "order", "limit", "cursor", "_shape", "format")
+ALLOWED = frozenset(FLOATS + INTS + BOOLS + OTHER)
+
+
+class BadRequest(Exception):
+    pass
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status)
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BadRequest(f"{name} must be a finite number")
+    return value
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
+
+
+def parse(params) -> tuple[DealFilters, int, str | None]:
+    unknown = sorted(set(params) - ALLOWED)
+    if unknown:
+        raise BadRequest(f"unknown parameter(s): {', '.join(unknown)}; allowed: "
+                         f"{', '.join(sorted(ALLOWED))}")
+    kw: dict[str, Any] = {}
+    for name in FLOATS:
+        if name in params:
+            kw[name] = _float(name, params[name])
+    for name in INTS:
+        if name in params:
+            kw[name] = _int(name, params[name])
+    for name in BOOLS:
+        if name in params:
+            value = params[name].lower()
+            if value not in ("1", "0", "true", "false", ""):
+                raise BadRequest(f"{name} must be 1/0 or true/false")
+            kw[name] = value in ("1", "true")
+    if "keyword" in params:
+        kw["keyword"] = params["keyword"]
+    if params.get("conditions"):
+        kw["conditions"] = tuple(_int("conditions", c) for c in params["conditions"].split(","))
+    if "sort" in params:
+        if params["sort"] not in SORTS:
+            raise BadRequest(f"sort must be one of {', '.join(sorted(SORTS))}")
+        kw["sort"] = params["sort"]
+    order = params.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise BadRequest("order must be asc or desc")
+    kw["descending"] = order == "desc"
+    limit = _int("limit", params["limit"]) if "limit" in params else 50
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be within 1..{MAX_LIMIT}")
+    try:
+        filters = DealFilters(**kw)
+    except QueryError as exc:
+        raise BadRequest(str(exc)) from None
+    return filters, limit, params.get("cursor") or None
+
+
+def create_app(db_path: str, token: str | None = None) -> Starlette:
+    local = threading.local()
+
+    def db():
+        conn = getattr(local, "db", None)
+        if conn is None:
+            conn = local.db = open_db(db_path, readonly=True)
+        return conn
+
+    def authorised(request: Request) -> bool:
+        if not token:
+            return True
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+    def guarded(handler):
+        def endpoint(request: Request) -> Response:
+            if not authorised(request):
+                return error(401, "missing or wrong bearer token")
+            try:
+                return handler(request)
+            except (BadRequest, QueryError) as exc:
+                return error(400, str(exc))
+        return endpoint
+
+    def deals(request: Request) -> Response:
+        params = dict(request.query_params)
+        filters, limit, cursor = parse(params)
+        rows, nxt = page(db(), filters, limit, cursor)
+        ndjson = params.get("format") == "ndjson" or \
+            "application/x-ndjson" in request.headers.get("accept", "")
+        if params.get("format") not in (None, "json", "ndjson"):
+            raise BadRequest("format must be json or ndjson")
+        if ndjson:
+            return StreamingResponse((json.dumps(r) + "\n" for r in rows),
+                                     media_type="application/x-ndjson",
+                                     headers={"X-Next-Cursor": nxt or ""})
+        if params.get("_shape") not in (None, "array", "objects"):
+            raise BadRequest("_shape must be array or objects")
+        if params.get("_shape") == "array":
+            return JSONResponse(rows, headers={"X-Next-Cursor": nxt or ""})
+        total_raw = db().execute("select count(*) from deals").fetchone()[0]
+        return JSONResponse({"ok": True, "deals": rows, "next": nxt,
+                             "total": count(db(), filters), "total_raw": total_raw})
+
+    def one_deal(request: Request) -> Response:
+        from arbitrage_cli import explain
+        from arbitrage_cli.analysis.deal import analyse
+        from arbitrage_cli.store import deals as deal_store
+
+        asin = request.path_params["asin"].upper()
+        if set(request.query_params) - {"explain"}:
+            raise BadRequest("unknown parameter(s); allowed: explain")
+        row = db()["deals"].get(asin) if db()["deals"].count_where("asin = ?", [asin]) else None
+        if row is None:
+            return error(404, f"no deal {asin}")
+        body: dict[str, Any] = {"ok": True, "deal": row}
+        loaded = deal_store.load_payload(db(), asin)
+        if loaded is not None:
+            product, now = loaded
+            cached = deal_store.cached_sellers(db(), [row["seller_id"]], "") \
+                if row.get("seller_id") else {}
+            seller = deal_store.seller_as_keepa(cached.get(row.get("seller_id")))
+            body["explanation"] = explain.report(analyse(product, seller, now=now), row)
+        return JSONResponse(body)
+
+    def status(request: Request) -> Response:
+        if request.query_params:
+            raise BadRequest("/api/status takes no parameters")
+        return JSONResponse(gather(db()))
+
+    def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(getattr(exc, "status_code", 404), getattr(exc, "detail", "not found"))
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        return error(500, "internal error")
+
+    return Starlette(routes=[
+        Route("/healthz", healthz),
+        Route("/api/deals", guarded(deals)),
+        Route("/api/deals/{asin}", guarded(one_deal)),
+        Route("/api/status", guarded(status)),
+    ], exception_handlers={404: not_found, 405: not_found, Exception: crashed})
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")

@@ -1,0 +1,132 @@
+"""serve-json: endpoints, errors as JSON, never a 500, token, read-only under a writer."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from arbitrage_cli.serve import ALLOWED, create_app
+from arbitrage_cli.store import open_db
+from tests.test_queries import db  # noqa: F401 - the 300-deal fixture database
+
+
+@pytest.fixture(scope="module")
+def path(db):  # noqa: F811
+    return str(db.execute("pragma database_list").fetchone()[2])
+
+
+@pytest.fixture(scope="module")
+def client(path):
+    return TestClient(create_app(path))
+
+
+def test_deals_page_and_totals(client, db):  # noqa: F811
+    r = client.get("/api/deals", params={"limit": 20, "sort": "roi"})
+    body = r.json()
+    assert r.status_code == 200 and body["ok"] is True and len(body["deals"]) == 20
+    assert body["total"] == db.execute("select count(*) from visible_deals").fetchone()[0]
+    assert body["total_raw"] == db["deals"].count
+    seen, cursor = [d["asin"] for d in body["deals"]], body["next"]
+    while cursor:
+        nxt = client.get("/api/deals", params={"limit": 20, "sort": "roi", "cursor": cursor})
+        seen += [d["asin"] for d in nxt.json()["deals"]]
+        cursor = nxt.json()["next"]
+    assert len(seen) == len(set(seen)) == body["total"]
+
+
+def test_filters_shapes_and_ndjson(client):
+    arr = client.get("/api/deals", params={"min_profit": 20, "_shape": "array"}).json()
+    assert isinstance(arr, list) and all(d["profit_cents"] >= 2000 for d in arr)
+    nd = client.get("/api/deals", params={"limit": 3}, headers={"Accept": "application/x-ndjson"})
+    lines = [json.loads(x) for x in nd.text.splitlines()]
+    assert nd.headers["content-type"].startswith("application/x-ndjson") and len(lines) == 3
+    assert len(client.get("/api/deals?format=ndjson&limit=2").text.splitlines()) == 2
+    gated = client.get("/api/deals", params={"hide_gated": 1, "keyword": "law",
+                                              "conditions": "2,3", "limit": 500}).json()
+    assert all(d["condition"] in (2, 3) for d in gated["deals"])
+
+
+@pytest.mark.parametrize("query,fragment", [
+    ("bogus=1", "unknown parameter"), ("min_profit=abc", "must be a number"),
+    ("limit=501", "limit must be within"), ("limit=0", "limit must be within"),
+    ("sort=asin;drop", "sort must be one of"), ("cursor=!!!", "malformed cursor"),
+    ("order=up", "order must be"), ("max_rank=1.5", "must be an integer"),
+    ("conditions=2,x", "must be an integer"), ("min_roi=nan", "finite"),
+    ("hide_gated=maybe", "1/0"), ("_shape=table", "_shape"), ("format=xml", "format"),
+])
+def test_bad_requests_are_json_400(client, query, fragment):
+    r = client.get(f"/api/deals?{query}")
+    assert r.status_code == 400
+    assert r.json()["ok"] is False and r.json()["status"] == 400 and fragment in r.json()["error"]
+
+
+def test_one_deal_and_404(client, db):  # noqa: F811
+    asin = db.execute("select asin from visible_deals limit 1").fetchone()[0]
+    r = client.get(f"/api/deals/{asin}")
+    assert r.status_code == 200 and r.json()["deal"]["asin"] == asin
+    missing = client.get("/api/deals/ZZZZZZZZZZ")
+    assert missing.status_code == 404 and missing.json() == {
+        "ok": False, "error": "no deal ZZZZZZZZZZ", "status": 404}
+    assert client.get("/nope").status_code == 404
+    assert client.post("/api/deals").status_code == 405
+
+
+def test_status_and_healthz(client):
+    assert client.get("/healthz").json() == {"ok": True}
+    status = client.get("/api/status").json()
+    assert status["counts"]["deals_raw"] == 300 and "health" in status
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.one_of(st.sampled_from(sorted(ALLOWED)), st.text(max_size=8)),
+                       st.text(max_size=20), max_size=6))
+def test_fuzzed_query_strings_never_500(client, params):
+    r = client.get("/api/deals", params=params)
+    assert r.status_code in (200, 400), (params, r.text)
+    assert isinstance(r.json(), (dict, list))
+
+
+def test_token_protects_everything_but_healthz(path):
+    c = TestClient(create_app(path, token="s3cret-token"))
+    assert c.get("/healthz").status_code == 200
+    assert c.get("/api/deals").status_code == 401
+    assert c.get("/api/deals", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = c.get("/api/deals", headers={"Authorization": "Bearer s3cret-token"})
+    assert ok.status_code == 200 and ok.json()["ok"]
+
+
+def test_reads_while_a_writer_holds_a_transaction(tmp_path):
+    p = str(tmp_path / "w.db")
+    writer = open_db(p)
+    writer["deals"].insert({"asin": "0000000001", "status": "deal"})
+    c = TestClient(create_app(p))
+    writer.conn.execute("begin immediate")
+    writer.conn.execute("update deals set title = 'x'")
+    try:
+        done = []
+        t = threading.Thread(target=lambda: done.append(c.get("/api/deals").status_code))
+        t.start()
+        t.join(10)
+        assert done == [200]
+    finally:
+        writer.conn.execute("rollback")
+
+
+def test_serve_warns_without_token_on_other_hosts(path, capsys, monkeypatch):
+    import uvicorn
+
+    from arbitrage_cli.cli import main
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    with pytest.raises(SystemExit):
+        main(["--db", path, "serve-json", "--host", "0.0.0.0"])
+    assert "without a token" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--db", path, "serve-json"])
+    assert "without a token" not in capsys.readouterr().err
