@@ -242,3 +242,24 @@ def m003_keepa_products(db: sqlite_utils.Database) -> None:
 def m004_full_text_search(db: sqlite_utils.Database) -> None:
     # keyword search over title, author and category (sqlite-utils FTS5, kept by triggers)
     db["deals"].enable_fts(FTS_COLUMNS, create_triggers=True)
+
+
+@migrations(name="005_deals_pretty_view")
+def m005_deals_pretty_view(db: sqlite_utils.Database) -> None:
+    # For people browsing in Datasette: dollars, condition labels; numbers stay in `deals`.
+    db.create_view("deals_pretty", DEALS_PRETTY_SQL, replace=True)
+
+
+DEALS_PRETTY_SQL = """
+select asin, title, author, category,
+  case condition when 1 then 'New' when 2 then 'Used - Like New'
+    when 3 then 'Used - Very Good' when 4 then 'Used - Good' when 5 then 'Used - Acceptable'
+    else 'Other' end as condition_label,
+  printf('$%.2f', price_now_cents / 100.0) as buy,
+  printf('$%.2f', list_at_cents / 100.0) as list_at,
+  printf('$%.2f', profit_cents / 100.0) as profit,
+  printf('%.1f%%', roi_pct) as roi,
+  sales_rank, season, seller_name, profit_cents,
+  'https://www.amazon.com/dp/' || asin || '?psc=1&aod=1' as amazon_url
+from visible_deals
+"""
