@@ -101,7 +101,17 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         conn = getattr(local, "db", None)
         if conn is None:
             conn = local.db = open_db(db_path, readonly=True)
+            local.counts, local.version = {}, None
         return conn
+
+    def cached_count(key, compute):
+        """Totals are exact but recomputed only after a writer commits (data_version)."""
+        version = db().execute("pragma data_version").fetchone()[0]
+        if version != local.version:
+            local.counts, local.version = {}, version
+        if key not in local.counts:
+            local.counts[key] = compute()
+        return local.counts[key]
 
     def authorised(request: Request) -> bool:
         if not token:
@@ -135,9 +145,11 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
             raise BadRequest("_shape must be array or objects")
         if params.get("_shape") == "array":
             return JSONResponse(rows, headers={"X-Next-Cursor": nxt or ""})
-        total_raw = db().execute("select count(*) from deals").fetchone()[0]
-        return JSONResponse({"ok": True, "deals": rows, "next": nxt,
-                             "total": count(db(), filters), "total_raw": total_raw})
+        total_raw = cached_count("raw", lambda: db().execute("select count(*) from deals")
+                                 .fetchone()[0])
+        total = cached_count(filters, lambda: count(db(), filters))
+        return JSONResponse({"ok": True, "deals": rows, "next": nxt, "total": total,
+                             "total_raw": total_raw})
 
     def one_deal(request: Request) -> Response:
         from arbitrage_cli import explain

@@ -19,7 +19,7 @@ from pathlib import Path
 from arbitrage_cli.pipeline.recalc import recalc
 from arbitrage_cli.store import open_db
 from arbitrage_cli.store import settings as settings_store
-from bench.machine import describe
+from bench.machine import describe, insert_batches
 
 
 def baseline_sql(prep: int) -> str:
@@ -37,28 +37,16 @@ def baseline_sql(prep: int) -> str:
 
 
 def build(path: str, rows: int) -> None:
-    db = open_db(path)
     rng = random.Random(rows)
     cols = ("asin", "status", "title", "price_now_cents", "list_at_cents", "fba_fee_cents",
             "referral_fee_pct", "closing_fee_cents", "sales_rank", "avg_1yr_cents")
     sql = f"insert into deals ({', '.join(cols)}) values ({', '.join('?' * len(cols))})"
-    batch = []
-    for i in range(rows):
-        batch.append((f"{i:010d}", "deal", f"Book {i}", rng.randint(300, 20_000),
-                      None if rng.random() < 0.05 else rng.randint(500, 40_000),
-                      None if rng.random() < 0.1 else rng.choice([306, 375, 412]),
-                      None if rng.random() < 0.05 else rng.choice([15.0, 15.01]), 180,
-                      rng.randint(1000, 3_000_000), rng.randint(500, 30_000)))
-        if len(batch) == 50_000:
-            db.conn.execute("begin")
-            db.conn.executemany(sql, batch)
-            db.conn.execute("commit")
-            batch = []
-    if batch:
-        db.conn.execute("begin")
-        db.conn.executemany(sql, batch)
-        db.conn.execute("commit")
-    db.conn.close()
+    insert_batches(path, sql, ((f"{i:010d}", "deal", f"Book {i}", rng.randint(300, 20_000),
+                                None if rng.random() < 0.05 else rng.randint(500, 40_000),
+                                None if rng.random() < 0.1 else rng.choice([306, 375, 412]),
+                                None if rng.random() < 0.05 else rng.choice([15.0, 15.01]), 180,
+                                rng.randint(1000, 3_000_000), rng.randint(500, 30_000))
+                               for i in range(rows)))
 
 
 def measure(rows: int, repeat: int) -> dict:

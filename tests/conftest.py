@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from arbitrage_cli.clock import FakeClock
@@ -110,3 +112,42 @@ def vcr_config():
 @pytest.fixture(scope="module")
 def vcr_cassette_dir():
     return str(CASSETTE_DIR)
+
+
+# -- a database of 300 varied deals, for the query layer and serve-json ----------------
+TITLES = ["Calculus Early Transcendentals", "Organic Chemistry", "The Law School Guide",
+          "Gardening for Everyone", "Principles of Economics", "Nursing Fundamentals"]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    """300 deals covering every visibility case, gated ASINs and NULL sort values."""
+    d = open_db(str(tmp_path_factory.mktemp("q") / "deals.db"))
+    rng = random.Random(4)
+    rows = []
+    for i in range(300):
+        visible = i % 10 != 0
+        rows.append({
+            "asin": f"{i:010d}", "status": "deal" if visible or i % 20 else "skipped",
+            "title": f"{TITLES[i % len(TITLES)]} {i}", "author": rng.choice(["Chen", "Okafor"]),
+            "category": rng.choice(["Science & Math", "Law"]), "condition": rng.choice([2, 3, 4, 5]),
+            "price_now_cents": rng.randint(500, 5000), "list_at_cents": rng.randint(2000, 9000),
+            "avg_1yr_cents": rng.randint(1000, 9000) if i % 15 else None,
+            "profit_cents": rng.choice([rng.randint(1, 5000), rng.randint(1, 5000), -100,
+                                        rng.randint(1, 5000)]),
+            "roi_pct": rng.choice([None, rng.uniform(1, 300)]), "margin_pct": rng.uniform(1, 80),
+            "sales_rank": rng.choice([None, rng.randint(1000, 900_000)]),
+            "drops_30": rng.randint(0, 12), "percent_down_pct": rng.uniform(0, 60),
+            "deal_trust_pct": rng.choice([50.0, 80.0, 100.0]),
+            "seller_quality": rng.uniform(0, 1), "amazon_selling": rng.choice([0, 0, 1]),
+            "price_suspicious": int(i % 37 == 0), "hidden": int(i % 41 == 0),
+            "expired_at": "2026-11-01T00:00:00.000Z" if i % 43 == 0 else None,
+            "last_price_change_keepa": rng.choice([None, rng.randint(8_000_000, 8_100_000)]),
+            "updated_at": f"2026-11-{1 + i % 20:02d}T00:00:00.000Z",
+        })
+    d["deals"].insert_all(rows)
+    d["user_restrictions"].insert_all([{"asin": f"{i:010d}", "status": "restricted"}
+                                       for i in range(0, 300, 7)])
+    return d
+
+

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
 
 import pytest
 from hypothesis import given, settings
@@ -15,41 +14,6 @@ from arbitrage_cli.cli import main
 from arbitrage_cli.store import open_db
 from arbitrage_cli.store.queries import (SORTS, DealFilters, QueryError, count, decode_cursor,
                                          iter_deals, page)
-
-TITLES = ["Calculus Early Transcendentals", "Organic Chemistry", "The Law School Guide",
-          "Gardening for Everyone", "Principles of Economics", "Nursing Fundamentals"]
-
-
-@pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    d = open_db(str(tmp_path_factory.mktemp("q") / "deals.db"))
-    rng = random.Random(4)
-    rows = []
-    for i in range(300):
-        visible = i % 10 != 0
-        rows.append({
-            "asin": f"{i:010d}", "status": "deal" if visible or i % 20 else "skipped",
-            "title": f"{TITLES[i % len(TITLES)]} {i}", "author": rng.choice(["Chen", "Okafor"]),
-            "category": rng.choice(["Science & Math", "Law"]), "condition": rng.choice([2, 3, 4, 5]),
-            "price_now_cents": rng.randint(500, 5000), "list_at_cents": rng.randint(2000, 9000),
-            "avg_1yr_cents": rng.randint(1000, 9000) if i % 15 else None,
-            "profit_cents": rng.choice([rng.randint(1, 5000), rng.randint(1, 5000), -100,
-                                        rng.randint(1, 5000)]),
-            "roi_pct": rng.choice([None, rng.uniform(1, 300)]), "margin_pct": rng.uniform(1, 80),
-            "sales_rank": rng.choice([None, rng.randint(1000, 900_000)]),
-            "drops_30": rng.randint(0, 12), "percent_down_pct": rng.uniform(0, 60),
-            "deal_trust_pct": rng.choice([50.0, 80.0, 100.0]),
-            "seller_quality": rng.uniform(0, 1), "amazon_selling": rng.choice([0, 0, 1]),
-            "price_suspicious": int(i % 37 == 0), "hidden": int(i % 41 == 0),
-            "expired_at": "2026-11-01T00:00:00.000Z" if i % 43 == 0 else None,
-            "last_price_change_keepa": rng.choice([None, rng.randint(8_000_000, 8_100_000)]),
-            "updated_at": f"2026-11-{1 + i % 20:02d}T00:00:00.000Z",
-        })
-    d["deals"].insert_all(rows)
-    d["user_restrictions"].insert_all([{"asin": f"{i:010d}", "status": "restricted"}
-                                       for i in range(0, 300, 7)])
-    return d
-
 
 def visible_asins(db):
     return {r[0] for r in db.execute("select asin from visible_deals")}
@@ -170,3 +134,14 @@ def test_fts_survives_a_table_transform(tmp_path):
     d["deals"].insert({"asin": "0000000002", "status": "deal", "title": "Organic Farming"})
     hits = d.execute("select count(*) from deals_fts where deals_fts match 'organic'").fetchone()
     assert hits[0] == 2
+
+
+def test_fts_follows_title_changes_but_not_metric_updates(tmp_path):
+    d = open_db(str(tmp_path / "t.db"))
+    sql = d.execute("select sql from sqlite_master where name = 'deals_au'").fetchone()[0]
+    assert 'AFTER UPDATE OF "title", "author", "category" ON' in sql
+    d["deals"].insert({"asin": "0000000001", "status": "deal", "title": "Organic Chemistry"})
+    d.execute("update deals set title = 'Physical Chemistry' where asin = '0000000001'")
+    match = "select count(*) from deals_fts where deals_fts match ?"
+    assert d.execute(match, ["physical"]).fetchone()[0] == 1
+    assert d.execute(match, ["organic"]).fetchone()[0] == 0

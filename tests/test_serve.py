@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from arbitrage_cli.serve import ALLOWED, create_app
+from arbitrage_cli.store.queries import DealFilters
 from arbitrage_cli.store import open_db
-from tests.test_queries import db  # noqa: F401 - the 300-deal fixture database
 
 
 @pytest.fixture(scope="module")
-def path(db):  # noqa: F811
+def path(db):
     return str(db.execute("pragma database_list").fetchone()[2])
 
 
@@ -25,7 +25,7 @@ def client(path):
     return TestClient(create_app(path))
 
 
-def test_deals_page_and_totals(client, db):  # noqa: F811
+def test_deals_page_and_totals(client, db):
     r = client.get("/api/deals", params={"limit": 20, "sort": "roi"})
     body = r.json()
     assert r.status_code == 200 and body["ok"] is True and len(body["deals"]) == 20
@@ -65,7 +65,7 @@ def test_bad_requests_are_json_400(client, query, fragment):
     assert r.json()["ok"] is False and r.json()["status"] == 400 and fragment in r.json()["error"]
 
 
-def test_one_deal_and_404(client, db):  # noqa: F811
+def test_one_deal_and_404(client, db):
     asin = db.execute("select asin from visible_deals limit 1").fetchone()[0]
     r = client.get(f"/api/deals/{asin}")
     assert r.status_code == 200 and r.json()["deal"]["asin"] == asin
@@ -130,3 +130,23 @@ def test_serve_warns_without_token_on_other_hosts(path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["--db", path, "serve-json"])
     assert "without a token" not in capsys.readouterr().err
+
+
+def test_totals_follow_writes(tmp_path):
+    p = str(tmp_path / "c.db")
+    writer = open_db(p)
+    row = {"status": "deal", "list_at_cents": 5000, "avg_1yr_cents": 4000, "profit_cents": 900}
+    writer["deals"].insert({"asin": "0000000001", **row})
+    c = TestClient(create_app(p))
+    assert c.get("/api/deals").json()["total"] == 1
+    writer["deals"].insert({"asin": "0000000002", **row})
+    assert c.get("/api/deals").json()["total"] == 2  # a commit elsewhere refreshes the cache
+
+
+def test_default_sorts_use_the_visible_indexes(db):
+    from arbitrage_cli.store.queries import select_sql
+
+    for f in (DealFilters(), DealFilters(sort="roi"), DealFilters(sort="rank")):
+        sql, params = select_sql(f, 51, None)
+        plan = " ".join(r[3] for r in db.execute("explain query plan " + sql, params))
+        assert "idx_visible_" in plan and "TEMP B-TREE" not in plan, plan

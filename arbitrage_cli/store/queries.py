@@ -63,11 +63,17 @@ def _fts_phrase(keyword: str) -> str:
     return " ".join('"' + w.replace('"', '""') + '"' for w in clean.split())
 
 
+def sort_expr(sort: str, descending: bool) -> str:
+    """The ORDER BY expression for a whitelisted sort. Partial indexes (schema migration 006)
+    are built from this very text: SQLite uses an expression index only when they match."""
+    col = SORTS[sort]
+    if sort in TEXT_SORTS:
+        return f"coalesce({col}, '{'' if descending else '~'}')"
+    return f"coalesce({col}, {-BIG if descending else BIG})"
+
+
 def _sort_expr(f: DealFilters) -> str:
-    col = SORTS[f.sort]
-    if f.sort in TEXT_SORTS:
-        return f"coalesce({col}, '{'' if f.descending else '~'}')"
-    return f"coalesce({col}, {-BIG if f.descending else BIG})"
+    return sort_expr(f.sort, f.descending)
 
 
 def where_clause(f: DealFilters) -> tuple[str, dict[str, Any]]:
@@ -92,8 +98,8 @@ def where_clause(f: DealFilters) -> tuple[str, dict[str, Any]]:
     if f.min_seller_quality is not None:  # "k/10 or better" as shown (domain.md §3.6)
         add("seller_quality >= :min_sq", min_sq=(f.min_seller_quality - 0.5) / 10)
     if f.keyword and _fts_phrase(f.keyword):
-        add("deals.rowid in (select rowid from deals_fts where deals_fts match :keyword)",
-            keyword=_fts_phrase(f.keyword))
+        # joined in `source()`: the search drives the query, then the few matches are sorted
+        add("deals_fts match :keyword", keyword=_fts_phrase(f.keyword))
     if f.conditions:
         marks = ", ".join(f":c{i}" for i in range(len(f.conditions)))
         add(f"condition in ({marks})", **{f"c{i}": c for i, c in enumerate(f.conditions)})
@@ -103,6 +109,14 @@ def where_clause(f: DealFilters) -> tuple[str, dict[str, Any]]:
     if f.hide_amazon:
         terms.append("coalesce(amazon_selling, 0) = 0")
     return " and ".join(terms), params
+
+
+def source(f: DealFilters) -> str:
+    """FROM clause: with a keyword, start from the full-text matches (CROSS JOIN fixes that
+    order in SQLite) instead of walking a sort index over every visible deal."""
+    if f.keyword and _fts_phrase(f.keyword):
+        return "deals_fts cross join deals on deals.rowid = deals_fts.rowid"
+    return "deals"
 
 
 def encode_cursor(sort_value: Any, asin: str) -> str:
@@ -127,10 +141,10 @@ def select_sql(f: DealFilters, limit: int | None, cursor: str | None) -> tuple[s
     if cursor:
         value, asin = decode_cursor(cursor)
         op = "<" if f.descending else ">"
-        where += f" and ({expr} {op} :cur_v or ({expr} = :cur_v and asin > :cur_a))"
+        where += f" and ({expr} {op} :cur_v or ({expr} = :cur_v and deals.asin > :cur_a))"
         params.update(cur_v=value, cur_a=asin)
-    order = f"{expr} {'desc' if f.descending else 'asc'}, asin asc"
-    sql = f"select *, {expr} as _sort from deals where {where} order by {order}"
+    order = f"{expr} {'desc' if f.descending else 'asc'}, deals.asin asc"
+    sql = f"select deals.*, {expr} as _sort from {source(f)} where {where} order by {order}"
     if limit is not None:
         sql += " limit :limit"
         params["limit"] = limit
@@ -165,5 +179,6 @@ def page(db: sqlite_utils.Database, f: DealFilters, limit: int, cursor: str | No
 
 
 def count(db: sqlite_utils.Database, f: DealFilters | None = None) -> int:
-    where, params = where_clause(f or DealFilters())
-    return db.execute(f"select count(*) from deals where {where}", params).fetchone()[0]
+    f = f or DealFilters()
+    where, params = where_clause(f)
+    return db.execute(f"select count(*) from {source(f)} where {where}", params).fetchone()[0]

@@ -98,13 +98,15 @@ DEAL_COLUMNS: dict[str, type] = {
 }
 
 # The one visibility rule (R24): the view and every reader's query use this predicate.
-VISIBLE_WHERE = """status = 'deal'
+# VISIBLE_BASE holds its terms on stored inputs only, so an index restricted by it is never
+# touched when recalc rewrites the derived columns.
+VISIBLE_BASE = """status = 'deal'
   and hidden = 0
   and expired_at is null
   and coalesce(price_suspicious, 0) = 0
   and list_at_cents > 0
-  and avg_1yr_cents > 0
-  and profit_cents > 0"""
+  and avg_1yr_cents > 0"""
+VISIBLE_WHERE = VISIBLE_BASE + "\n  and profit_cents > 0"
 VISIBLE_DEALS_SQL = f"select * from deals\nwhere {VISIBLE_WHERE}\n"
 FTS_COLUMNS = ["title", "author", "category"]
 
@@ -174,6 +176,15 @@ def ensure_shape(db: sqlite_utils.Database) -> None:
             t.name.startswith("deals_a") for t in db["deals"].triggers):
         db["deals"].enable_fts(FTS_COLUMNS, create_triggers=True, replace=True)
         db["deals"].rebuild_fts()
+    # sqlite-utils' update trigger re-indexes a row whenever ANY column changes: recalc
+    # rewriting profits would rewrite the whole search index. Fire only for searched columns.
+    row = db.execute("select sql from sqlite_master where type = 'trigger' and "
+                     "name = 'deals_au'").fetchone()
+    if row and "AFTER UPDATE ON" in row[0]:
+        cols = ", ".join(f'"{c}"' for c in FTS_COLUMNS)
+        with db.atomic():
+            db.execute('drop trigger "deals_au"')
+            db.execute(row[0].replace("AFTER UPDATE ON", f"AFTER UPDATE OF {cols} ON", 1))
 
 
 def known_migrations() -> list[str]:
@@ -240,7 +251,8 @@ def m003_keepa_products(db: sqlite_utils.Database) -> None:
 
 @migrations(name="004_full_text_search")
 def m004_full_text_search(db: sqlite_utils.Database) -> None:
-    # keyword search over title, author and category (sqlite-utils FTS5, kept by triggers)
+    # keyword search over title, author and category (sqlite-utils FTS5, kept by triggers;
+    # ensure_shape narrows the update trigger to those columns)
     db["deals"].enable_fts(FTS_COLUMNS, create_triggers=True)
 
 
@@ -263,3 +275,24 @@ select asin, title, author, category,
   'https://www.amazon.com/dp/' || asin || '?psc=1&aod=1' as amazon_url
 from visible_deals
 """
+
+
+INDEXED_SORTS = ("profit", "roi", "rank", "last_change")
+
+
+@migrations(name="006_visible_sort_indexes")
+def m006_visible_sort_indexes(db: sqlite_utils.Database) -> None:
+    # Partial indexes over the visible rows only, in the exact sort expressions the query
+    # layer emits: the default list and the common sorts read 50 rows instead of sorting all.
+    from arbitrage_cli.store.queries import sort_expr
+
+    from arbitrage_cli.pipeline.recalc import RECALC_COLUMNS
+
+    # nearly every row has status 'deal': that index only misleads the planner
+    db.execute("drop index if exists idx_deals_status")
+    for sort in INDEXED_SORTS:
+        expr = sort_expr(sort, True)
+        derived = any(c in expr for c in RECALC_COLUMNS)
+        where = " ".join((VISIBLE_WHERE if derived else VISIBLE_BASE).split())
+        db.execute(f"create index if not exists idx_visible_{sort} on deals "
+                   f"({expr} desc, asin) where {where}")

@@ -1,0 +1,153 @@
+"""serve-json vs Datasette's JSON API on the same 100k-deal database, same load generator.
+
+    python -m bench.serve --rows 100000 --seconds 10 --threads 4
+
+Three typical queries: the default list (visible deals by profit), filtered + sorted by ROI,
+and a keyword search. Each server runs in its own process on loopback; the load generator is
+a pool of keep-alive HTTP clients in this process. Reports requests/s and p50/p99 latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.machine import describe, insert_batches
+
+WORDS = ["Calculus", "Chemistry", "Economics", "Biology", "Law", "Nursing", "History",
+         "Physics", "Marketing", "Statistics"]
+
+QUERIES = {
+    "default list": (
+        "/api/deals?limit=50",
+        "/deals/visible_deals.json?_shape=objects&_size=50&_sort_desc=profit_cents"
+        "&_nosuggest=1&_nofacet=1"),
+    "filtered, by ROI": (
+        "/api/deals?min_profit=10&max_rank=500000&sort=roi&limit=50",
+        "/deals/visible_deals.json?_shape=objects&_size=50&profit_cents__gte=1000"
+        "&sales_rank__lte=500000&_sort_desc=roi_pct&_nosuggest=1&_nofacet=1"),
+    "keyword search": (
+        "/api/deals?keyword=chemistry&limit=50",
+        "/deals/deals.json?_shape=objects&_size=50&_search=chemistry&status=deal"
+        "&profit_cents__gt=0&_sort_desc=profit_cents&_nosuggest=1&_nofacet=1"),
+}
+
+
+def build(path: str, rows: int) -> None:
+    rng = random.Random(rows)
+    cols = ("asin", "status", "title", "author", "category", "condition", "price_now_cents",
+            "list_at_cents", "avg_1yr_cents", "profit_cents", "roi_pct", "margin_pct",
+            "sales_rank", "hidden", "seller_name", "updated_at")
+    sql = f"insert into deals ({', '.join(cols)}) values ({', '.join('?' * len(cols))})"
+
+    def rows_():
+        for i in range(rows):
+            profit = rng.randint(-3000, 6000)
+            yield (f"{i:010d}", "deal", f"{rng.choice(WORDS)} {rng.choice(WORDS)} {i}",
+                   rng.choice(["Chen", "Okafor", "Rossi"]), rng.choice(["Science", "Law"]),
+                   rng.choice([2, 3, 4, 5]), rng.randint(500, 9000), rng.randint(1000, 20000),
+                   rng.randint(1000, 20000), profit, profit / 30, profit / 90,
+                   rng.randint(1000, 3_000_000), 0, "Seller", "2026-11-20T00:00:00.000Z")
+
+    insert_batches(path, sql, rows_())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd: list[str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server did not start: {cmd}")
+
+
+def load(port: int, path: str, seconds: float, threads: int) -> dict:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.time() + seconds
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine = []
+        while time.time() < stop:
+            t = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                body = resp.read()
+                ok = resp.status == 200 and json.loads(body) is not None
+            except (OSError, http.client.HTTPException, ValueError):
+                ok = False
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            mine.append(time.perf_counter() - t)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    lat = sorted(latencies)
+    return {"requests": len(lat), "rps": round(len(lat) / seconds, 1), "errors": errors[0],
+            "p50_ms": round(1000 * statistics.median(lat), 2),
+            "p99_ms": round(1000 * lat[int(len(lat) * 0.99) - 1], 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--threads", type=int, default=4)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp()
+    path = str(Path(tmp) / "deals.db")
+    build(path, args.rows)
+    ours, theirs = free_port(), free_port()
+    servers = [
+        start([sys.executable, "-m", "arbitrage_cli", "--db", path, "serve-json", "--port",
+               str(ours)], ours),
+        start([sys.executable, "-m", "datasette", "serve", path, "--port", str(theirs),
+               "-h", "127.0.0.1", "--setting", "sql_time_limit_ms", "10000"], theirs),
+    ]
+    results = {}
+    try:
+        for name, (ours_path, ds_path) in QUERIES.items():
+            for port, p in ((ours, ours_path), (theirs, ds_path)):  # warm both
+                load(port, p, 1, 1)
+            a = load(ours, ours_path, args.seconds, args.threads)
+            b = load(theirs, ds_path, args.seconds, args.threads)
+            results[name] = {"serve_json": a, "datasette": b,
+                             "throughput_ratio": round(a["rps"] / b["rps"], 2) if b["rps"] else None}
+    finally:
+        for s in servers:
+            s.terminate()
+            s.wait(10)
+    print(json.dumps({"machine": describe(), "rows": args.rows, "seconds": args.seconds,
+                      "threads": args.threads, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
