@@ -35,7 +35,6 @@ class FakeClock:
     def __init__(self, start: float = 1_790_000_000.0):
         self._now = float(start)
         self._lock = threading.Lock()
-        self.slept = 0.0
 
     def now(self) -> float:
         with self._lock:
@@ -44,8 +43,6 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self.advance(seconds)
-            with self._lock:
-                self.slept += seconds
 
     def advance(self, seconds: float) -> None:
         with self._lock:

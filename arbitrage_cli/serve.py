@@ -153,7 +153,6 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
 
     def one_deal(request: Request) -> Response:
         from arbitrage_cli import explain
-        from arbitrage_cli.analysis.deal import analyse
         from arbitrage_cli.store import deals as deal_store
 
         asin = request.path_params["asin"].upper()
@@ -163,13 +162,9 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         if row is None:
             return error(404, f"no deal {asin}")
         body: dict[str, Any] = {"ok": True, "deal": row}
-        loaded = deal_store.load_payload(db(), asin)
-        if loaded is not None:
-            product, now = loaded
-            cached = deal_store.cached_sellers(db(), [row["seller_id"]], "") \
-                if row.get("seller_id") else {}
-            seller = deal_store.seller_as_keepa(cached.get(row.get("seller_id")))
-            body["explanation"] = explain.report(analyse(product, seller, now=now), row)
+        found = deal_store.reanalyse(db(), asin)
+        if found is not None:
+            body["explanation"] = explain.report(*found)
         return JSONResponse(body)
 
     def status(request: Request) -> Response:

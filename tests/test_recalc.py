@@ -44,6 +44,9 @@ def test_sql_equals_python_on_random_inputs(rows, s):
 
 def test_every_deal_column_has_exactly_one_producer():
     """R14: no column written by two steps, none by nobody."""
+    from arbitrage_cli.store.schema import DERIVED_COLUMNS
+
+    assert RECALC_COLUMNS == DERIVED_COLUMNS
     producers = [set(ANALYSIS_COLUMNS), set(RECALC_COLUMNS), PIPELINE_COLUMNS]
     all_cols = set(DEAL_COLUMNS) | {"closing_fee_estimated"}
     assert set().union(*producers) == all_cols

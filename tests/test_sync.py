@@ -269,3 +269,14 @@ def test_log_file_gets_one_summary_line_per_run_and_no_key(world, tmp_path):
     text = log.read_text()
     assert text.count("sync done:") == 1 and text.count("janitor ") == 1
     assert SENTINEL_KEY not in text
+
+
+def test_a_damaged_entry_on_a_full_page_does_not_end_the_listing():
+    from arbitrage_cli.pipeline.chunk import listed_deals
+
+    dr = [{"asin": f"{i:010d}", "creationDate": 8_000_000 - i} for i in range(150)]
+    dr[70] = {"asin": "not-an-asin", "creationDate": "x"}
+    deals, full = listed_deals({"deals": {"dr": dr}})
+    assert full is True and len(deals) == 149
+    assert listed_deals({"deals": {"dr": dr[:20]}})[1] is False
+    assert listed_deals({"deals": None}) == ([], False)

@@ -44,25 +44,17 @@ def explain(
     from arbitrage_cli.analysis.deal import analyse
 
     asin = asin.strip().upper()
-    stored = None
     if product_file is not None:
         product, now = _from_file(product_file, asin)
-        seller, settings = None, None
+        analysis, stored = analyse(product, None, now=now), None
     else:
         from arbitrage_cli.store import deals as deal_store
         from arbitrage_cli.store import open_db
-        from arbitrage_cli.store import settings as settings_store
 
-        db = open_db(ctx.obj.db_path)
-        loaded = deal_store.load_payload(db, asin)
-        if loaded is None:
+        found = deal_store.reanalyse(open_db(ctx.obj.db_path), asin)
+        if found is None:
             raise ConfigError(f"{asin}: not in {ctx.obj.db_path} (run backfill, or use "
                               f"--product-file)")
-        product, now = loaded
-        stored = db["deals"].get(asin)
-        cached = deal_store.cached_sellers(db, [stored["seller_id"]], "") \
-            if stored.get("seller_id") else {}
-        seller = deal_store.seller_as_keepa(cached.get(stored.get("seller_id")))
-        settings = settings_store.load(db)
-    result = ex.report(analyse(product, seller, now=now, settings=settings), stored)
+        analysis, stored = found
+    result = ex.report(analysis, stored)
     typer.echo(json.dumps(result, indent=2) if as_json else ex.to_text(result))

@@ -109,7 +109,6 @@ class TokenBudget:
         self.max_wait_s = max_wait_s
         self.reservation_ttl_ms = int(reservation_ttl_s * 1000)
         self.owner = f"budget-{uuid.uuid4().hex[:8]}"
-        self.waited_s = 0.0
 
     def _now_ms(self) -> int:
         return int(self.clock.now() * 1000)
@@ -193,7 +192,6 @@ class TokenBudget:
                     needed=worst, resume_at=resume_at)
             # The wait ends on a refill tick, so the next decision has more tokens: no livelock.
             self.clock.sleep(wait_s + 0.05)
-            self.waited_s += wait_s + 0.05
 
     def observe(self, envelope: dict, reservation_id: int | None, kind: str | None = None,
                 units: int = 0) -> None:

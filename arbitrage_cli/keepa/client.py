@@ -162,7 +162,7 @@ class KeepaClient:
             self.ensure_token_snapshot()
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type((TransientError, TokensExhausted)),
-            stop=self._stop, wait=self._wait, sleep=self.clock.sleep, reraise=True,
+            stop=self._stop, wait=self._next_wait, sleep=self.clock.sleep, reraise=True,
             before_sleep=self._log_retry,
         )
         self._retry_started = self.clock.now()
@@ -256,9 +256,6 @@ class KeepaClient:
         if isinstance(exc, TokensExhausted):
             return exc.wait_s
         return min(30.0, 2.0 ** (retry_state.attempt_number - 1))
-
-    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
-        return self._next_wait(retry_state)
 
     def _stop(self, retry_state: tenacity.RetryCallState) -> bool:
         if retry_state.attempt_number >= self.max_attempts:

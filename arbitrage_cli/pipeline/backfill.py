@@ -13,12 +13,10 @@ from collections.abc import Callable
 import sqlite_utils
 
 from arbitrage_cli.clock import Clock, SystemClock
-from arbitrage_cli.keepa.client import ASIN_RE, KeepaClient, canonical_json
-from arbitrage_cli.keepa.constants import DEALS_PER_PAGE
-from arbitrage_cli.pipeline.chunk import process_chunk
+from arbitrage_cli.keepa.client import KeepaClient, canonical_json
+from arbitrage_cli.pipeline.chunk import listed_deals, process_chunk
 from arbitrage_cli.pipeline.runner import WRITER_LOCK, run_locked
 from arbitrage_cli.store import runs, state
-from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store.db import immediate
 from arbitrage_cli.timefmt import iso_utc
 
@@ -75,23 +73,17 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
     elif state.get(db, "backfill_completed_at"):
         return "done", (f"already complete ({state.get(db, 'backfill_completed_at')}); "
                         "use --restart to run it again")
-    settings = settings_store.load(db)
     started = state.get(db, "backfill_started_at")
     stats = run.stats
     while True:
         page = state.get(db, "backfill_page", 0)
         listed = state.get(db, "backfill_page_asins")
         if listed is None:
-            body = client.deal({**query, "page": page})
-            dr = (body.get("deals") or {}).get("dr") if isinstance(body.get("deals"), dict) \
-                else None
-            dr = dr if isinstance(dr, list) else []
-            asins = list(dict.fromkeys(d["asin"] for d in dr if isinstance(d, dict)
-                                       and isinstance(d.get("asin"), str)
-                                       and ASIN_RE.match(d["asin"])))
+            deals, full = listed_deals(client.deal({**query, "page": page}))
+            asins = list(dict.fromkeys(d["asin"] for d in deals))
             with immediate(db):  # the page's ASINs are stored: a resume never re-lists it
                 state.set_(db, "backfill_page_asins", ",".join(asins), clock)
-                state.set_(db, "backfill_page_full", int(len(dr) >= DEALS_PER_PAGE), clock)
+                state.set_(db, "backfill_page_full", int(full), clock)
                 state.set_(db, "backfill_position", 0, clock)
         else:
             asins = [a for a in listed.split(",") if a]
@@ -108,7 +100,7 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
                 state.set_(tx, "backfill_position", end, clock)
 
             if todo:
-                result = process_chunk(db, client, todo, clock=clock, settings=settings,
+                result = process_chunk(db, client, todo, clock=clock,
                                        seller_ttl_s=options.seller_ttl_s,
                                        next_check_s=options.next_check_s,
                                        on_commit=commit_progress)

@@ -12,12 +12,12 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.analysis.deal import analyse, reference_time
 from arbitrage_cli.analysis.offers import OfferChoice, select_offer
 from arbitrage_cli.clock import Clock
-from arbitrage_cli.keepa.client import KeepaClient
-from arbitrage_cli.keepa.constants import OFFERS_MIN
+from arbitrage_cli.analysis.keepa_data import is_int
+from arbitrage_cli.keepa.client import ASIN_RE, KeepaClient
+from arbitrage_cli.keepa.constants import DEALS_PER_PAGE, OFFERS_MIN
 from arbitrage_cli.pipeline.recalc import recalc_rows
 from arbitrage_cli.store import deals as deal_store
 from arbitrage_cli.store.db import immediate
@@ -40,6 +40,17 @@ class ChunkResult:
     sellers_cached: int = 0
 
 
+def listed_deals(body: dict) -> tuple[list[dict], bool]:
+    """The well-formed deals of a /deal answer (valid ASIN, integer creationDate) and whether
+    the page was full. Fullness comes from the raw count: a damaged entry on a full page must
+    not make the listing stop early."""
+    deals = body.get("deals") if isinstance(body.get("deals"), dict) else {}
+    dr = deals.get("dr") if isinstance(deals.get("dr"), list) else []
+    good = [d for d in dr if isinstance(d, dict) and isinstance(d.get("asin"), str)
+            and ASIN_RE.match(d["asin"]) and is_int(d.get("creationDate"))]
+    return good, len(dr) >= DEALS_PER_PAGE
+
+
 def skipped_row(asin: str, reason: str) -> dict:
     row = analyse({}).row
     row.update(asin=asin, status="skipped", skip_reason=reason)
@@ -47,7 +58,7 @@ def skipped_row(asin: str, reason: str) -> dict:
 
 
 def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[str], *,
-                  clock: Clock, settings: BusinessSettings, seller_ttl_s: float,
+                  clock: Clock, seller_ttl_s: float,
                   next_check_s: float, on_commit: Callable[[sqlite_utils.Database], None]
                   | None = None, live: bool = False) -> ChunkResult:
     """`live`: the caller knows these products changed since our last look, so Keepa must
@@ -94,7 +105,9 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
             seller = fetched.get(sid) if sid in fetched else deal_store.seller_as_keepa(
                 cache.get(sid))
         try:
-            rows.append(analyse(p, seller, now=now_keepa, settings=settings, offer=choice).row)
+            # the row's derived metrics come from recalc's SQL below, with the settings of
+            # this very transaction
+            rows.append(analyse(p, seller, now=now_keepa, offer=choice).row)
         except Exception:  # noqa: BLE001
             log.warning("analysis failed for %s", asin, exc_info=True)
             rows.append(skipped_row(asin, ANALYSIS_ERROR))

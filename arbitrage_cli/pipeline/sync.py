@@ -16,12 +16,10 @@ import logging
 import sqlite_utils
 
 from arbitrage_cli.clock import Clock, SystemClock
-from arbitrage_cli.keepa.client import ASIN_RE, KeepaClient
-from arbitrage_cli.keepa.constants import DEALS_PER_PAGE
+from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.pipeline.runner import run_locked
-from arbitrage_cli.pipeline.chunk import process_chunk
+from arbitrage_cli.pipeline.chunk import listed_deals, process_chunk
 from arbitrage_cli.store import state
-from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store.db import immediate
 from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch, keepa_minutes_to_iso
 
@@ -72,7 +70,6 @@ def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None
                    and (known.get(x.asin) is None or known[x.asin] < x.changed)),
                   key=lambda x: (x.changed, x.asin))
     run.stats.counters["changed"] = len(todo)
-    settings = settings_store.load(db)
     if not todo:
         newest = max((x.changed for x in listed if x.changed > watermark), default=None)
         if newest is not None:
@@ -93,7 +90,7 @@ def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None
                 _set_watermark(tx, mark, clock)
 
         result = process_chunk(db, client, [x.asin for x in chunk], clock=clock,
-                               settings=settings, seller_ttl_s=options.seller_ttl_s,
+                               seller_ttl_s=options.seller_ttl_s,
                                next_check_s=options.next_check_s, on_commit=commit,
                                live=True)
         run.stats.deals_saved += len(result.saved)
@@ -113,10 +110,7 @@ def _list_changes(client: KeepaClient, query: dict, watermark: int, options: Syn
     seen: dict[str, Listed] = {}
     trusted, last = True, None
     for page in range(options.max_pages):
-        body = client.deal({**query, "page": page})
-        dr = (body.get("deals") or {}).get("dr") if isinstance(body.get("deals"), dict) else []
-        dr = [d for d in (dr or []) if isinstance(d, dict) and isinstance(d.get("asin"), str)
-              and ASIN_RE.match(d["asin"]) and isinstance(d.get("creationDate"), int)]
+        dr, full = listed_deals(client.deal({**query, "page": page}))
         for d in dr:
             if trusted and last is not None and d["creationDate"] > last:
                 log.warning("sync: Keepa page %d is not ordered by deal age (%s after %s); "
@@ -126,7 +120,7 @@ def _list_changes(client: KeepaClient, query: dict, watermark: int, options: Syn
             prev = seen.get(d["asin"])
             if prev is None or d["creationDate"] > prev.changed:
                 seen[d["asin"]] = Listed(d["asin"], d["creationDate"])
-        if len(dr) < DEALS_PER_PAGE:
+        if not full:
             break
         if trusted and last is not None and last <= watermark:
             break  # the rest of the (proven) order is older than the watermark

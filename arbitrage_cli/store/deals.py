@@ -65,6 +65,22 @@ def load_payload(db: sqlite_utils.Database, asin: str) -> tuple[dict, int] | Non
     return json.loads(zlib.decompress(row[0])), row[1]
 
 
+def reanalyse(db: sqlite_utils.Database, asin: str):
+    """(analysis, stored row) of a saved deal from its stored Keepa product, its cached
+    seller and the current settings: no tokens. None when the ASIN was never fetched."""
+    from arbitrage_cli.analysis.deal import analyse
+    from arbitrage_cli.store import settings as settings_store
+
+    loaded = load_payload(db, asin)
+    if loaded is None:
+        return None
+    product, now = loaded
+    stored = db["deals"].get(asin)
+    sid = stored.get("seller_id")
+    seller = seller_as_keepa(cached_sellers(db, [sid], "").get(sid)) if sid else None
+    return analyse(product, seller, now=now, settings=settings_store.load(db)), stored
+
+
 # -- seller cache ---------------------------------------------------------------------------
 def cached_sellers(db: sqlite_utils.Database, ids: Iterable[str], fresh_after: str
                    ) -> dict[str, dict]:

@@ -151,31 +151,30 @@ def select_sql(f: DealFilters, limit: int | None, cursor: str | None) -> tuple[s
     return sql, params
 
 
-def iter_deals(db: sqlite_utils.Database, f: DealFilters, limit: int | None = None,
-               cursor: str | None = None) -> Iterator[dict]:
-    """Rows one by one (streams: nothing is loaded whole), without the sort helper column."""
+def _rows(db: sqlite_utils.Database, f: DealFilters, limit: int | None,
+          cursor: str | None) -> Iterator[tuple[dict, Any]]:
+    """(row, its sort value), one by one: streams, nothing is loaded whole."""
     sql, params = select_sql(f, limit, cursor)
     cur = db.execute(sql, params)
     names = [d[0] for d in cur.description]
     for values in cur:
         row = dict(zip(names, values))
-        row.pop("_sort", None)
-        yield row
+        yield row, row.pop("_sort")
+
+
+def iter_deals(db: sqlite_utils.Database, f: DealFilters, limit: int | None = None,
+               cursor: str | None = None) -> Iterator[dict]:
+    return (row for row, _ in _rows(db, f, limit, cursor))
 
 
 def page(db: sqlite_utils.Database, f: DealFilters, limit: int, cursor: str | None = None
          ) -> tuple[list[dict], str | None]:
     """One keyset page and the cursor of the next one (None at the end)."""
-    sql, params = select_sql(f, limit + 1, cursor)
-    cur = db.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    rows = [dict(zip(names, v)) for v in cur]
+    rows = list(_rows(db, f, limit + 1, cursor))
     more = len(rows) > limit
     rows = rows[:limit]
-    nxt = encode_cursor(rows[-1]["_sort"], rows[-1]["asin"]) if more and rows else None
-    for r in rows:
-        r.pop("_sort", None)
-    return rows, nxt
+    nxt = encode_cursor(rows[-1][1], rows[-1][0]["asin"]) if more and rows else None
+    return [row for row, _ in rows], nxt
 
 
 def count(db: sqlite_utils.Database, f: DealFilters | None = None) -> int:

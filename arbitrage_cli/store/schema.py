@@ -107,6 +107,12 @@ VISIBLE_BASE = """status = 'deal'
   and list_at_cents > 0
   and avg_1yr_cents > 0"""
 VISIBLE_WHERE = VISIBLE_BASE + "\n  and profit_cents > 0"
+# Written only by recalc (pipeline/recalc.py defines how; a test holds the two lists equal).
+DERIVED_COLUMNS = frozenset({
+    "fba_fee_estimated", "referral_fee_estimated", "closing_fee_estimated",
+    "all_in_cost_cents", "amazon_fees_cents", "profit_cents", "margin_pct", "roi_pct",
+    "min_listing_price_cents", "settings_version"})
+
 VISIBLE_DEALS_SQL = f"select * from deals\nwhere {VISIBLE_WHERE}\n"
 FTS_COLUMNS = ["title", "author", "category"]
 
@@ -286,13 +292,11 @@ def m006_visible_sort_indexes(db: sqlite_utils.Database) -> None:
     # layer emits: the default list and the common sorts read 50 rows instead of sorting all.
     from arbitrage_cli.store.queries import sort_expr
 
-    from arbitrage_cli.pipeline.recalc import RECALC_COLUMNS
-
     # nearly every row has status 'deal': that index only misleads the planner
     db.execute("drop index if exists idx_deals_status")
     for sort in INDEXED_SORTS:
         expr = sort_expr(sort, True)
-        derived = any(c in expr for c in RECALC_COLUMNS)
+        derived = any(c in expr for c in DERIVED_COLUMNS)
         where = " ".join((VISIBLE_WHERE if derived else VISIBLE_BASE).split())
         db.execute(f"create index if not exists idx_visible_{sort} on deals "
                    f"({expr} desc, asin) where {where}")
