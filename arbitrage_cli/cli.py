@@ -43,8 +43,8 @@ def _global_options(
 
 
 def _register() -> None:
-    from arbitrage_cli.commands import (backfill, deals, demo, explain, janitor, locks,
-                                        recalc, serve, settings, simulate, status, sync)
+    from arbitrage_cli.commands import (backfill, datasette, deals, demo, explain, janitor,
+                                        locks, recalc, serve, settings, simulate, status, sync)
 
     app.command("backfill")(backfill.backfill)
     app.command("sync")(sync.sync)
@@ -52,6 +52,7 @@ def _register() -> None:
     app.command("deals")(deals.deals)
     app.command("demo")(demo.demo)
     app.command("serve-json")(serve.serve_json)
+    app.command("datasette-files")(datasette.datasette_files)
     app.command("explain")(explain.explain)
     app.command("recalc")(recalc.recalc)
     app.add_typer(settings.app, name="settings")

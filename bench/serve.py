@@ -1,10 +1,12 @@
 """serve-json vs Datasette's JSON API on the same 100k-deal database, same load generator.
 
-    python -m bench.serve --rows 100000 --seconds 10 --threads 4
+    python -m bench.serve --rows 100000 --seconds 10 --threads 4 [--workers 2]
 
 Three typical queries: the default list (visible deals by profit), filtered + sorted by ROI,
-and a keyword search. Each server runs in its own process on loopback; the load generator is
-a pool of keep-alive HTTP clients in this process. Reports requests/s and p50/p99 latency.
+and a keyword search. Each server runs in its own process on loopback. The load generator is
+wrk (`apt install wrk`) when it is on PATH, else a pool of keep-alive Python HTTP clients in
+this process (`--load python`), which takes CPU from the servers on a small machine. Both
+servers always get the same generator. Reports requests/s and p50/p99 latency.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import argparse
 import http.client
 import json
 import random
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -116,19 +120,42 @@ def load(port: int, path: str, seconds: float, threads: int) -> dict:
             "p99_ms": round(1000 * lat[int(len(lat) * 0.99) - 1], 2)}
 
 
+def load_wrk(port: int, path: str, seconds: float, threads: int) -> dict:
+    """wrk in its own process: keep-alive connections, one per thread, latency percentiles."""
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(threads), "-d", f"{round(seconds)}s",
+                          "--latency", f"http://127.0.0.1:{port}{path}"],
+                         capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
+
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                     out)
+    errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, errs.groups())) if errs else 0)
+    return {"requests": requests, "rps": round(requests / seconds, 1), "errors": errors,
+            "p50_ms": ms("50%"), "p99_ms": ms("99%")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=1, help="serve-json worker processes")
+    ap.add_argument("--load", choices=["wrk", "python"],
+                    default="wrk" if shutil.which("wrk") else "python")
     args = ap.parse_args()
+    run = load_wrk if args.load == "wrk" else load
     tmp = tempfile.mkdtemp()
     path = str(Path(tmp) / "deals.db")
     build(path, args.rows)
     ours, theirs = free_port(), free_port()
     servers = [
         start([sys.executable, "-m", "arbitrage_cli", "--db", path, "serve-json", "--port",
-               str(ours)], ours),
+               str(ours), "--workers", str(args.workers)], ours),
         start([sys.executable, "-m", "datasette", "serve", path, "--port", str(theirs),
                "-h", "127.0.0.1", "--setting", "sql_time_limit_ms", "10000"], theirs),
     ]
@@ -137,8 +164,8 @@ def main() -> None:
         for name, (ours_path, ds_path) in QUERIES.items():
             for port, p in ((ours, ours_path), (theirs, ds_path)):  # warm both
                 load(port, p, 1, 1)
-            a = load(ours, ours_path, args.seconds, args.threads)
-            b = load(theirs, ds_path, args.seconds, args.threads)
+            a = run(ours, ours_path, args.seconds, args.threads)
+            b = run(theirs, ds_path, args.seconds, args.threads)
             results[name] = {"serve_json": a, "datasette": b,
                              "throughput_ratio": round(a["rps"] / b["rps"], 2) if b["rps"] else None}
     finally:
@@ -146,7 +173,9 @@ def main() -> None:
             s.terminate()
             s.wait(10)
     print(json.dumps({"machine": describe(), "rows": args.rows, "seconds": args.seconds,
-                      "threads": args.threads, "results": results}, indent=2))
+                      "threads": args.threads, "workers": args.workers,
+                      "load_generator": args.load,
+                      "results": results}, indent=2))
 
 
 if __name__ == "__main__":

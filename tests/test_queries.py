@@ -67,6 +67,33 @@ def test_keyword_search_uses_full_text(db):
     assert {r["asin"] for r in iter_deals(db, DealFilters(keyword="okafor"))} <= visible_asins(db)
 
 
+@pytest.mark.parametrize("sort", ["profit", "roi", "rank", "margin"])
+@pytest.mark.parametrize("keyword", ["law", "okafor", "science math", "17"])
+def test_both_keyword_plans_give_the_same_pages(db, monkeypatch, sort, keyword):
+    """A common word walks the sort index, a rare one joins from its matches: same answer."""
+    from arbitrage_cli.store import queries
+
+    def pages(threshold):
+        monkeypatch.setattr(queries, "WALK_ABOVE_MATCHES", threshold)
+        monkeypatch.setattr(db, "_walk_cache", None, raising=False)  # decided afresh
+        f, out, cursor = DealFilters(keyword=keyword, sort=sort, min_profit=5), [], None
+        while True:
+            rows, cursor = page(db, f, 7, cursor)
+            out += [r["asin"] for r in rows]
+            if cursor is None:
+                return out, queries.should_walk(db, f)
+
+    walked, did_walk = pages(0)
+    joined, did_join = pages(10**9)
+    assert walked == joined and did_walk == (sort != "margin") and not did_join
+    assert walked == [r["asin"] for r in iter_deals(
+        db, DealFilters(keyword=keyword, sort=sort, min_profit=5))]
+    sql, params = queries.select_sql(DealFilters(keyword=keyword, sort=sort), 51, None, True)
+    if did_walk:
+        plan = " ".join(r[3] for r in db.execute("explain query plan " + sql, params))
+        assert f"idx_visible_{sort}" in plan and "TEMP B-TREE" not in plan, plan
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=30))
 def test_any_keyword_is_safe(db, text):
@@ -145,3 +172,21 @@ def test_fts_follows_title_changes_but_not_metric_updates(tmp_path):
     match = "select count(*) from deals_fts where deals_fts match ?"
     assert d.execute(match, ["physical"]).fetchone()[0] == 1
     assert d.execute(match, ["organic"]).fetchone()[0] == 0
+
+
+def test_keyword_plan_is_decided_again_after_a_commit(tmp_path, monkeypatch):
+    from arbitrage_cli.store import queries
+
+    monkeypatch.setattr(queries, "WALK_ABOVE_MATCHES", 2)
+    path = str(tmp_path / "w.db")
+    writer, reader = open_db(path), None
+    row = {"status": "deal", "list_at_cents": 5000, "avg_1yr_cents": 4000, "profit_cents": 900}
+    writer["deals"].insert_all([{"asin": f"000000000{i}", "title": "Organic Chemistry", **row}
+                                for i in range(2)])
+    reader = open_db(path, readonly=True)
+    f = DealFilters(keyword="chemistry")
+    assert not queries.should_walk(reader, f) and count(reader, f) == 2
+    writer["deals"].insert_all([{"asin": f"000000001{i}", "title": "Chemistry", **row}
+                                for i in range(3)])
+    assert queries.should_walk(reader, f) and count(reader, f) == 5
+    assert len(list(iter_deals(reader, f))) == 5

@@ -124,6 +124,8 @@ def test_serve_warns_without_token_on_other_hosts(path, capsys, monkeypatch):
     from arbitrage_cli.cli import main
 
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setenv("ARBITRAGE_SERVE_DB", "")  # the command sets these for its workers
+    monkeypatch.delenv("ARBITRAGE_SERVE_TOKEN", raising=False)
     with pytest.raises(SystemExit):
         main(["--db", path, "serve-json", "--host", "0.0.0.0"])
     assert "without a token" in capsys.readouterr().err
@@ -150,3 +152,51 @@ def test_default_sorts_use_the_visible_indexes(db):
         sql, params = select_sql(f, 51, None)
         plan = " ".join(r[3] for r in db.execute("explain query plan " + sql, params))
         assert "idx_visible_" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_serve_json_workers_share_the_token(path, tmp_path):
+    """Two real worker processes: the token from --token-file reaches both, never argv."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "token").write_text("s3cret-token\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARBITRAGE_SERVE")}
+    proc = subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "--db", path, "serve-json",
+                             "--port", str(port), "--workers", "2", "--token-file",
+                             str(tmp_path / "token")], env=env, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(url, token=None):
+        req = urllib.request.Request(base + url, headers={"Authorization": f"Bearer {token}"}
+                                     if token else {})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                assert get("/healthz") == 200
+                break
+            except (OSError, AssertionError):
+                assert time.time() < deadline, "serve-json did not start"
+                time.sleep(0.2)
+        codes = {(get("/api/deals"), get("/api/deals", "s3cret-token")) for _ in range(20)}
+        assert codes == {(401, 200)}
+        with open(f"/proc/{proc.pid}/cmdline", "rb") as fh:
+            assert b"s3cret" not in fh.read()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert b"s3cret" not in proc.stderr.read()

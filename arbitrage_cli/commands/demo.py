@@ -16,7 +16,7 @@ def demo(
 
     Example:
 
-        arbitrage --db demo.db demo && datasette demo.db
+        arbitrage --db demo.db demo && arbitrage --db demo.db deals --format table
     """
     from rich.console import Console
 
@@ -74,4 +74,5 @@ def demo(
     err.print(f"\nDeals are in [bold]{path}[/]. Look closer with:\n"
               f"  arbitrage --db {path} explain {rows[0]['asin'] if rows else 'ASIN'}\n"
               f"  arbitrage --db {path} status\n"
-              f"  datasette {path}        (pip install datasette)")
+              f"  arbitrage --db {path} datasette-files && datasette {path} -m metadata.yml"
+              f"   (pip install datasette)")

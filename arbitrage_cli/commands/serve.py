@@ -15,6 +15,9 @@ def serve_json(
     token_file: Path = typer.Option(None, "--token-file",
                                     help="File holding a bearer token required by every "
                                          "endpoint but /healthz (or ARBITRAGE_SERVE_TOKEN)."),
+    workers: int = typer.Option(1, min=1, max=64,
+                                help="Server processes. Each answers one query at a time, so "
+                                     "use about one per CPU core for many concurrent clients."),
 ) -> None:
     """Serve the deals as a read-only JSON API (/api/deals, /api/deals/ASIN, /api/status).
 
@@ -25,7 +28,7 @@ def serve_json(
     """
     import uvicorn
 
-    from arbitrage_cli.serve import create_app, is_loopback
+    from arbitrage_cli.serve import is_loopback
     from arbitrage_cli.store import open_db
 
     token = os.environ.get("ARBITRAGE_SERVE_TOKEN") or None
@@ -41,5 +44,8 @@ def serve_json(
         typer.echo(f"WARNING: serving {host} without a token: anyone who can reach it can "
                    f"read your deals (use --token-file)", err=True)
     typer.echo(f"serving {ctx.obj.db_path} on http://{host}:{port}/api/deals", err=True)
-    uvicorn.run(create_app(ctx.obj.db_path, token), host=host, port=port, log_level="warning",
-                access_log=False)
+    os.environ["ARBITRAGE_SERVE_DB"] = str(ctx.obj.db_path)
+    if token:
+        os.environ["ARBITRAGE_SERVE_TOKEN"] = token
+    uvicorn.run("arbitrage_cli.serve:app_from_env", factory=True, workers=workers, host=host,
+                port=port, log_level="warning", access_log=False)

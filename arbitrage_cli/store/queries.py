@@ -16,7 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from arbitrage_cli.errors import ConfigError
-from arbitrage_cli.store.schema import VISIBLE_WHERE
+from arbitrage_cli.store.schema import INDEXED_SORTS, VISIBLE_WHERE
 
 SORTS = {
     "profit": "profit_cents", "roi": "roi_pct", "margin": "margin_pct", "rank": "sales_rank",
@@ -26,6 +26,10 @@ SORTS = {
 }
 TEXT_SORTS = {"updated"}
 BIG = 9.0e18
+# Above this many full-text matches, walking a sort index and probing the match set reads
+# fewer rows than fetching and sorting every match (measured at 100k deals: a word matching
+# 19k titles took 16 ms the first way and 4 ms the second; a rare word is the other way round).
+WALK_ABOVE_MATCHES = 1500
 
 
 class QueryError(ConfigError):
@@ -76,7 +80,7 @@ def _sort_expr(f: DealFilters) -> str:
     return sort_expr(f.sort, f.descending)
 
 
-def where_clause(f: DealFilters) -> tuple[str, dict[str, Any]]:
+def where_clause(f: DealFilters, walk: bool = False) -> tuple[str, dict[str, Any]]:
     terms, params = [f"({VISIBLE_WHERE})"], {}
 
     def add(term: str, **values: Any) -> None:
@@ -84,7 +88,9 @@ def where_clause(f: DealFilters) -> tuple[str, dict[str, Any]]:
         params.update(values)
 
     if f.min_profit is not None:
-        add("profit_cents >= :min_profit", min_profit=round(f.min_profit * 100))
+        # units are converted in SQL, so the same text serves Datasette's canned queries,
+        # whose form values arrive as the dollars and 0-10 grades people type
+        add("profit_cents >= round(:min_profit * 100)", min_profit=f.min_profit)
     if f.min_roi is not None:
         add("roi_pct >= :min_roi", min_roi=f.min_roi)
     if f.max_rank is not None:
@@ -96,10 +102,13 @@ def where_clause(f: DealFilters) -> tuple[str, dict[str, Any]]:
     if f.min_deal_trust is not None:
         add("deal_trust_pct >= :min_deal_trust", min_deal_trust=f.min_deal_trust)
     if f.min_seller_quality is not None:  # "k/10 or better" as shown (domain.md §3.6)
-        add("seller_quality >= :min_sq", min_sq=(f.min_seller_quality - 0.5) / 10)
+        add("seller_quality >= (:min_seller_quality - 0.5) / 10.0",
+            min_seller_quality=f.min_seller_quality)
     if f.keyword and _fts_phrase(f.keyword):
-        # joined in `source()`: the search drives the query, then the few matches are sorted
-        add("deals_fts match :keyword", keyword=_fts_phrase(f.keyword))
+        # the match set: probed while walking a sort index, or joined first (`source()`)
+        add("deals_fts match :keyword" if not walk else
+            "+deals.rowid in (select rowid from deals_fts where deals_fts match :keyword)",
+            keyword=_fts_phrase(f.keyword))
     if f.conditions:
         marks = ", ".join(f":c{i}" for i in range(len(f.conditions)))
         add(f"condition in ({marks})", **{f"c{i}": c for i, c in enumerate(f.conditions)})
@@ -111,12 +120,36 @@ def where_clause(f: DealFilters) -> tuple[str, dict[str, Any]]:
     return " and ".join(terms), params
 
 
-def source(f: DealFilters) -> str:
-    """FROM clause: with a keyword, start from the full-text matches (CROSS JOIN fixes that
-    order in SQLite) instead of walking a sort index over every visible deal."""
+def source(f: DealFilters, walk: bool = False) -> str:
+    """FROM clause. A keyword search either walks the sort index (many matches: stop after
+    one page) or starts from the few full-text matches (CROSS JOIN fixes that order)."""
+    if walk:
+        return f"deals indexed by idx_visible_{f.sort}"
     if f.keyword and _fts_phrase(f.keyword):
         return "deals_fts cross join deals on deals.rowid = deals_fts.rowid"
     return "deals"
+
+
+def should_walk(db: sqlite_utils.Database, f: DealFilters) -> bool:
+    """Choose the keyword plan from the number of matches (FTS5 counts them without reading
+    the rows). Only a descending indexed sort can be walked."""
+    phrase = f.keyword and _fts_phrase(f.keyword)
+    if not phrase or f.sort not in INDEXED_SORTS or not f.descending:
+        return False
+    # Remembered per connection until any commit (data_version): a server asked the same
+    # search again, or for its next page, decides without touching the index again.
+    version = db.execute("pragma data_version").fetchone()[0]
+    cache = getattr(db, "_walk_cache", None)
+    if cache is None or cache[0] != version:
+        cache = db._walk_cache = (version, {})
+    key = (phrase, f.sort)
+    if key not in cache[1]:
+        cache[1][key] = bool(
+            db.execute("select 1 from sqlite_master where type = 'index' and name = ?",
+                       [f"idx_visible_{f.sort}"]).fetchone()  # absent before migration 006
+            and db.execute("select count(*) from deals_fts where deals_fts match ?",
+                           [phrase]).fetchone()[0] > WALK_ABOVE_MATCHES)
+    return cache[1][key]
 
 
 def encode_cursor(sort_value: Any, asin: str) -> str:
@@ -135,8 +168,9 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
         raise QueryError("malformed cursor") from None
 
 
-def select_sql(f: DealFilters, limit: int | None, cursor: str | None) -> tuple[str, dict]:
-    where, params = where_clause(f)
+def select_sql(f: DealFilters, limit: int | None, cursor: str | None, walk: bool = False,
+               columns: str = "deals.*", sort_key: bool = True) -> tuple[str, dict]:
+    where, params = where_clause(f, walk)
     expr = _sort_expr(f)
     if cursor:
         value, asin = decode_cursor(cursor)
@@ -144,7 +178,8 @@ def select_sql(f: DealFilters, limit: int | None, cursor: str | None) -> tuple[s
         where += f" and ({expr} {op} :cur_v or ({expr} = :cur_v and deals.asin > :cur_a))"
         params.update(cur_v=value, cur_a=asin)
     order = f"{expr} {'desc' if f.descending else 'asc'}, deals.asin asc"
-    sql = f"select deals.*, {expr} as _sort from {source(f)} where {where} order by {order}"
+    sql = (f"select {columns}{f', {expr} as _sort' if sort_key else ''} from {source(f, walk)} "
+           f"where {where} order by {order}")
     if limit is not None:
         sql += " limit :limit"
         params["limit"] = limit
@@ -154,7 +189,7 @@ def select_sql(f: DealFilters, limit: int | None, cursor: str | None) -> tuple[s
 def _rows(db: sqlite_utils.Database, f: DealFilters, limit: int | None,
           cursor: str | None) -> Iterator[tuple[dict, Any]]:
     """(row, its sort value), one by one: streams, nothing is loaded whole."""
-    sql, params = select_sql(f, limit, cursor)
+    sql, params = select_sql(f, limit, cursor, should_walk(db, f))
     cur = db.execute(sql, params)
     names = [d[0] for d in cur.description]
     for values in cur:
@@ -179,5 +214,5 @@ def page(db: sqlite_utils.Database, f: DealFilters, limit: int, cursor: str | No
 
 def count(db: sqlite_utils.Database, f: DealFilters | None = None) -> int:
     f = f or DealFilters()
-    where, params = where_clause(f)
+    where, params = where_clause(f)  # counting every match: the join is the cheaper plan
     return db.execute(f"select count(*) from {source(f)} where {where}", params).fetchone()[0]
