@@ -151,3 +151,9 @@ def db(tmp_path_factory):
     return d
 
 
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from tests.reliability import flush
+
+    flush()

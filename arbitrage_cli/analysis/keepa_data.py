@@ -15,15 +15,22 @@ def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+# Keepa's numbers are 32-bit; anything past 2^53 (exact in JSON/JavaScript) is garbage, and
+# past 2^63 it would not even fit an SQLite INTEGER and would abort the chunk's transaction.
+MAX_PLAUSIBLE = 2**53
+
+
 def clean(v: Any) -> int | None:
-    """A Keepa count/price/fee/time: -1, -2, any negative, None or a non-integer -> None."""
+    """A Keepa count/price/fee/time: -1, -2, any negative, None, a non-integer or an
+    implausibly huge number -> None."""
     if isinstance(v, float) and v.is_integer():
         v = int(v)
-    return v if is_int(v) and v >= 0 else None
+    return v if is_int(v) and 0 <= v <= MAX_PLAUSIBLE else None
 
 
 def clean_float(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 0:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 0 \
+            or v > MAX_PLAUSIBLE:
         return None
     return float(v)
 
@@ -56,13 +63,17 @@ def csv_array(product: Any, index: int) -> list:
 
 def pairs(arr: list) -> list[tuple[int, int]]:
     """[t, v, t, v, ...] -> [(t, v)], values kept raw (-1 = none at that time); malformed
-    points (non-integers, negative times) dropped."""
+    points (non-integers, negative times, implausibly huge numbers) dropped."""
     out = []
     for i in range(0, len(arr) - 1, 2):
         t, v = arr[i], arr[i + 1]
-        if is_int(t) and is_int(v) and t >= 0:
+        if _point(t) and _point(v, signed=True):
             out.append((t, v))
     return out
+
+
+def _point(v: Any, signed: bool = False) -> bool:
+    return is_int(v) and (-MAX_PLAUSIBLE if signed else 0) <= v <= MAX_PLAUSIBLE
 
 
 def triples(arr: list) -> list[tuple[int, int, int]]:
@@ -70,7 +81,7 @@ def triples(arr: list) -> list[tuple[int, int, int]]:
     out = []
     for i in range(0, len(arr) - 2, 3):
         t, p, s = arr[i], arr[i + 1], arr[i + 2]
-        if is_int(t) and is_int(p) and is_int(s) and t >= 0:
+        if _point(t) and _point(p, signed=True) and _point(s, signed=True):
             out.append((t, p, s))
     return out
 

@@ -41,13 +41,22 @@ class ChunkResult:
 
 
 def listed_deals(body: dict) -> tuple[list[dict], bool]:
-    """The well-formed deals of a /deal answer (valid ASIN, integer creationDate) and whether
-    the page was full. Fullness comes from the raw count: a damaged entry on a full page must
+    """The deals of a /deal answer that name a valid ASIN (creationDate None when damaged) and
+    whether the page was full. Fullness comes from the raw count: a damaged entry on a full page must
     not make the listing stop early."""
     deals = body.get("deals") if isinstance(body.get("deals"), dict) else {}
     dr = deals.get("dr") if isinstance(deals.get("dr"), list) else []
-    good = [d for d in dr if isinstance(d, dict) and isinstance(d.get("asin"), str)
-            and ASIN_RE.match(d["asin"]) and is_int(d.get("creationDate"))]
+    good = []
+    for d in dr:
+        if not (isinstance(d, dict) and isinstance(d.get("asin"), str)
+                and ASIN_RE.match(d["asin"])):
+            log.warning("deal page entry without a valid ASIN dropped")
+            continue
+        if not is_int(d.get("creationDate")):
+            # the ASIN is still worth processing; callers treat the time as unknown
+            log.warning("deal page entry %s has no valid creationDate", d["asin"])
+            d = {**d, "creationDate": None}
+        good.append(d)
     return good, len(dr) >= DEALS_PER_PAGE
 
 

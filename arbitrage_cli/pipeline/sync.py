@@ -15,6 +15,7 @@ import logging
 
 import sqlite_utils
 
+from arbitrage_cli.analysis.deal import reference_time
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.pipeline.runner import run_locked
@@ -55,14 +56,15 @@ def sync(db: sqlite_utils.Database, client: KeepaClient, query: dict,
 
 
 def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None]:
-    client.token()  # free: the freshest balance before deciding anything
+    envelope = client.token()  # free: the freshest balance before deciding anything
     balance = client.budget.balance() if client.budget else None
     if balance is not None and balance < options.min_tokens:
         return "skipped: low tokens", (f"balance {balance} < --min-tokens "
                                        f"{options.min_tokens}")
     watermark = state.get(db, "watermark_keepa")
-    if watermark is None:
-        watermark = keepa_minutes_from_epoch(clock.now()) - int(options.initial_lookback_h * 60)
+    if watermark is None:  # Keepa's clock, not ours: deal times are Keepa's
+        now = reference_time(envelope) or keepa_minutes_from_epoch(clock.now())
+        watermark = now - int(options.initial_lookback_h * 60)
     listed, full = _list_changes(client, {**query, "sortType": 1}, watermark, options)
     run.stats.counters.update({"listed": len(listed), "full_listing": int(full)})
     known = _last_checked(db, [x.asin for x in listed])
@@ -112,6 +114,9 @@ def _list_changes(client: KeepaClient, query: dict, watermark: int, options: Syn
     for page in range(options.max_pages):
         dr, full = listed_deals(client.deal({**query, "page": page}))
         for d in dr:
+            if d["creationDate"] is None:  # damaged time: refetch it rather than miss it
+                seen.setdefault(d["asin"], Listed(d["asin"], watermark + 1))
+                continue
             if trusted and last is not None and d["creationDate"] > last:
                 log.warning("sync: Keepa page %d is not ordered by deal age (%s after %s); "
                             "listing every page instead", page, d["creationDate"], last)

@@ -1,0 +1,174 @@
+"""The whole performance suite, one command; writes docs/benchmarks.md.
+
+    python -m bench                 # everything (about 25 minutes on 2 cores)
+    python -m bench --out -         # print the Markdown instead of writing the file
+
+Each part runs in its own process (`python -m bench.<part> ...`, the exact command is printed
+in the report) so no part warms or slows another. serve-json uses wrk when it is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.machine import describe
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = {
+    "tokens": ["bench.tokens", "--products", "2000"],
+    "schedule": ["bench.schedule", "--rates", "5", "20", "60", "--hours", "24"],
+    "analysis": ["bench.analysis", "--products", "300", "--repeat", "5"],
+    "recalc": ["bench.recalc", "--rows", "100000", "1000000", "--repeat", "3"],
+    "serve_1x1": ["bench.serve", "--rows", "100000", "--seconds", "10", "--threads", "1"],
+    "serve_4x1": ["bench.serve", "--rows", "100000", "--seconds", "10", "--threads", "4"],
+    "serve_4x2": ["bench.serve", "--rows", "100000", "--seconds", "10", "--threads", "4",
+                  "--workers", "2"],
+}
+
+
+def run(args: list[str]) -> tuple[dict, str, float]:
+    cmd = [sys.executable, "-m", *args]
+    print(f"running: python -m {shlex.join(args)}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return json.loads(out), f"python -m {shlex.join(args)}", time.perf_counter() - started
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def render(results: dict, commands: dict, machine: dict, when: str) -> str:
+    lines = [
+        "# Benchmarks", "",
+        f"Produced by `python -m bench` on {when}. Regenerate with the same command; each "
+        "section names the exact command of its part. Numbers are medians of repeated runs "
+        "where the part repeats (analysis x5, recalc x3); the token and scheduling runs are "
+        "deterministic (fixed seeds, simulated clock), so one run each. Ratios are measured "
+        "side by side in one process run.", "",
+        "| machine | |", "|---|---|",
+        *[f"| {k} | {v} |" for k, v in machine.items()], ""]
+    t = results["tokens"]
+    lines += [
+        "## Tokens per saved deal", "", f"`{commands['tokens']}`", "",
+        f"Backfill of a {t['products']:,}-product simulator catalog ({t['listed']:,} listed "
+        f"by the query, {t['deals_saved']:,} saved as deals). The seed minimum is one "
+        "`/product` with offers per listed product plus one `/seller` per saved deal, from "
+        "the same run's product tokens.", "",
+        "| | ours | seed minimum |", "|---|---|---|",
+        f"| tokens per saved deal | **{t['tokens_per_saved_deal']}** (pages included) | "
+        f"{t['seed_minimum_tokens_per_deal']} |",
+        f"| requests per saved deal | {t['requests_per_saved_deal']} | "
+        f"{t['seed_minimum_requests_per_deal']} |",
+        f"| seller-cache hit rate | {t['seller_cache_hit_rate']:.1%} | - |", "",
+        f"Tokens by endpoint: {t['tokens']}. Ratio to the seed minimum: "
+        f"{t['ratio_to_seed_minimum']} ({1 - t['ratio_to_seed_minimum']:.1%} below).", "",
+        f"Targets: at or below the seed minimum - {verdict(t['ratio_to_seed_minimum'] <= 1)}; "
+        f"20% below it - {verdict(t['ratio_to_seed_minimum'] <= 0.8)}. The seller cache can "
+        "only save the seller share (about one token of ~9.6 per deal); product tokens, "
+        "which are the same for any design that reads offers, dominate.", ""]
+    s = results["schedule"]["results"]
+    lines += [
+        "## Token scheduling over 24 simulated hours", "", f"`{commands['schedule']}`", "",
+        "cron starts `sync` then `backfill` every 15 simulated minutes; the simulator "
+        "enforces Keepa's bucket (it starts empty, refills each minute, may go negative, "
+        "refuses with 429 below zero).", "",
+        "| refill/min | refilled | spent on successful calls | share | 429s | deepest balance "
+        "(allowance) | deal saves/h | theoretical max/h | distinct deals at end |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[f"| {r['rate_per_min']} | {r['tokens_refilled']:,} | "
+          f"{r['tokens_spent_on_successful_calls']:,} | **{r['useful_share']:.1%}** | "
+          f"{r['responses_429']} | {r['deepest_balance']} (-{r['allowance']}) | "
+          f"{r['deal_saves_per_hour']} | {r['theoretical_max_deals_per_hour']} | "
+          f"{r['deals_in_db']:,} |" for r in s], "",
+        "Targets: >= 95% of refilled tokens spent on useful calls - "
+        f"{verdict(all(r['useful_share'] >= 0.95 for r in s))}; zero 429s - "
+        f"{verdict(all(r['responses_429'] == 0 for r in s))}; balance never below the "
+        f"allowance - {verdict(all(r['deepest_balance'] >= -r['allowance'] for r in s))}. "
+        "A share above 100% is the controlled deficit: the day ends with a negative balance. "
+        "Deal saves include sync's refreshes of changed deals (each a full `/product` "
+        "analysis); the theoretical maximum is the rate divided by the seed-minimum tokens "
+        "per deal.", "",
+        "Runs per rate: " + "; ".join(f"{r['rate_per_min']}/min {r['runs']}" for r in s), ""]
+    a = results["analysis"]
+    lines += [
+        "## CPU", "", "### Analysis", "", f"`{commands['analysis']}`", "",
+        f"{a['products']} Keepa-shaped products (mean {a['mean_product_kib']} KiB of JSON, "
+        "3 years of history, offers): parse, offer selection, sales inference, List at, "
+        "business math.", "",
+        "| | products/s | ms/product |", "|---|---|---|",
+        f"| analysis (parse included) | **{a['products_per_s']}** | {a['ms_per_product']} |",
+        f"| baseline: `json.loads` only | {a['baseline_json_loads_per_s']} | "
+        f"{round(1000 / a['baseline_json_loads_per_s'], 2)} |", "",
+        f"Analysis takes {a['ratio_to_baseline_time']}x the time of parsing alone.", ""]
+    lines += ["### recalc", "", f"`{commands['recalc']}`", "",
+              "| deals | recalc s | rows/s | one SQL UPDATE s | its rows/s | ratio | >= 200k rows/s "
+              "| within 2x |", "|---|---|---|---|---|---|---|---|"]
+    for r in results["recalc"]["results"]:
+        lines.append(f"| {r['rows']:,} | {r['recalc_s']} | **{r['recalc_rows_per_s']:,}** | "
+                     f"{r['baseline_s']} | {r['baseline_rows_per_s']:,} | "
+                     f"{r['ratio_recalc_over_baseline']}x | "
+                     f"{verdict(r['recalc_rows_per_s'] >= 200_000)} | "
+                     f"{verdict(r['ratio_recalc_over_baseline'] <= 2)} |")
+    lines += ["", "recalc also rebuilds the partial sort indexes serve-json reads (dropping "
+              "them before a full recalc and creating them after is faster than updating them "
+              "row by row); the UPDATE baseline does neither.", ""]
+    lines += ["### serve-json vs Datasette", ""]
+    rows = []
+    for key in ("serve_1x1", "serve_4x1", "serve_4x2"):
+        r = results[key]
+        lines.append(f"`{commands[key]}`  ")
+        for name, v in r["results"].items():
+            a_, b_ = v["serve_json"], v["datasette"]
+            rows.append(f"| {name} | {r['threads']} | {r['workers']} | {a_['rps']} | "
+                        f"{a_['p50_ms']} / {a_['p99_ms']} | {b_['rps']} | "
+                        f"{b_['p50_ms']} / {b_['p99_ms']} | **{v['throughput_ratio']}x** | "
+                        f"{a_['errors'] + b_['errors']} |")
+    load = results["serve_1x1"]["load_generator"]
+    lines += ["", f"100k deals, load generator `{load}` (same for both servers), "
+              "Datasette 0.65 with its defaults:", "",
+              "| query | clients | serve-json workers | serve-json req/s | p50 / p99 ms | "
+              "Datasette req/s | p50 / p99 ms | throughput ratio | errors |",
+              "|---|---|---|---|---|---|---|---|---|", *rows, ""]
+    serve = [v for k in ("serve_1x1", "serve_4x1", "serve_4x2")
+             for v in results[k]["results"].values()]
+    worst = max(v["serve_json"]["p99_ms"] for v in serve)
+    lines += [f"Targets: >= 3x Datasette's throughput - "
+              f"{verdict(all(v['throughput_ratio'] >= 3 for v in serve))} (lowest "
+              f"{min(v['throughput_ratio'] for v in serve)}x); p99 < 20 ms - "
+              f"{verdict(worst < 20)} (highest {worst} ms; see below).", "",
+              "Keyword search with four concurrent clients is where p99 can pass 20 ms on 2 "
+              "cores: each request costs ~5 ms of CPU to gather the ~19,000 matches of a word "
+              "found in 19% of titles, and four clients queue behind two cores (which wrk "
+              "shares). With one client every query is far below 20 ms.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = ap.parse_args()
+    results, commands, seconds = {}, {}, {}
+    for name, part in PARTS.items():
+        results[name], commands[name], seconds[name] = run(part)
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = render(results, commands, describe(), when)
+    text += ("\nWall time per part (s): "
+             + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + "\n")
+    if args.out == "-":
+        print(text)
+    else:
+        Path(args.out).write_text(text)
+        Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
