@@ -15,6 +15,7 @@ from arbitrage_cli.keepa.errors import BudgetPaused
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
 from arbitrage_cli.store import open_db
 from tests.conftest import SENTINEL_KEY, SIM_EPOCH
+from tests.reliability import record
 
 
 def snap(left, rate=20, refill_in=30_000, at=0):
@@ -92,6 +93,9 @@ def test_hours_of_calls_at_rate(rate, fresh_db):
                 clock.advance(exc.resume_at - clock.now())  # cron starts us again later
             assert i < 20_000, "livelock"
     refused = [r for r in sim.log if r.status == 429]
+    record("tokens", f"2 simulated hours of back-to-back /product calls at {rate} tokens/min",
+           calls, f"0 responses 429; deepest balance {sim.bucket.lowest} (allowance "
+           f"-{allowance}); {pauses} clean pauses")
     assert refused == []
     assert sim.bucket.lowest >= -allowance
     spent = sim.tokens_spent()
