@@ -44,7 +44,8 @@ def _global_options(
 
 def _register() -> None:
     from arbitrage_cli.commands import (backfill, datasette, deals, demo, explain, janitor,
-                                        locks, recalc, serve, settings, simulate, status, sync)
+                                        locks, recalc, restrictions, serve, settings, simulate,
+                                        status, sync)
 
     app.command("backfill")(backfill.backfill)
     app.command("sync")(sync.sync)
@@ -58,6 +59,7 @@ def _register() -> None:
     app.add_typer(settings.app, name="settings")
     app.command("status")(status.status)
     app.add_typer(locks.app, name="locks")
+    app.add_typer(restrictions.app, name="restrictions")
     app.command("simulate-keepa")(simulate.simulate_keepa)
 
 

@@ -45,7 +45,13 @@ def visibility(row: dict, metrics: dict) -> list[str]:
     return why
 
 
-def report(a: DealAnalysis, stored: dict | None = None) -> dict[str, Any]:
+GATING_FIELDS = ("status", "approval_url", "message", "condition_type", "checked_at",
+                 "retry_at")
+
+
+def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = None
+           ) -> dict[str, Any]:
+    """`gating`: the user_restrictions row of the ASIN, when there is one."""
     row = {**a.row, **(stored or {})}
     metrics = {k: v for k, v in vars(a.metrics).items()}
     if stored:
@@ -85,6 +91,8 @@ def report(a: DealAnalysis, stored: dict | None = None) -> dict[str, Any]:
                                          "closing_fee_cents")},
         "metrics": metrics,
         "visible": not visibility(row, metrics), "hidden_because": visibility(row, metrics),
+        "gating": {k: (gating or {}).get(k) for k in GATING_FIELDS}
+        | {"status": (gating or {}).get("status") or "unknown"},
     }
 
 
@@ -125,6 +133,23 @@ def to_text(r: dict) -> str:
               f"{r['fees']['referral_fee_pct']}%, closing {dollars(r['fees']['closing_fee_cents'])})",
               f"Profit: {dollars(m['profit_cents'])}   margin {pct(m['margin_pct'])}   "
               f"ROI {pct(m['roi_pct'])}   min listing {dollars(m['min_listing_price_cents'])}",
-              "",
+              "", _gating_line(r["gating"]),
               "Visible" if r["visible"] else "Hidden: " + "; ".join(r["hidden_because"])]
     return "\n".join(lines)
+
+
+def _gating_line(g: dict) -> str:
+    line = f"Gating: {g['status']}"
+    if g["status"] == "unknown":
+        return line + " (not checked: arbitrage restrictions check, or import/set)"
+    if g.get("condition_type"):
+        line += f" for {g['condition_type']}"
+    if g.get("checked_at"):
+        line += f", checked {g['checked_at'][:16]}"
+    if g.get("message"):
+        line += f": {g['message']}"
+    if g.get("approval_url"):
+        line += f"\n  request approval: {g['approval_url']}"
+    if g["status"] == "error" and g.get("retry_at"):
+        line += f"\n  will be checked again after {g['retry_at'][:16]}"
+    return line

@@ -8,6 +8,14 @@ import re
 import sys
 
 _KEY_PARAM = re.compile(r"(key=)[^&\s'\"]+", re.IGNORECASE)
+_RUNTIME_SECRETS: list[str] = []  # learned while running, e.g. SP-API access tokens
+
+
+def add_secret(secret: str | None) -> None:
+    """Scrub this value from every log record from now on. Real secrets are long; a short
+    value (a test's "x") would shred every message, so it is not a secret here."""
+    if secret and len(secret) >= 12 and secret not in _RUNTIME_SECRETS:
+        _RUNTIME_SECRETS.append(secret)
 
 
 class RedactingFilter(logging.Filter):
@@ -18,35 +26,32 @@ class RedactingFilter(logging.Filter):
         self.secrets = [s for s in (secrets or []) if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        msg = _KEY_PARAM.sub(r"\1<redacted>", record.getMessage())
-        for secret in self.secrets:
-            msg = msg.replace(secret, "<redacted>")
-        record.msg, record.args = msg, None
+        record.msg, record.args = redact(record.getMessage(), self.secrets), None
         if record.exc_info:  # tracebacks may quote URLs: render and scrub them now
             text = logging.Formatter().formatException(record.exc_info)
-            text = _KEY_PARAM.sub(r"\1<redacted>", text)
-            for secret in self.secrets:
-                text = text.replace(secret, "<redacted>")
-            record.exc_text, record.exc_info = text, None
+            record.exc_text, record.exc_info = redact(text, self.secrets), None
         return True
 
 
 def redact(text: str, secrets: list[str] | None = None) -> str:
     text = _KEY_PARAM.sub(r"\1<redacted>", text)
-    for secret in secrets or []:
+    for secret in [*(secrets or []), *_RUNTIME_SECRETS]:
         if secret:
             text = text.replace(secret, "<redacted>")
     return text
 
 
 def known_secrets() -> list[str]:
+    """The Keepa key and the SP-API client secret and refresh token, when configured."""
     from arbitrage_cli.config import load_keepa_key
     from arbitrage_cli.errors import ConfigError
+    from arbitrage_cli.spapi import credential_secrets
 
     try:
-        return [load_keepa_key()]
+        keepa = [load_keepa_key()]
     except ConfigError:
-        return []
+        keepa = []
+    return keepa + credential_secrets()
 
 
 LOG_MAX_BYTES = 5 * 1024 * 1024

@@ -157,6 +157,7 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
     def one_deal(request: Request) -> Response:
         from arbitrage_cli import explain
         from arbitrage_cli.store import deals as deal_store
+        from arbitrage_cli.store import restrictions
 
         asin = request.path_params["asin"].upper()
         if set(request.query_params) - {"explain"}:
@@ -164,10 +165,13 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         row = db()["deals"].get(asin) if db()["deals"].count_where("asin = ?", [asin]) else None
         if row is None:
             return error(404, f"no deal {asin}")
+        gating = restrictions.get(db(), asin) or {}
+        row.update(gating=gating.get("status") or "unknown",
+                   approval_url=gating.get("approval_url"))  # as in the list
         body: dict[str, Any] = {"ok": True, "deal": row}
         found = deal_store.reanalyse(db(), asin)
         if found is not None:
-            body["explanation"] = explain.report(*found)
+            body["explanation"] = explain.report(*found, gating or None)
         return JSONResponse(body)
 
     def status(request: Request) -> Response:

@@ -85,12 +85,13 @@ def _table(rows) -> None:
 
     table = Table()
     for name in ("ASIN", "title", "condition", "buy", "list at", "profit", "ROI", "rank",
-                 "seller"):
+                 "seller", "gating"):
         table.add_column(name, no_wrap=True, overflow="ellipsis",
                          max_width=40 if name == "title" else None)
     for r in rows:
         table.add_row(r["asin"], r["title"] or "", CONDITIONS.get(r["condition"], "?"),
                       dollars(r["price_now_cents"]), dollars(r["list_at_cents"]),
                       dollars(r["profit_cents"]), pct(r["roi_pct"]),
-                      f"{r['sales_rank']:,}" if r["sales_rank"] else "-", r["seller_name"] or "")
+                      f"{r['sales_rank']:,}" if r["sales_rank"] else "-", r["seller_name"] or "",
+                      r.get("gating") or "unknown")
     Console(width=160).print(table)

@@ -44,6 +44,7 @@ def explain(
     from arbitrage_cli.analysis.deal import analyse
 
     asin = asin.strip().upper()
+    gating = None
     if product_file is not None:
         product, now = _from_file(product_file, asin)
         analysis, stored = analyse(product, None, now=now), None
@@ -51,10 +52,14 @@ def explain(
         from arbitrage_cli.store import deals as deal_store
         from arbitrage_cli.store import open_db
 
-        found = deal_store.reanalyse(open_db(ctx.obj.db_path), asin)
+        from arbitrage_cli.store import restrictions
+
+        db = open_db(ctx.obj.db_path)
+        found = deal_store.reanalyse(db, asin)
         if found is None:
             raise ConfigError(f"{asin}: not in {ctx.obj.db_path} (run backfill, or use "
                               f"--product-file)")
         analysis, stored = found
-    result = ex.report(analysis, stored)
+        gating = restrictions.get(db, asin)
+    result = ex.report(analysis, stored, gating)
     typer.echo(json.dumps(result, indent=2) if as_json else ex.to_text(result))

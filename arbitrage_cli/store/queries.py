@@ -32,6 +32,14 @@ BIG = 9.0e18
 WALK_ABOVE_MATCHES = 1500
 
 
+# Every exported deal carries its gating (listing restriction) status and approval link.
+GATING_COLUMNS = (
+    "coalesce((select r.status from user_restrictions r where r.asin = deals.asin), "
+    "'unknown') as gating, "
+    "(select r.approval_url from user_restrictions r where r.asin = deals.asin) as approval_url")
+DEAL_COLUMNS = f"deals.*, {GATING_COLUMNS}"
+
+
 class QueryError(ConfigError):
     """A bad filter, sort or cursor: exit 2 on the command line, HTTP 400 in serve-json."""
 
@@ -169,7 +177,7 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
 
 
 def select_sql(f: DealFilters, limit: int | None, cursor: str | None, walk: bool = False,
-               columns: str = "deals.*", sort_key: bool = True) -> tuple[str, dict]:
+               columns: str = DEAL_COLUMNS, sort_key: bool = True) -> tuple[str, dict]:
     where, params = where_clause(f, walk)
     expr = _sort_expr(f)
     if cursor:

@@ -300,3 +300,20 @@ def m006_visible_sort_indexes(db: sqlite_utils.Database) -> None:
         where = " ".join((VISIBLE_WHERE if derived else VISIBLE_BASE).split())
         db.execute(f"create index if not exists idx_visible_{sort} on deals "
                    f"({expr} desc, asin) where {where}")
+
+
+DEALS_PRETTY_GATING_SQL = DEALS_PRETTY_SQL.replace(
+    "  'https://www.amazon.com/dp/' || asin || '?psc=1&aod=1' as amazon_url\nfrom visible_deals",
+    "  'https://www.amazon.com/dp/' || asin || '?psc=1&aod=1' as amazon_url,\n"
+    "  coalesce((select r.status from user_restrictions r where r.asin = visible_deals.asin),"
+    " 'unknown') as gating,\n"
+    "  (select r.approval_url from user_restrictions r where r.asin = visible_deals.asin)"
+    " as approval_url\nfrom visible_deals")
+
+
+@migrations(name="007_gating")
+def m007_gating(db: sqlite_utils.Database) -> None:
+    # A restriction answer holds for one condition: remember which, so a deal whose winning
+    # offer changed condition is checked again. Browsing shows the gating status.
+    db["user_restrictions"].add_column("condition_type", str)
+    db.create_view("deals_pretty", DEALS_PRETTY_GATING_SQL, replace=True)
