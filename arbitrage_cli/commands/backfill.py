@@ -39,6 +39,9 @@ def backfill(
                                    help="ASINs per /product call."),
     max_deals: int = typer.Option(None, "--max-deals", min=1,
                                   help="Stop after saving this many deals (resume later)."),
+    max_minutes: float = typer.Option(None, "--max-minutes", min=0.1,
+                                      help="Stop after this many minutes (resume later); from "
+                                           "cron, keep it under the interval so sync runs."),
     restart: bool = typer.Option(False, "--restart", help="Start over from page 0."),
     seller_ttl_hours: float = typer.Option(168, "--seller-ttl-hours", min=0,
                                            help="Reuse cached seller ratings this long."),
@@ -72,6 +75,7 @@ def backfill(
     try:
         summary = run_backfill(db, client, q, BackfillOptions(chunk_size=chunk_size,
                                                               max_deals=max_deals,
+                                                              max_minutes=max_minutes,
                                                               restart=restart,
                                                               seller_ttl_s=seller_ttl_hours * 3600),
                                progress=update)

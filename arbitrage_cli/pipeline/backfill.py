@@ -30,6 +30,9 @@ KEYS = ("backfill_page", "backfill_position", "backfill_page_asins", "backfill_p
 class BackfillOptions:
     chunk_size: int = 2
     max_deals: int | None = None
+    # Stop (cleanly, resumable) after this long, so the next cron tick's sync gets the lock:
+    # on a fast plan the budget never pauses a backfill and it would hold it all day.
+    max_minutes: float | None = None
     restart: bool = False
     seller_ttl_s: float = 7 * 86400
     next_check_s: float = 86400
@@ -75,6 +78,7 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
                         "use --restart to run it again")
     started = state.get(db, "backfill_started_at")
     stats = run.stats
+    deadline = clock.now() + options.max_minutes * 60 if options.max_minutes else None
     while True:
         page = state.get(db, "backfill_page", 0)
         listed = state.get(db, "backfill_page_asins")
@@ -119,6 +123,9 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
                                "eta_s": _eta_s(client, run, len(asins) - position)})
             if options.max_deals is not None and stats.deals_saved >= options.max_deals:
                 return "stopped", f"--max-deals {options.max_deals} reached; rerun to resume"
+            if deadline is not None and clock.now() >= deadline:
+                return "stopped", (f"--max-minutes {options.max_minutes:g} reached; the next "
+                                   "run resumes")
         with immediate(db):
             if state.get(db, "backfill_page_full"):
                 state.set_(db, "backfill_page", page + 1, clock)
