@@ -12,8 +12,17 @@ import typer
 from arbitrage_cli.errors import ConfigError
 from arbitrage_cli.store import open_db
 
-app = typer.Typer(help="Listing restrictions (gating): check with Amazon's SP-API, or import "
-                       "and set them by hand.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.callback()
+def _group() -> None:
+    """Listing restrictions (gating): check with Amazon's SP-API, or import and set by hand.
+
+    Example:
+
+        arbitrage restrictions check --stale-after 7d
+    """
 
 # When an error may be retried: quota and outages soon, a missing permission tomorrow, a
 # request Amazon calls invalid next week.
