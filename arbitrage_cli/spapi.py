@@ -17,9 +17,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import requests
-import tenacity
-
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.errors import ConfigError
 
@@ -107,7 +104,7 @@ class Restriction:
     message: str | None
 
 
-def _errors_text(resp: requests.Response) -> str:
+def _errors_text(resp) -> str:
     try:
         body = resp.json()
     except ValueError:
@@ -147,8 +144,10 @@ def parse_restrictions(body: Any, condition_type: str | None) -> Restriction:
 
 class SpApiClient:
     def __init__(self, creds: Credentials, *, clock: Clock | None = None,
-                 session: requests.Session | None = None, timeout: float = 30,
+                 session=None, timeout: float = 30,
                  max_attempts: int = 5, rate_per_s: float = RATE_PER_S):
+        import requests  # here, not at import: every command's logging setup imports this
+
         from arbitrage_cli.logs import add_secret
 
         self.creds = creds
@@ -169,6 +168,8 @@ class SpApiClient:
     def access_token(self) -> str:
         """Exchange the refresh token (cached until a minute before it expires). A rejected
         exchange is a configuration problem: ConfigError, exit 2."""
+        import requests
+
         from arbitrage_cli.logs import add_secret
 
         if self._token and self.clock.now() < self._token_expires - 60:
@@ -204,6 +205,8 @@ class SpApiClient:
 
     def restrictions(self, asin: str, condition_type: str | None) -> Restriction:
         """None: no condition sent, Amazon answers for every condition."""
+        import tenacity
+
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
             wait=tenacity.wait_exponential(multiplier=1, min=1, max=30),
@@ -213,6 +216,8 @@ class SpApiClient:
         return retrying(self._restrictions_once, asin, condition_type)
 
     def _restrictions_once(self, asin: str, condition_type: str | None) -> Restriction:
+        import requests
+
         self._pace()
         self.calls += 1
         try:

@@ -88,6 +88,20 @@ def _sort_expr(f: DealFilters) -> str:
     return sort_expr(f.sort, f.descending)
 
 
+# Each threshold filter binds its own name. Units are converted in SQL, so the same text serves
+# Datasette's canned queries, whose form values arrive as the dollars and 0-10 grades people
+# type ("k/10 or better" as shown, domain.md §3.6).
+THRESHOLDS = {
+    "min_profit": "profit_cents >= round(:min_profit * 100)",
+    "min_roi": "roi_pct >= :min_roi",
+    "max_rank": "sales_rank <= :max_rank",
+    "min_drops_30": "drops_30 >= :min_drops_30",
+    "min_percent_down": "percent_down_pct >= :min_percent_down",
+    "min_deal_trust": "deal_trust_pct >= :min_deal_trust",
+    "min_seller_quality": "seller_quality >= (:min_seller_quality - 0.5) / 10.0",
+}
+
+
 def where_clause(f: DealFilters, walk: bool = False) -> tuple[str, dict[str, Any]]:
     terms, params = [f"({VISIBLE_WHERE})"], {}
 
@@ -95,23 +109,10 @@ def where_clause(f: DealFilters, walk: bool = False) -> tuple[str, dict[str, Any
         terms.append(term)
         params.update(values)
 
-    if f.min_profit is not None:
-        # units are converted in SQL, so the same text serves Datasette's canned queries,
-        # whose form values arrive as the dollars and 0-10 grades people type
-        add("profit_cents >= round(:min_profit * 100)", min_profit=f.min_profit)
-    if f.min_roi is not None:
-        add("roi_pct >= :min_roi", min_roi=f.min_roi)
-    if f.max_rank is not None:
-        add("sales_rank <= :max_rank", max_rank=f.max_rank)
-    if f.min_drops_30 is not None:
-        add("drops_30 >= :min_drops_30", min_drops_30=f.min_drops_30)
-    if f.min_percent_down is not None:
-        add("percent_down_pct >= :min_percent_down", min_percent_down=f.min_percent_down)
-    if f.min_deal_trust is not None:
-        add("deal_trust_pct >= :min_deal_trust", min_deal_trust=f.min_deal_trust)
-    if f.min_seller_quality is not None:  # "k/10 or better" as shown (domain.md §3.6)
-        add("seller_quality >= (:min_seller_quality - 0.5) / 10.0",
-            min_seller_quality=f.min_seller_quality)
+    for name, term in THRESHOLDS.items():
+        value = getattr(f, name)
+        if value is not None:
+            add(term, **{name: value})
     if f.keyword and _fts_phrase(f.keyword):
         # the match set: probed while walking a sort index, or joined first (`source()`)
         add("deals_fts match :keyword" if not walk else
