@@ -1,6 +1,6 @@
 """Run the whole reliability suite (slow tests included) and write docs/reliability.md.
 
-    python -m bench.reliability            # about 10 minutes on 2 cores
+    python -m bench.reliability            # about 4 minutes on 2 cores
     python -m bench.reliability --out -    # print instead of writing
 
 The tests record what they tried and how it ended (tests/reliability.py); this renders those
