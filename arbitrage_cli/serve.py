@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from arbitrage_cli.store import open_db
-from arbitrage_cli.store.queries import SORTS, DealFilters, QueryError, count, page
+from arbitrage_cli.store.queries import SORTS, DealFilters, QueryError, count, get_deal, page
 from arbitrage_cli.store.status import gather
 
 MAX_LIMIT = 500
@@ -162,16 +162,13 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         asin = request.path_params["asin"].upper()
         if set(request.query_params) - {"explain"}:
             raise BadRequest("unknown parameter(s); allowed: explain")
-        row = db()["deals"].get(asin) if db()["deals"].count_where("asin = ?", [asin]) else None
+        row = get_deal(db(), asin)
         if row is None:
             return error(404, f"no deal {asin}")
-        gating = restrictions.get(db(), asin) or {}
-        row.update(gating=gating.get("status") or "unknown",
-                   approval_url=gating.get("approval_url"))  # as in the list
         body: dict[str, Any] = {"ok": True, "deal": row}
         found = deal_store.reanalyse(db(), asin)
         if found is not None:
-            body["explanation"] = explain.report(*found, gating or None)
+            body["explanation"] = explain.report(*found, restrictions.get(db(), asin))
         return JSONResponse(body)
 
     def status(request: Request) -> Response:

@@ -42,8 +42,7 @@ def simulate(rate: int, hours: float, seed_minimum: float, seed: int = 5) -> dic
     products = int(rate * 60 * hours / TOKENS_PER_PRODUCT * 1.3) + 200
     catalog = Catalog(seed=seed, products=products, now=EPOCH)
     warm = time.perf_counter()
-    for asin in catalog.asins:  # generate up front: the first listing must not time out
-        views.build_series(catalog.product(asin))
+    views.warm(catalog)  # generated up front: the first listing must not time out
     warm = time.perf_counter() - warm
     sim = KeepaSimulator(catalog, clock=clock, refill_rate=rate, tokens=0)
     db = open_db(str(Path(tempfile.mkdtemp()) / "deals.db"))

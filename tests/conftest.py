@@ -16,6 +16,19 @@ SENTINEL_KEY = "SENTINEL0KEY" + "b7" * 26
 SIM_EPOCH = 1_795_132_800.0
 
 
+def arbitrage_proc(db_path: str, url: str, *args: str):
+    """`arbitrage --db DB --keepa-url URL ARGS...` in a real process with the sentinel key,
+    stdout and stderr captured as text."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "--db", db_path,
+                             "--keepa-url", url, *args],
+                            env={**os.environ, "KEEPA_API_KEY": SENTINEL_KEY},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 @pytest.fixture(autouse=True)
 def _env(monkeypatch):
     monkeypatch.setenv("KEEPA_API_KEY", SENTINEL_KEY)

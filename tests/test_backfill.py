@@ -22,7 +22,7 @@ from arbitrage_cli.pipeline.recalc import RECALC_COLUMNS
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
 from arbitrage_cli.simulator.faults import FaultPlan
 from arbitrage_cli.store import open_db, state
-from tests.conftest import SENTINEL_KEY, SIM_EPOCH
+from tests.conftest import SENTINEL_KEY, SIM_EPOCH, arbitrage_proc
 
 # Every book with a used price that changed in the last 12 h: most of the catalog.
 QUERY = {"domainId": 1, "priceTypes": [2], "dateRange": 3, "includeCategories": [283155],
@@ -113,14 +113,16 @@ def test_rerun_after_completion_does_nothing(baseline, tmp_path):
     assert rows(db) == baseline["rows"]
 
 
-def _cli(db_path, url, *extra):
-    env = {**os.environ, "KEEPA_API_KEY": SENTINEL_KEY}
+def query_file(db_path: str) -> str:
+    """QUERY as a keepa_query.json beside the database."""
     qfile = os.path.join(os.path.dirname(db_path), "q.json")
     with open(qfile, "w") as fh:
         json.dump(QUERY, fh)
-    return subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "--db", db_path,
-                             "--keepa-url", url, "backfill", "--query", qfile, *extra],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return qfile
+
+
+def _cli(db_path, url, *extra):
+    return arbitrage_proc(db_path, url, "backfill", "--query", query_file(db_path), *extra)
 
 
 @pytest.mark.parametrize("kill_after,block", [

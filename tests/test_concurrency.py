@@ -4,7 +4,6 @@ Also the sentinel key end to end through real processes."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from arbitrage_cli.serve import create_app
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
 from arbitrage_cli.simulator.faults import FaultPlan
 from arbitrage_cli.store import open_db
-from tests.conftest import CASSETTE_DIR, SENTINEL_KEY, SIM_EPOCH
+from tests.conftest import CASSETTE_DIR, SENTINEL_KEY, SIM_EPOCH, arbitrage_proc
 from tests.reliability import record
 from tests.test_backfill import QUERY
 
@@ -41,13 +40,6 @@ def slow_sim(products: int, delay_s: float, **kw) -> KeepaSimulator:
     return sim
 
 
-def cli(db_path: str, url: str, *args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "--db", db_path,
-                             "--keepa-url", url, *args],
-                            env={**os.environ, "KEEPA_API_KEY": SENTINEL_KEY, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def test_ten_cron_launches_at_once_exactly_one_works(tmp_path):
     db_path = str(tmp_path / "deals.db")
     open_db(db_path).conn.close()
@@ -56,7 +48,7 @@ def test_ten_cron_launches_at_once_exactly_one_works(tmp_path):
     sim = slow_sim(20, 0.3)
     with start_simulator(sim) as server:
         started = time.time()
-        procs = [cli(db_path, server.url, cmd, "--query", str(qfile))
+        procs = [arbitrage_proc(db_path, server.url, cmd, "--query", str(qfile))
                  for cmd in ["sync", "backfill"] * 5]
         ended = {}
 
@@ -133,7 +125,7 @@ def test_readers_under_load_while_sync_and_backfill_write(tmp_path):
             t.start()
         with start_simulator(sim) as server:
             for command in ("backfill", "sync"):
-                p = cli(db_path, server.url, command, "--query", str(qfile))
+                p = arbitrage_proc(db_path, server.url, command, "--query", str(qfile))
                 out, err = p.communicate(timeout=300)
                 assert p.returncode == 0, err
                 assert "locked" not in err
@@ -167,7 +159,7 @@ def test_sentinel_key_never_leaves_the_process(tmp_path):
         for args in (["-v", "--log-file", str(log), "backfill", "--query", str(qfile)],
                      ["-v", "--log-file", str(log), "sync", "--query", str(qfile)],
                      ["-v", "status", "--json"], ["explain", "0000000000"]):
-            p = cli(db_path, server.url, *args)
+            p = arbitrage_proc(db_path, server.url, *args)
             out, err = p.communicate(timeout=300)
             texts += [out, err]
     texts.append(log.read_text())

@@ -8,14 +8,11 @@ transaction), or while the k-th response is being sent (kill during HTTP).
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 
@@ -27,9 +24,9 @@ from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
 from arbitrage_cli.store import open_db
-from tests.conftest import SENTINEL_KEY, SIM_EPOCH
+from tests.conftest import SENTINEL_KEY, SIM_EPOCH, arbitrage_proc
 from tests.reliability import record
-from tests.test_backfill import QUERY, rows
+from tests.test_backfill import QUERY, query_file, rows
 
 # (products, repriced before the sync) by number of kills: every kill needs requests left
 SIZES = {3: (40, 12), 20: (200, 110)}
@@ -68,13 +65,7 @@ def backfilled(directory, kills: int) -> str:
 
 
 def launch(command: str, db_path: str, url: str) -> subprocess.Popen:
-    qfile = os.path.join(os.path.dirname(db_path), "q.json")
-    with open(qfile, "w") as fh:
-        json.dump(QUERY, fh)
-    return subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "--db", db_path,
-                             "--keepa-url", url, command, "--query", qfile],
-                            env={**os.environ, "KEEPA_API_KEY": SENTINEL_KEY},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return arbitrage_proc(db_path, url, command, "--query", query_file(db_path))
 
 
 def run_with_kills(command: str, db_path: str, kills: int, rng: random.Random) -> list[str]:

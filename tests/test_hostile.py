@@ -249,8 +249,7 @@ def test_record_config_cases():
 def test_long_run_under_faults_of_every_kind(tmp_path, products, rate):
     clock = FakeClock(SIM_EPOCH)
     cat = Catalog(seed=11, products=products, now=SIM_EPOCH)
-    for asin in cat.asins:  # generated up front: the first listing answers in time
-        views.build_series(cat.product(asin))
+    views.warm(cat)  # generated up front: the first listing answers in time
     plan = FaultPlan.parse(f"all={rate},timeout_s=0.6,slow_s=0.05", seed=products)
     sim = KeepaSimulator(cat, clock=clock, refill_rate=100_000, tokens=10**7, faults=plan)
     clean = KeepaSimulator(Catalog(seed=11, products=products, now=SIM_EPOCH), clock=clock,

@@ -61,15 +61,11 @@ def check(
     from rich.progress import Progress
 
     from arbitrage_cli.clock import SystemClock
-    from arbitrage_cli.keepa.client import ASIN_RE
     from arbitrage_cli.spapi import CONDITION_TYPES, SpApiClient, SpApiError, load_credentials
     from arbitrage_cli.store import restrictions as store
 
     stale_s = parse_duration(stale_after)
-    asins = [a.strip().upper() for a in asin or []]
-    bad = [a for a in asins if not ASIN_RE.match(a)]
-    if bad:
-        raise ConfigError(f"--asin must be 10 letters or digits, got {', '.join(bad)}")
+    asins = [store.checked_asin(a, "--asin") for a in asin or []]
     creds = load_credentials()
     if creds is None:
         raise ConfigError("no SP-API credentials: set SPAPI_CLIENT_ID, SPAPI_CLIENT_SECRET, "
@@ -145,16 +141,9 @@ def set_(ctx: typer.Context,
         arbitrage restrictions set 0134685997 restricted
     """
     from arbitrage_cli.clock import SystemClock
-    from arbitrage_cli.keepa.client import ASIN_RE
     from arbitrage_cli.store import restrictions as store
 
-    asin = asin.strip().upper()
-    if not ASIN_RE.match(asin):
-        raise ConfigError(f"ASIN must be 10 letters or digits, got {asin!r}")
-    if status not in store.SETTABLE:
-        raise ConfigError(f"STATUS must be one of {', '.join(store.SETTABLE)}, got {status!r}")
-    if approval_url and not approval_url.startswith("https://"):
-        raise ConfigError("--approval-url must start with https://")
-    store.save(open_db(ctx.obj.db_path), asin, status, now=SystemClock().now(),
-               approval_url=approval_url, message="set by hand")
-    typer.echo(f"{asin}: {status}", err=True)
+    e = store.entry(asin, status, approval_url, where="restrictions set")
+    store.save(open_db(ctx.obj.db_path), e["asin"], e["status"], now=SystemClock().now(),
+               approval_url=e["approval_url"], message="set by hand")
+    typer.echo(f"{e['asin']}: {e['status']}", err=True)

@@ -78,6 +78,13 @@ def build_series(p: SimProduct) -> dict[int, Series]:
     return series
 
 
+def warm(catalog) -> None:
+    """Generate every product and its series now (~35 ms each), so that the first /deal
+    listing of a large catalog answers within a client's timeout."""
+    for asin in catalog.asins:
+        build_series(catalog.product(asin))
+
+
 def last_update(p: SimProduct, now: int) -> int:
     import bisect
 
@@ -289,4 +296,4 @@ def offer_pages(found: int) -> int:
 
 
 __all__ = ["AMAZON_SELLER_ID", "CSV", "build_series", "deal_json", "last_update",
-           "offer_pages", "offers_view", "product_json"]
+           "offer_pages", "offers_view", "product_json", "warm"]

@@ -16,7 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from arbitrage_cli.errors import ConfigError
-from arbitrage_cli.store.schema import INDEXED_SORTS, VISIBLE_WHERE
+from arbitrage_cli.store.schema import INDEXED_SORTS, VISIBLE_WHERE, gating_columns
 
 SORTS = {
     "profit": "profit_cents", "roi": "roi_pct", "margin": "margin_pct", "rank": "sales_rank",
@@ -33,11 +33,8 @@ WALK_ABOVE_MATCHES = 1500
 
 
 # Every exported deal carries its gating (listing restriction) status and approval link.
-GATING_COLUMNS = (
-    "coalesce((select r.status from user_restrictions r where r.asin = deals.asin), "
-    "'unknown') as gating, "
-    "(select r.approval_url from user_restrictions r where r.asin = deals.asin) as approval_url")
-DEAL_COLUMNS = f"deals.*, {GATING_COLUMNS}"
+GATING_COLUMNS = gating_columns("deals")
+DEAL_SELECT = f"deals.*, {GATING_COLUMNS}"
 
 
 class QueryError(ConfigError):
@@ -178,7 +175,7 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
 
 
 def select_sql(f: DealFilters, limit: int | None, cursor: str | None, walk: bool = False,
-               columns: str = DEAL_COLUMNS, sort_key: bool = True) -> tuple[str, dict]:
+               columns: str = DEAL_SELECT, sort_key: bool = True) -> tuple[str, dict]:
     where, params = where_clause(f, walk)
     expr = _sort_expr(f)
     if cursor:
@@ -225,3 +222,10 @@ def count(db: sqlite_utils.Database, f: DealFilters | None = None) -> int:
     f = f or DealFilters()
     where, params = where_clause(f)  # counting every match: the join is the cheaper plan
     return db.execute(f"select count(*) from {source(f)} where {where}", params).fetchone()[0]
+
+
+def get_deal(db: sqlite_utils.Database, asin: str) -> dict | None:
+    """One stored deal (visible or not) in the shape every list returns, or None."""
+    cur = db.execute(f"select {DEAL_SELECT} from deals where asin = ?", [asin])
+    values = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], values)) if values else None

@@ -91,18 +91,28 @@ def parse_csv(path: Path) -> list[dict]:
     rows = []
     for line, raw in enumerate(reader, start=2):
         row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
-        asin, status = row.get("asin", "").upper(), row.get("status", "").lower()
-        if not ASIN_RE.match(asin):
-            raise ConfigError(f"{path}:{line}: asin must be 10 letters or digits, "
-                              f"got {row.get('asin')!r}")
-        if status not in SETTABLE:
-            raise ConfigError(f"{path}:{line}: status must be one of {', '.join(SETTABLE)}, "
-                              f"got {row.get('status')!r}")
-        url = row.get("approval_url") or None
-        if url and not url.startswith("https://"):
-            raise ConfigError(f"{path}:{line}: approval_url must start with https://")
-        rows.append({"asin": asin, "status": status, "approval_url": url})
+        rows.append(entry(row.get("asin", ""), row.get("status", ""),
+                          row.get("approval_url") or None, where=f"{path}:{line}"))
     return rows
+
+
+def checked_asin(text: str, where: str) -> str:
+    asin = text.strip().upper()
+    if not ASIN_RE.match(asin):
+        raise ConfigError(f"{where}: asin must be 10 letters or digits, got {text!r}")
+    return asin
+
+
+def entry(asin: str, status: str, approval_url: str | None, where: str) -> dict:
+    """A status set by hand (CSV row or `restrictions set`), checked: ConfigError naming
+    `where` and the field."""
+    status_ = status.strip().lower()
+    if status_ not in SETTABLE:
+        raise ConfigError(f"{where}: status must be one of {', '.join(SETTABLE)}, "
+                          f"got {status!r}")
+    if approval_url and not approval_url.startswith("https://"):
+        raise ConfigError(f"{where}: approval_url must start with https://")
+    return {"asin": checked_asin(asin, where), "status": status_, "approval_url": approval_url}
 
 
 def import_rows(db: sqlite_utils.Database, rows: list[dict], now: float) -> int:

@@ -302,13 +302,18 @@ def m006_visible_sort_indexes(db: sqlite_utils.Database) -> None:
                    f"({expr} desc, asin) where {where}")
 
 
+def gating_columns(table: str) -> str:
+    """A deal's gating status and approval link, as every reader shows them (the query layer
+    and the deals_pretty view)."""
+    return (f"coalesce((select r.status from user_restrictions r where r.asin = {table}.asin), "
+            f"'unknown') as gating, (select r.approval_url from user_restrictions r "
+            f"where r.asin = {table}.asin) as approval_url")
+
+
 DEALS_PRETTY_GATING_SQL = DEALS_PRETTY_SQL.replace(
-    "  'https://www.amazon.com/dp/' || asin || '?psc=1&aod=1' as amazon_url\nfrom visible_deals",
-    "  'https://www.amazon.com/dp/' || asin || '?psc=1&aod=1' as amazon_url,\n"
-    "  coalesce((select r.status from user_restrictions r where r.asin = visible_deals.asin),"
-    " 'unknown') as gating,\n"
-    "  (select r.approval_url from user_restrictions r where r.asin = visible_deals.asin)"
-    " as approval_url\nfrom visible_deals")
+    " as amazon_url\nfrom visible_deals",
+    f" as amazon_url,\n  {gating_columns('visible_deals')}\nfrom visible_deals")
+assert DEALS_PRETTY_GATING_SQL != DEALS_PRETTY_SQL
 
 
 @migrations(name="007_gating")
