@@ -39,7 +39,9 @@ def _global_options(
 ) -> None:
     verbosity = -1 if quiet else verbose
     setup_logging(verbosity, log_file)
-    ctx.obj = AppConfig(db_path=db, keepa_url=keepa_url, verbosity=verbosity)
+    # typer bundles its own click: compare by name, not with click.core's enum
+    given = getattr(ctx.get_parameter_source("db"), "name", None) == "COMMANDLINE"
+    ctx.obj = AppConfig(db_path=db, keepa_url=keepa_url, verbosity=verbosity, db_given=given)
 
 
 def _register() -> None:

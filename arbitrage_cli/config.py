@@ -11,6 +11,7 @@ from arbitrage_cli.errors import ConfigError
 from arbitrage_cli.keepa.constants import DEFAULT_BASE_URL
 
 DEFAULT_DB = "deals.db"
+DEMO_DB = "demo.db"  # the demo's own file: simulated deals never land in the real database
 
 
 @dataclasses.dataclass
@@ -18,6 +19,7 @@ class AppConfig:
     db_path: str = DEFAULT_DB
     keepa_url: str = DEFAULT_BASE_URL
     verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
+    db_given: bool = False  # --db was on the command line (not the default or ARBITRAGE_DB)
 
     def keepa_key(self) -> str:
         return load_keepa_key()

@@ -42,7 +42,21 @@ COLUMNS = {
     "percent_down_pct": "Buy price below the 1-year average sale, percent",
     "avg_1yr_cents": "Mean inferred sale price of the last year, cents",
     "season": "Selling season (keywords or the inferred peak month)",
-    "expired_at": "Set by the janitor when no sync confirmed the deal for 72 h",
+    "expired_at": "Set by the janitor when Keepa's listing has not shown the deal for 72 h",
+    "checked_keepa": "When the stored price was checked: Keepa minute its live offers were "
+                     "collected",
+    "retry_reason": "Why the last fetch failed (offers_unknown, not_returned, ...); the row "
+                    "keeps its last good numbers until the retry succeeds",
+    "next_check_at": "When a failed fetch is retried (UTC)",
+}
+LISTING_COLUMNS = {
+    "listed_at": "When a walk of Keepa's /deal listing last showed the ASIN (UTC)",
+    "first_listed_at": "When a walk first showed it (UTC)",
+    "creation_keepa": "The deal's creationDate as last listed (Keepa minutes)",
+    "current_cents": "The queried price type's current value as last listed, cents",
+    "current_since_keepa": "Since when that value holds (Keepa minutes)",
+    "last_update_keepa": "The deal's lastUpdate as last listed (Keepa minutes)",
+    "changed_keepa": "When a walk saw the listing say something new about the deal",
 }
 SORTABLE = ["profit_cents", "roi_pct", "margin_pct", "sales_rank", "percent_down_pct",
             "list_at_cents", "price_now_cents", "deal_trust_pct", "seller_quality", "drops_30",
@@ -97,12 +111,14 @@ def table_options() -> dict:
     """What each table looks like: default sort, facets, search, hidden internals."""
     tables = {
         "deals": {"sort_desc": "profit_cents", "label_column": "title",
-                  "facets": ["condition", "category", "season", "status", "skip_reason"],
+                  "facets": ["condition", "category", "season", "status", "skip_reason",
+                             "retry_reason"],
                   "sortable_columns": SORTABLE, "fts_table": "deals_fts", "fts_pk": "rowid"},
         "visible_deals": {"sort_desc": "profit_cents",
                           "facets": ["condition", "category", "season"]},
         "deals_pretty": {"sort_desc": "profit_cents",
                          "facets": ["condition_label", "category", "season", "gating"]},
+        "listing": {"sort_desc": "listed_at"},
     }
     return {**tables, **{name: {"hidden": True} for name in HIDDEN}}
 
@@ -118,6 +134,8 @@ def descriptions() -> dict:
                       "error (will be checked again) or unknown (arbitrage restrictions)",
             "approval_url": "Seller Central page to request approval for a restricted ASIN"}},
         "user_restrictions": {"title": "Listing restrictions (gating) per ASIN"},
+        "listing": {"title": "What Keepa's deal listing said about each ASIN and when (sync "
+                             "and the janitor read it)", "columns": LISTING_COLUMNS},
     }
 
 

@@ -25,6 +25,12 @@ def default_query() -> dict:
                       .read_text())
 
 
+def price_type(query: dict) -> int:
+    """The one price type a (validated) query asks for; Keepa's default is 0."""
+    pts = query.get("priceTypes")
+    return pts[0] if isinstance(pts, list) and pts else pts if _int(pts) else 0
+
+
 def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

@@ -49,9 +49,23 @@ GATING_FIELDS = ("status", "approval_url", "message", "condition_type", "checked
                  "retry_at")
 
 
-def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = None
-           ) -> dict[str, Any]:
-    """`gating`: the user_restrictions row of the ASIN, when there is one."""
+def freshness(stored: dict | None, listed: dict | None) -> dict[str, Any]:
+    """When Keepa last listed the deal and what it said, when we checked its price, and a
+    pending retry (from the deals row and its listing evidence)."""
+    stored, listed = stored or {}, listed or {}
+    checked = stored.get("checked_keepa")
+    return {"listed_at": listed.get("listed_at"), "first_listed_at": listed.get("first_listed_at"),
+            "listed_price_cents": listed.get("current_cents"),
+            "checked_at": keepa_minutes_to_iso(checked) if checked is not None else None,
+            "retry_reason": stored.get("retry_reason"), "retry_count": stored.get("retry_count"),
+            "retry_since_at": stored.get("retry_since_at"),
+            "next_check_at": stored.get("next_check_at")}
+
+
+def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = None,
+           listed: dict | None = None) -> dict[str, Any]:
+    """`gating`: the user_restrictions row of the ASIN, when there is one; `listed`: its
+    listing evidence."""
     row = {**a.row, **(stored or {})}
     metrics = {k: v for k, v in vars(a.metrics).items()}
     if stored:
@@ -93,6 +107,7 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
         "visible": not visibility(row, metrics), "hidden_because": visibility(row, metrics),
         "gating": {k: (gating or {}).get(k) for k in GATING_FIELDS}
         | {"status": (gating or {}).get("status") or "unknown"},
+        "freshness": freshness(stored, listed),
     }
 
 
@@ -133,9 +148,26 @@ def to_text(r: dict) -> str:
               f"{r['fees']['referral_fee_pct']}%, closing {dollars(r['fees']['closing_fee_cents'])})",
               f"Profit: {dollars(m['profit_cents'])}   margin {pct(m['margin_pct'])}   "
               f"ROI {pct(m['roi_pct'])}   min listing {dollars(m['min_listing_price_cents'])}",
-              "", _gating_line(r["gating"]),
+              "", _gating_line(r["gating"]), *_freshness_lines(r["freshness"]),
               "Visible" if r["visible"] else "Hidden: " + "; ".join(r["hidden_because"])]
     return "\n".join(lines)
+
+
+def _freshness_lines(f: dict) -> list[str]:
+    lines = []
+    if f["listed_at"]:
+        lines.append(f"Keepa's deal listing showed it last at {f['listed_at'][:16]}"
+                     + (f", priced {dollars(f['listed_price_cents'])} (the deal page's current "
+                        f"price, without shipping)" if f["listed_price_cents"] is not None
+                        else ""))
+    if f["checked_at"]:
+        lines.append(f"Price checked with live offers at {f['checked_at'][:16]}")
+    if f["retry_reason"]:
+        lines.append(f"Last fetch failed ({f['retry_reason']}, {f['retry_count']} in a row since "
+                     f"{(f['retry_since_at'] or '')[:16]}); retried after "
+                     f"{(f['next_check_at'] or '')[:16]}. The numbers above are from the last "
+                     f"good fetch.")
+    return lines
 
 
 def _gating_line(g: dict) -> str:

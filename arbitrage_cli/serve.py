@@ -157,7 +157,6 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
     def one_deal(request: Request) -> Response:
         from arbitrage_cli import explain
         from arbitrage_cli.store import deals as deal_store
-        from arbitrage_cli.store import restrictions
 
         asin = request.path_params["asin"].upper()
         if set(request.query_params) - {"explain"}:
@@ -166,9 +165,9 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         if row is None:
             return error(404, f"no deal {asin}")
         body: dict[str, Any] = {"ok": True, "deal": row}
-        found = deal_store.reanalyse(db(), asin)
+        found = deal_store.explain_inputs(db(), asin)
         if found is not None:
-            body["explanation"] = explain.report(*found, restrictions.get(db(), asin))
+            body["explanation"] = explain.report(**found)
         return JSONResponse(body)
 
     def status(request: Request) -> Response:

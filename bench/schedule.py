@@ -1,18 +1,22 @@
-"""24 simulated hours of cron-driven sync + backfill at a given refill rate (injectable clock).
+"""24 simulated hours of the README's cron schedule at a given refill rate (injectable clock).
 
-    python -m bench.schedule --rates 5 20 60 --hours 24
+    python -m bench.schedule --rates 5 20 60 --hours 24                # token throughput
+    python -m bench.schedule --freshness --rates 5 20 60 --hours 24   # issue 12's invariant
 
-Every 15 simulated minutes cron starts `sync`, then `backfill --max-minutes 13` (which runs
-until it pauses for tokens or its 13 minutes are up, as in crontab.example); a launch that finds the writer still busy would exit 3, so a tick that falls inside a
-running backfill is skipped as cron would be. The clock is a FakeClock moved by the client's own
-waits, so a day takes minutes. The catalog is sized so the backfill cannot finish within the
-day: every refilled token has work waiting.
+Every 15 simulated minutes cron starts `sync --max-minutes 6`, then `backfill --max-minutes
+7` (crontab.example; a test holds the two equal), and `janitor` every 4 hours; a launch that
+finds the writer still busy would exit 3, so a tick that falls inside a running command is
+skipped as cron would be. The clock is a FakeClock moved by the client's own waits, so a day
+takes minutes.
 
-Reported per rate: the share of refilled tokens spent on successful calls (target >= 95%), 429
-responses (target 0: the client predicts the bucket), the deepest balance (never below
--allowance), and deal saves per hour (new deals and sync's refreshes of changed ones; every save is a full
-analysis paid in tokens) next to what the seed design could save at that rate (rate x 60 / seed-minimum tokens per
-deal; we can beat it, since our tokens per deal are below the seed minimum), plus the distinct deals in the database at the end.
+Throughput: the catalog is sized so the backfill cannot finish within the day (every refilled
+token has work waiting). Reported per rate: the share of refilled tokens spent on successful
+calls (target >= 95%), 429 responses (target 0), the deepest balance (never below
+-allowance), and deal saves per hour next to what the seed design could save at that rate.
+
+Freshness (bench/freshness.py): a catalog the backfill can finish, whose products keep
+changing, a moving listing, 2% of offer fetches failing, under both meanings of
+`creationDate`.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from arbitrage_cli.clock import FakeClock
 from arbitrage_cli.keepa.budget import DEFAULT_ALLOWANCE, TokenBudget
 from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
+from arbitrage_cli.pipeline.janitor import janitor
 from arbitrage_cli.pipeline.sync import SyncOptions, sync
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator, views
 from arbitrage_cli.store import open_db
@@ -34,41 +40,66 @@ from bench.machine import describe
 from bench.tokens import BENCH_KEY, EPOCH, QUERY
 
 CRON_S = 15 * 60
+SYNC_MAX_MINUTES = 6  # crontab.example's values
+BACKFILL_MAX_MINUTES = 7
+JANITOR_EVERY_S = 4 * 3600
 TOKENS_PER_PRODUCT = 8.7  # measured by bench.tokens; sizes the catalog only
 
 
-def simulate(rate: int, hours: float, seed_minimum: float, seed: int = 5) -> dict:
+def new_world(rate: int, products: int, seed: int, **sim_kw):
     clock = FakeClock(EPOCH)
-    products = int(rate * 60 * hours / TOKENS_PER_PRODUCT * 1.3) + 200
     catalog = Catalog(seed=seed, products=products, now=EPOCH)
     warm = time.perf_counter()
     views.warm(catalog)  # generated up front: the first listing must not time out
-    warm = time.perf_counter() - warm
-    sim = KeepaSimulator(catalog, clock=clock, refill_rate=rate, tokens=0)
+    sim = KeepaSimulator(catalog, clock=clock, refill_rate=rate, tokens=0, **sim_kw)
     db = open_db(str(Path(tempfile.mkdtemp()) / "deals.db"))
+    return clock, catalog, sim, db, time.perf_counter() - warm
+
+
+def cron(db, client: KeepaClient, clock: FakeClock, hours: float,
+         at_tick: Callable[[float, str], None] | None = None) -> dict:
+    """Drive crontab.example for `hours` of simulated time. `at_tick(tick, when)` is called
+    with when="before" at each tick (before its commands) and "after" (once they ended)."""
     end = EPOCH + hours * 3600
     outcomes: dict[str, int] = {}
-    by_backfill = by_sync = skipped_ticks = 0
+    saves = {"sync": 0, "backfill": 0}
+    skipped = 0
+
+    def count(summary: dict) -> None:
+        key = f"{summary['command']} {summary['outcome']}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+        saves[summary["command"]] = saves.get(summary["command"], 0) + \
+            (summary.get("deals_saved") or 0)
+
+    tick = EPOCH
+    while tick < end:
+        if clock.now() > tick:  # the previous launch was still running: cron's exit 3
+            skipped += 1
+        else:
+            clock.advance(tick - clock.now())
+            if at_tick:
+                at_tick(tick, "before")
+            count(sync(db, client, QUERY, SyncOptions(max_minutes=SYNC_MAX_MINUTES),
+                       clock=clock))
+            if clock.now() < end:
+                count(backfill(db, client, QUERY,
+                               BackfillOptions(max_minutes=BACKFILL_MAX_MINUTES), clock=clock))
+            if (tick - EPOCH) % JANITOR_EVERY_S == 0 and tick > EPOCH:
+                count(janitor(db, clock=clock))
+            if at_tick:
+                at_tick(tick, "after")
+        tick += CRON_S
+    return {"runs": outcomes, "saves": saves, "cron_ticks_skipped_busy": skipped}
+
+
+def simulate(rate: int, hours: float, seed_minimum: float, seed: int = 5) -> dict:
+    products = int(rate * 60 * hours / TOKENS_PER_PRODUCT * 1.3) + 200
+    clock, catalog, sim, db, warm = new_world(rate, products, seed)
     started = time.perf_counter()
     with start_simulator(sim) as server:
         client = KeepaClient(BENCH_KEY, base_url=server.url, budget=TokenBudget(db, clock),
                              clock=clock)
-        tick = EPOCH
-        while tick < end:
-            if clock.now() > tick:  # the previous launch was still running: cron's exit 3
-                skipped_ticks += 1
-            else:
-                clock.advance(tick - clock.now())
-                s = sync(db, client, QUERY, SyncOptions(), clock=clock)
-                by_sync += s.get("deals_saved", 0) or 0
-                outcomes[f"sync {s['outcome']}"] = outcomes.get(f"sync {s['outcome']}", 0) + 1
-                if clock.now() < end:
-                    b = backfill(db, client, QUERY, BackfillOptions(max_minutes=13),
-                                 clock=clock)
-                    by_backfill += b.get("deals_saved", 0) or 0
-                    key = f"backfill {b['outcome']}"
-                    outcomes[key] = outcomes.get(key, 0) + 1
-            tick += CRON_S
+        day = cron(db, client, clock, hours)
     seconds = time.perf_counter() - started
     ok = sim.calls(None, status=200)
     useful = sum(r.tokens_consumed for r in ok)
@@ -76,6 +107,7 @@ def simulate(rate: int, hours: float, seed_minimum: float, seed: int = 5) -> dic
     deals = db.execute("select count(*) from deals where status = 'deal'").fetchone()[0]
     elapsed_h = (clock.now() - EPOCH) / 3600
     theoretical = rate * 60 / seed_minimum
+    by_backfill, by_sync = day["saves"]["backfill"], day["saves"]["sync"]
     return {
         "rate_per_min": rate, "simulated_hours": round(elapsed_h, 2), "catalog": products,
         "tokens_refilled": refilled, "tokens_spent_on_successful_calls": useful,
@@ -90,7 +122,7 @@ def simulate(rate: int, hours: float, seed_minimum: float, seed: int = 5) -> dic
         "seed_cost_max_deals_per_hour": round(theoretical, 1),
         "share_of_seed_cost_max": round((by_backfill + by_sync) / elapsed_h / theoretical, 3),
         "distinct_deals_per_hour": round(deals / elapsed_h, 1),
-        "runs": outcomes, "cron_ticks_skipped_busy": skipped_ticks,
+        "runs": day["runs"], "cron_ticks_skipped_busy": day["cron_ticks_skipped_busy"],
         "wall_seconds": round(seconds, 1), "catalog_generation_seconds": round(warm, 1),
     }
 
@@ -101,8 +133,19 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=24)
     ap.add_argument("--seed-minimum", type=float, default=9.63,
                     help="seed-minimum tokens per deal (bench.tokens measures it)")
+    ap.add_argument("--freshness", action="store_true",
+                    help="measure the sync invariant (coverage, hidden, retries) instead")
+    ap.add_argument("--meanings", nargs="+", default=["changed", "found"],
+                    help="with --freshness: creationDate meanings to run")
+    ap.add_argument("--products", type=int, default=400, help="with --freshness: catalog")
     args = ap.parse_args()
-    results = [simulate(r, args.hours, args.seed_minimum) for r in args.rates]
+    if args.freshness:
+        from bench.freshness import run_freshness
+
+        results = [run_freshness(r, args.hours, m, args.products)
+                   for m in args.meanings for r in args.rates]
+    else:
+        results = [simulate(r, args.hours, args.seed_minimum) for r in args.rates]
     print(json.dumps({"machine": describe(), "results": results}, indent=2))
 
 

@@ -131,3 +131,30 @@ def test_demo_twice_on_its_own_database_is_fine(db_path, capsys, monkeypatch):
     assert run(["--db", db_path, "demo", "--products", "60"], capsys)[0] == 0
     outcomes = [r["command"] for r in open_db(db_path).query("select command from runs")]
     assert outcomes == ["demo", "demo"]
+
+
+def test_demo_never_writes_the_real_database(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("KEEPA_API_KEY")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARBITRAGE_DB", str(tmp_path / "real.db"))  # as set in a crontab
+    code, _, err = run(["demo", "--products", "30"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "demo.db").exists()
+    assert not (tmp_path / "deals.db").exists() and not (tmp_path / "real.db").exists()
+    assert "demo.db" in err and "Simulated" in err
+
+
+@pytest.mark.parametrize("command", [["backfill"], ["sync"]])
+def test_a_real_run_refuses_a_database_holding_demo_data(db_path, capsys, monkeypatch,
+                                                         command):
+    monkeypatch.delenv("KEEPA_API_KEY")
+    assert run(["--db", db_path, "demo", "--products", "20"], capsys)[0] == 0
+    before = open_db(db_path).execute("select count(*) from deals").fetchone()[0]
+    monkeypatch.setenv("KEEPA_API_KEY", SENTINEL_KEY)
+    # no Keepa call is made: the URL points nowhere
+    code, _, err = run(["--db", db_path, "--keepa-url", "http://127.0.0.1:9", *command],
+                       capsys)
+    assert code == 2 and "simulated demo data" in err and db_path in err
+    db = open_db(db_path)
+    assert db.execute("select count(*) from deals").fetchone()[0] == before
+    assert [r["command"] for r in db.query("select command from runs")] == ["demo"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -99,10 +100,12 @@ def test_unsorted_pages_fall_back_to_a_full_listing(world, monkeypatch, caplog):
     monkeypatch.setattr(endpoints, "_deal_list", shuffled)
     world["sim"].log.clear()
     world["clock"].advance(5 * 60)
-    summary = do_sync(world)
+    summary = do_sync(world, reconcile_share=0.0001)  # an incremental walk, not a full one
     assert "not ordered by deal age" in caplog.text
     assert product_asins(world["sim"]) == sorted(changed)
-    assert '"full_listing": 1' in summary["counters"]
+    counters = json.loads(summary["counters"])
+    assert counters["walk"] == "incremental" and counters["out_of_order"] == 1
+    assert counters["full_listing"] == 1
 
 
 def test_pause_mid_run_never_passes_an_unprocessed_product(world):
@@ -116,12 +119,16 @@ def test_pause_mid_run_never_passes_an_unprocessed_product(world):
     world["client"].token()
     summary = do_sync(world, min_tokens=0)
     assert summary["outcome"] == "paused"
-    mark = state.get(world["db"], "watermark_keepa") or 0
     fetched = set(product_asins(world["sim"]))
     pending = set(changed) - fetched
     assert pending
-    for a in pending:  # every unprocessed change is still after the watermark
-        assert world["cat"].product(a).change_times[-1] > mark
+    from arbitrage_cli.analysis.business import BusinessSettings
+    from arbitrage_cli.pipeline import reconcile
+
+    queued = reconcile.due(world["db"], now=world["clock"].now(),
+                           now_keepa=world["sim"].now_keepa(), settings=BusinessSettings(),
+                           include_new=True, refresh_after_min=None, retry_window_s=3 * 86400)
+    assert pending <= {d.asin for d in queued}  # every unprocessed change waits in the queue
     for _ in range(20):  # cron keeps coming back until the backlog is done
         world["clock"].advance(3600)
         if do_sync(world)["outcome"] == "done":
@@ -158,8 +165,10 @@ def test_a_failed_refresh_keeps_the_row_and_missing_fields_are_kept(world):
     world["clock"].advance(5 * 60)
     do_sync(world)
     after_a = world["db"]["deals"].get(a)
-    assert {k: v for k, v in after_a.items() if k != "next_check_at"} == \
-        {k: v for k, v in row_a.items() if k != "next_check_at"}
+    queue = {"next_check_at", "retry_reason", "retry_count", "retry_since_at"}
+    assert {k: v for k, v in after_a.items() if k not in queue} == \
+        {k: v for k, v in row_a.items() if k not in queue}
+    assert after_a["retry_reason"] == "offers_unknown"
     after_b = world["db"]["deals"].get(b)
     assert after_b["title"] == row_b["title"] and after_b["price_now_cents"] != \
         row_b["price_now_cents"]
@@ -214,6 +223,7 @@ def test_janitor_caps_hides_and_confirmation_revives(fresh_db):
     clock = FakeClock(SIM_EPOCH)
     _deals(fresh_db, 100, iso_utc(SIM_EPOCH - 4 * 86400))
     state.set_(fresh_db, "last_sync_success_at", iso_utc(SIM_EPOCH - 600), clock)
+    state.set_(fresh_db, "full_walk_started_at", iso_utc(SIM_EPOCH - 900), clock)
     dry = jan.janitor(fresh_db, jan.JanitorOptions(dry_run=True), clock=clock)
     assert len(dry["would_expire"]) == 10
     assert fresh_db.execute("select count(*) from deals where expired_at is not null"
@@ -225,7 +235,8 @@ def test_janitor_caps_hides_and_confirmation_revives(fresh_db):
     from arbitrage_cli.store.deals import upsert_rows
 
     row = skipped_row(done["expired_asins"][0], "ghost_offer")
-    upsert_rows(fresh_db, [{**row, "status": "deal", "skip_reason": None}], clock.now(), 3600)
+    upsert_rows(fresh_db, [{**row, "status": "deal", "skip_reason": None,
+                            "checked_keepa": 8_000_000}], clock.now())
     assert fresh_db["deals"].get(done["expired_asins"][0])["expired_at"] is None
 
 
@@ -272,11 +283,11 @@ def test_log_file_gets_one_summary_line_per_run_and_no_key(world, tmp_path):
 
 
 def test_a_damaged_entry_on_a_full_page_does_not_end_the_listing():
-    from arbitrage_cli.pipeline.chunk import listed_deals
+    from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full
 
     dr = [{"asin": f"{i:010d}", "creationDate": 8_000_000 - i} for i in range(150)]
     dr[70] = {"asin": "not-an-asin", "creationDate": "x"}
-    deals, full = listed_deals({"deals": {"dr": dr}})
-    assert full is True and len(deals) == 149
-    assert listed_deals({"deals": {"dr": dr[:20]}})[1] is False
-    assert listed_deals({"deals": None}) == ([], False)
+    deals, count = listed_deals({"deals": {"dr": dr}})
+    assert page_is_full(count) and len(deals) == 149
+    assert not page_is_full(listed_deals({"deals": {"dr": dr[:20]}})[1])
+    assert listed_deals({"deals": None}) == ([], 0)

@@ -11,12 +11,14 @@ def demo(
 ) -> None:
     """Run the whole pipeline on the built-in Keepa simulator: no key, no network.
 
-    Starts the simulator on a free loopback port, backfills the default query into the
-    database (--db, default ./deals.db) and prints the best deals.
+    Starts the simulator on a free loopback port, backfills the default query into its own
+    database, ./demo.db (or the --db given on the command line; never ./deals.db or
+    ARBITRAGE_DB unless you name it), and prints the best deals. The deals are simulated:
+    a real backfill or sync refuses a database that holds them.
 
     Example:
 
-        arbitrage --db demo.db demo && arbitrage --db demo.db deals --format table
+        arbitrage demo && arbitrage --db demo.db deals --format table
     """
     from rich.console import Console
 
@@ -30,9 +32,10 @@ def demo(
     from arbitrage_cli.keepa.constants import CONDITIONS
     from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
     from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
+    from arbitrage_cli.config import DEMO_DB
     from arbitrage_cli.store import open_db, schema
 
-    db = open_db(ctx.obj.db_path)
+    db = open_db(ctx.obj.db_path if ctx.obj.db_given else DEMO_DB)
     real = db.execute("select count(*) from runs where command in ('backfill', 'sync')"
                       ).fetchone()[0]
     if real:
@@ -71,7 +74,9 @@ def demo(
                       r["seller_name"] or "")
     Console(width=140).print(table)
     path = schema.db_path(db)
-    err.print(f"\nDeals are in [bold]{path}[/]. Look closer with:\n"
+    err.print(f"\nSimulated deals are in [bold]{path}[/]; real backfill and sync refuse this "
+              f"file, so your Keepa data goes to another (by default ./deals.db). Look closer "
+              f"with:\n"
               f"  arbitrage --db {path} explain {rows[0]['asin'] if rows else 'ASIN'}\n"
               f"  arbitrage --db {path} status\n"
               f"  arbitrage --db {path} datasette-files && datasette {path} -m metadata.yml"

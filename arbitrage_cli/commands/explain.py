@@ -44,22 +44,16 @@ def explain(
     from arbitrage_cli.analysis.deal import analyse
 
     asin = asin.strip().upper()
-    gating = None
     if product_file is not None:
         product, now = _from_file(product_file, asin)
-        analysis, stored = analyse(product, None, now=now), None
+        inputs = {"a": analyse(product, None, now=now)}
     else:
         from arbitrage_cli.store import deals as deal_store
         from arbitrage_cli.store import open_db
 
-        from arbitrage_cli.store import restrictions
-
-        db = open_db(ctx.obj.db_path)
-        found = deal_store.reanalyse(db, asin)
-        if found is None:
+        inputs = deal_store.explain_inputs(open_db(ctx.obj.db_path), asin)
+        if inputs is None:
             raise ConfigError(f"{asin}: not in {ctx.obj.db_path} (run backfill, or use "
                               f"--product-file)")
-        analysis, stored = found
-        gating = restrictions.get(db, asin)
-    result = ex.report(analysis, stored, gating)
+    result = ex.report(**inputs)
     typer.echo(json.dumps(result, indent=2) if as_json else ex.to_text(result))

@@ -15,6 +15,10 @@ def simulate_keepa(
     faults: str = typer.Option("", help="Fault spec, e.g. '429=0.05,500=0.02,timeout=0.01'."),
     key: str = typer.Option(None, envvar="SIMULATOR_KEY",
                             help="Only accept this key (default: any non-empty key)."),
+    creation_date: str = typer.Option(
+        "changed", "--creation-date",
+        help="What a deal's creationDate means: 'changed' (Keepa's documentation: last change "
+             "of the price type) or 'found' (Keepa's Java client: when the deal was found)."),
 ) -> None:
     """Run the offline Keepa simulator (same HTTP contract as api.keepa.com).
 
@@ -30,8 +34,14 @@ def simulate_keepa(
         plan = FaultPlan.parse(faults, seed=seed)
     except ValueError as exc:
         raise ConfigError(f"--faults: {exc}") from None
+    from arbitrage_cli.simulator.endpoints import CREATION_MEANINGS
+
+    if creation_date not in CREATION_MEANINGS:
+        raise ConfigError(f"--creation-date must be one of {', '.join(CREATION_MEANINGS)}, "
+                          f"got {creation_date!r}")
     sim = KeepaSimulator(Catalog(seed=seed, products=products), refill_rate=refill_rate,
-                         tokens=tokens, faults=plan, keys={key} if key else None)
+                         tokens=tokens, faults=plan, keys={key} if key else None,
+                         creation_date=creation_date)
     server = SimulatorServer(sim, host, port)
     typer.echo(f"Keepa simulator on {server.url} ({products} products, seed {seed}, "
                f"{refill_rate} tokens/min); Ctrl-C to stop", err=True)

@@ -56,6 +56,17 @@ def render(info: dict, console: Console) -> None:
     console.print(f"watermark: {h['watermark']['iso'] or 'none yet'}"
                   + (f" (moved {h['watermark']['moved_at']})" if h["watermark"]["moved_at"]
                      else ""))
+    ls = h["listing"]
+    console.print(f"listing: {ls['listed']} deals listed by Keepa (last full walk "
+                  f"{ls['full_walk_completed_at'] or 'never'}"
+                  + (f", {ls['full_walk_pages']} pages" if ls["full_walk_pages"] else "")
+                  + f"); {ls['never_fetched']} not fetched yet, {ls['changes_unchecked']} "
+                  f"changes not checked yet")
+    retry = (f"retries: {ls['retries_pending']} failed fetches pending"
+             + (f" ({', '.join(f'{k} {v}' for k, v in ls['retry_reasons'].items())}), oldest "
+                f"since {ls['oldest_failure_at']}, {ls['retries_due']} due now, next at "
+                f"{ls['next_retry_at']}" if ls["retries_pending"] else ""))
+    console.print(retry)
     for w in h["warnings"]:
         console.print(f"[bold red]WARNING[/] [red]{w}[/]")
     state = info["system_state"]

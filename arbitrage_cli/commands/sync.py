@@ -14,11 +14,28 @@ def sync(
     min_tokens: int = typer.Option(30, "--min-tokens", help="Skip the run below this balance."),
     chunk_size: int = typer.Option(2, "--chunk-size", min=1, max=100,
                                    help="ASINs per /product call."),
+    max_minutes: float = typer.Option(None, "--max-minutes", min=0.1,
+                                      help="Stop before a chunk that would end later than this "
+                                           "(resume next run); from cron, keep sync and "
+                                           "backfill together under the interval."),
+    reconcile_share: float = typer.Option(
+        0.10, "--reconcile-share", min=0.0, max=1.0,
+        help="Share of the refill that full walks of Keepa's listing may take (5 tokens per "
+             "150 deals); they catch what the cheap walk cannot see."),
+    refresh_hours: float = typer.Option(
+        24, "--refresh-hours", min=0,
+        help="Re-fetch a visible deal Keepa re-crawled at most this often, with tokens left "
+             "over (0: never)."),
     query: Path = typer.Option(None, "--query", envvar="ARBITRAGE_QUERY",
                                help="Deal query file [default: ./keepa_query.json]."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
 ) -> None:
-    """Refresh only the deals that changed since the last sync (for cron).
+    """Reconcile deals.db with Keepa's current deal listing (for cron).
+
+    Walks the listing (cheaply down to the watermark, or in full when due), records what it
+    says per ASIN, then fetches with live offers, best value first: failed fetches whose retry
+    time has come, changed deals, new ones, and visible deals Keepa re-crawled. A deal Keepa
+    still lists is never hidden; a failure is retried with a bounded backoff.
 
     Example:
 
@@ -36,6 +53,7 @@ def sync(
     key = cfg.keepa_key()
     db = open_db(cfg.db_path)
     client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db))
-    summary = run_sync(db, client, q, SyncOptions(chunk_size=chunk_size, max_pages=max_pages,
-                                                  min_tokens=min_tokens))
+    summary = run_sync(db, client, q, SyncOptions(
+        chunk_size=chunk_size, max_pages=max_pages, min_tokens=min_tokens,
+        max_minutes=max_minutes, reconcile_share=reconcile_share, refresh_hours=refresh_hours))
     report(summary, as_json)

@@ -68,6 +68,7 @@ DATE_RANGE_DAYS = {0: 1, 1: 7, 2: 31, 3: 90}
 MAX_ASINS_PER_PRODUCT = 100
 MAX_SELLERS_PER_CALL = 100
 DEALS_PER_PAGE = 150
+MAX_LISTED_DEALS = 10_000  # /deal serves at most this many deals of a query, in pages
 OFFERS_MIN, OFFERS_MAX = 20, 100
 
 # Documented token prices (keepa-api.md §2.1, §3, §4, §5, §1.6).

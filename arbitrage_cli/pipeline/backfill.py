@@ -12,13 +12,15 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from arbitrage_cli.analysis.deal import reference_time
 from arbitrage_cli.clock import Clock, SystemClock
+from arbitrage_cli.dealquery import price_type
 from arbitrage_cli.keepa.client import KeepaClient, canonical_json
-from arbitrage_cli.pipeline.chunk import listed_deals, process_chunk
-from arbitrage_cli.pipeline.runner import WRITER_LOCK, run_locked
-from arbitrage_cli.store import runs, state
+from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full, process_chunk
+from arbitrage_cli.pipeline.runner import WRITER_LOCK, Deadline, run_locked
+from arbitrage_cli.store import listing, runs, state
 from arbitrage_cli.store.db import immediate
-from arbitrage_cli.timefmt import iso_utc
+from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch
 
 log = logging.getLogger(__name__)
 __all__ = ["WRITER_LOCK", "BackfillOptions", "backfill"]
@@ -35,7 +37,6 @@ class BackfillOptions:
     max_minutes: float | None = None
     restart: bool = False
     seller_ttl_s: float = 7 * 86400
-    next_check_s: float = 86400
     lease_s: float = 300
 
 
@@ -78,16 +79,20 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
                         "use --restart to run it again")
     started = state.get(db, "backfill_started_at")
     stats = run.stats
-    deadline = clock.now() + options.max_minutes * 60 if options.max_minutes else None
+    deadline = Deadline(clock, options.max_minutes)
     while True:
         page = state.get(db, "backfill_page", 0)
         listed = state.get(db, "backfill_page_asins")
         if listed is None:
-            deals, full = listed_deals(client.deal({**query, "page": page}))
+            body = client.deal({**query, "page": page})
+            deals, count = listed_deals(body)
             asins = list(dict.fromkeys(d["asin"] for d in deals))
             with immediate(db):  # the page's ASINs are stored: a resume never re-lists it
+                # what the listing said, for sync's change detection and the janitor
+                listing.record(db, deals, price_type(query), clock.now(),
+                               reference_time(body) or keepa_minutes_from_epoch(clock.now()))
                 state.set_(db, "backfill_page_asins", ",".join(asins), clock)
-                state.set_(db, "backfill_page_full", int(full), clock)
+                state.set_(db, "backfill_page_full", int(page_is_full(count)), clock)
                 state.set_(db, "backfill_position", 0, clock)
         else:
             asins = [a for a in listed.split(",") if a]
@@ -95,6 +100,8 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
         progress("page", {"page": page, "asins": len(asins), "position": position})
         while position < len(asins):
             lock.check()
+            if not deadline.allows_next():
+                return "stopped", deadline.message()
             chunk = asins[position:position + options.chunk_size]
             done = _saved_since(db, chunk, started)
             todo = [a for a in chunk if a not in done]
@@ -104,10 +111,10 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
                 state.set_(tx, "backfill_position", end, clock)
 
             if todo:
-                result = process_chunk(db, client, todo, clock=clock,
-                                       seller_ttl_s=options.seller_ttl_s,
-                                       next_check_s=options.next_check_s,
-                                       on_commit=commit_progress)
+                with deadline.unit():
+                    result = process_chunk(db, client, todo, clock=clock,
+                                           seller_ttl_s=options.seller_ttl_s,
+                                           on_commit=commit_progress)
                 stats.deals_saved += len(result.saved)
                 stats.skip_reasons.update(result.skipped)
                 for key in ("sellers_fetched", "sellers_cached"):
@@ -123,9 +130,6 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
                                "eta_s": _eta_s(client, run, len(asins) - position)})
             if options.max_deals is not None and stats.deals_saved >= options.max_deals:
                 return "stopped", f"--max-deals {options.max_deals} reached; rerun to resume"
-            if deadline is not None and clock.now() >= deadline:
-                return "stopped", (f"--max-minutes {options.max_minutes:g} reached; the next "
-                                   "run resumes")
         with immediate(db):
             if state.get(db, "backfill_page_full"):
                 state.set_(db, "backfill_page", page + 1, clock)

@@ -15,7 +15,7 @@ import sqlite_utils
 from arbitrage_cli.analysis.deal import analyse, reference_time
 from arbitrage_cli.analysis.offers import OfferChoice, select_offer
 from arbitrage_cli.clock import Clock
-from arbitrage_cli.analysis.keepa_data import is_int
+from arbitrage_cli.analysis.keepa_data import clean
 from arbitrage_cli.keepa.client import ASIN_RE, KeepaClient
 from arbitrage_cli.keepa.constants import DEALS_PER_PAGE, OFFERS_MIN
 from arbitrage_cli.pipeline.recalc import recalc_rows
@@ -36,14 +36,15 @@ INCOMPLETE = "incomplete_product"
 class ChunkResult:
     saved: list[str] = dataclasses.field(default_factory=list)  # status 'deal'
     skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    failed: list[str] = dataclasses.field(default_factory=list)  # queued for a retry
     sellers_fetched: int = 0
     sellers_cached: int = 0
 
 
-def listed_deals(body: dict) -> tuple[list[dict], bool]:
+def listed_deals(body: dict) -> tuple[list[dict], int]:
     """The deals of a /deal answer that name a valid ASIN (creationDate None when damaged) and
-    whether the page was full. Fullness comes from the raw count: a damaged entry on a full page must
-    not make the listing stop early."""
+    how many entries the page held. The count is the raw one: a damaged entry on a full page
+    must not make the listing stop early."""
     deals = body.get("deals") if isinstance(body.get("deals"), dict) else {}
     dr = deals.get("dr") if isinstance(deals.get("dr"), list) else []
     good = []
@@ -52,12 +53,16 @@ def listed_deals(body: dict) -> tuple[list[dict], bool]:
                 and ASIN_RE.match(d["asin"])):
             log.warning("deal page entry without a valid ASIN dropped")
             continue
-        if not is_int(d.get("creationDate")):
+        if not clean(d.get("creationDate")):  # damaged, a sentinel, or implausibly huge
             # the ASIN is still worth processing; callers treat the time as unknown
             log.warning("deal page entry %s has no valid creationDate", d["asin"])
             d = {**d, "creationDate": None}
         good.append(d)
-    return good, len(dr) >= DEALS_PER_PAGE
+    return good, len(dr)
+
+
+def page_is_full(count: int) -> bool:
+    return count >= DEALS_PER_PAGE
 
 
 def skipped_row(asin: str, reason: str) -> dict:
@@ -68,8 +73,8 @@ def skipped_row(asin: str, reason: str) -> dict:
 
 def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[str], *,
                   clock: Clock, seller_ttl_s: float,
-                  next_check_s: float, on_commit: Callable[[sqlite_utils.Database], None]
-                  | None = None, live: bool = False) -> ChunkResult:
+                  on_commit: Callable[[sqlite_utils.Database], None] | None = None,
+                  live: bool = False) -> ChunkResult:
     """`live`: the caller knows these products changed since our last look, so Keepa must
     collect the offers now (update=0) instead of serving its cache of the last hour."""
     resp = client.product(asins, offers=OFFERS_MIN, stats=STATS_DAYS, days=HISTORY_DAYS,
@@ -121,15 +126,24 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
             log.warning("analysis failed for %s", asin, exc_info=True)
             rows.append(skipped_row(asin, ANALYSIS_ERROR))
     for row in rows:
+        if row["skip_reason"] in deal_store.FETCH_FAILURES:
+            result.failed.append(row["asin"])
+        else:
+            # when Keepa collected what this row was analysed from: sync compares it with the
+            # last change the listing reports
+            row["checked_keepa"] = row.get("offers_checked_keepa") or now_keepa
         if row["status"] == "deal":
             result.saved.append(row["asin"])
         else:
             result.skipped[row["skip_reason"]] += 1
+    good = {a: p for a, p in products.items() if a not in result.failed}
     with immediate(db):
         if missing:
             deal_store.save_sellers(db, missing, fetched, clock.now())
-        deal_store.upsert_rows(db, rows, clock.now(), next_check_s)
-        deal_store.save_payloads(db, products, now_keepa, clock.now())
+        deal_store.upsert_rows(db, rows, clock.now())
+        deal_store.save_payloads(db, good, now_keepa, clock.now())
+        deal_store.save_payloads(db, {a: p for a, p in products.items() if a not in good},
+                                 now_keepa, clock.now(), replace=False)
         marks = ", ".join("?" * len(asins))
         # settings read inside the transaction: a concurrent `settings set` is either
         # before (we use it) or after (its recalc covers these rows)

@@ -3,13 +3,14 @@ mapping of how it ended to an outcome, and one summary line in the log."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import sqlite_utils
 
 from arbitrage_cli.clock import Clock
-from arbitrage_cli.errors import LockLost
+from arbitrage_cli.errors import ConfigError, LockLost
 from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.keepa.errors import KeepaError, OutOfTokens, TransientError
 from arbitrage_cli.store import locks, runs, schema
@@ -20,6 +21,31 @@ WRITER_LOCK = "backfill"  # one Keepa writer at a time: backfill and sync share 
 Body = Callable[[locks.Lock, runs.Run], tuple[str, str | None]]
 
 
+class Deadline:
+    """`--max-minutes`: stop before a unit of work that would overrun the limit, judged by the
+    longest unit so far (token waits included), so cron's next run is never locked out."""
+
+    def __init__(self, clock: Clock, minutes: float | None):
+        self.clock = clock
+        self.minutes = minutes
+        self.end = clock.now() + minutes * 60 if minutes else None
+        self.longest = 0.0
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[None]:
+        started = self.clock.now()
+        try:
+            yield
+        finally:
+            self.longest = max(self.longest, self.clock.now() - started)
+
+    def allows_next(self) -> bool:
+        return self.end is None or self.clock.now() + self.longest <= self.end
+
+    def message(self) -> str:
+        return f"--max-minutes {self.minutes:g} reached; the next run resumes"
+
+
 def run_locked(db: sqlite_utils.Database, client: KeepaClient, command: str, clock: Clock,
                lease_s: float, body: Body,
                on_done: Callable[[], None] | None = None) -> dict:
@@ -27,6 +53,11 @@ def run_locked(db: sqlite_utils.Database, client: KeepaClient, command: str, clo
 
     Out of tokens ends the run cleanly ("paused"); Keepa errors are recorded and re-raised
     (400/402 exit 4, the rest 1); `on_done` runs when the outcome is "done"."""
+    if command != "demo" and runs.holds_demo(db):
+        raise ConfigError(
+            f"{schema.db_path(db)} holds simulated demo data (from `arbitrage demo`); real Keepa "
+            f"deals must not mix with it. Use another --db for your real data (the default is "
+            f"./deals.db; the demo writes ./demo.db), or delete this file.")
     lock = locks.acquire(db, WRITER_LOCK, clock=clock, lease_s=lease_s)
     if schema.db_path(db) != ":memory:":
         lock.start_heartbeat(schema.db_path(db))

@@ -46,7 +46,13 @@ class KeepaSimulator:
     def __init__(self, catalog: Catalog | None = None, *, refill_rate: int = 20,
                  tokens: int | None = None, clock: Clock | None = None,
                  faults: FaultPlan | None = None, keys: set[str] | None = None,
-                 expired_keys: set[str] | None = None):
+                 expired_keys: set[str] | None = None,
+                 creation_date: str = endpoints.CREATION_CHANGED):
+        """`creation_date`: what a deal's creationDate means, "changed" (Keepa's
+        documentation: last change of the price type) or "found" (Keepa's Java client: when
+        the deal was found)."""
+        if creation_date not in endpoints.CREATION_MEANINGS:
+            raise ValueError(f"creation_date must be one of {endpoints.CREATION_MEANINGS}")
         self.clock = clock or SystemClock()
         self.catalog = catalog or Catalog(now=self.clock.now())
         self.bucket = TokenBucket(refill_rate, self.clock, tokens)
@@ -56,6 +62,8 @@ class KeepaSimulator:
         self.log: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._deal_cache: dict = {}
+        self.creation_date = creation_date
+        self._found: dict | None = {} if creation_date == endpoints.CREATION_FOUND else None
         self.offers_fetched: dict[str, int] = {}  # asin -> Keepa minute of the last offer fetch
 
     # -- introspection for tests and benchmarks --------------------------------------------
@@ -159,7 +167,7 @@ class KeepaSimulator:
             result = endpoints.seller(cat, params, now)  # cheap and side-effect free
             return lambda: result
         if endpoint == "deal":
-            result = endpoints.deal(cat, params, body, now, self._deal_cache)
+            result = endpoints.deal(cat, params, body, now, self._deal_cache, self._found)
             return lambda: result
         result = endpoints.query(cat, params, body, now)
         return lambda: result

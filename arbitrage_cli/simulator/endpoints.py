@@ -26,6 +26,13 @@ QUERY_METRICS = ("current", "avg30", "avg90", "avg180", "avg365", "lastPriceChan
 QUERY_FIELD = re.compile(r"^(%s)_([A-Z_]+)_(lte|gte)$" % "|".join(QUERY_METRICS))
 DEAL_MAX_AGE_MIN = 12 * 60  # only products updated within the last 12 h are deals [DOC]
 DEAL_CACHE_MIN = 2  # a query's result is cached 120 s [JAVA]
+# The two readings of a deal's `creationDate` (keepa-api.md §4, §9 item 5): Keepa's
+# documentation says "last change of the requested price type", Keepa's Java client says "the
+# time this deal was found". Nothing here can ask the real service, so the simulator serves
+# either and the pipeline is tested under both.
+CREATION_CHANGED = "changed"
+CREATION_FOUND = "found"
+CREATION_MEANINGS = (CREATION_CHANGED, CREATION_FOUND)
 
 
 class BadRequest(Exception):
@@ -207,7 +214,9 @@ def _in_range(value: int, rng: tuple[int, int] | None) -> bool:
 
 
 def deal(cat: Catalog, params: dict[str, str], body: bytes | None, now: int,
-         cache: dict) -> tuple[dict, int]:
+         cache: dict, found: dict | None = None) -> tuple[dict, int]:
+    """`found`: when given, `creationDate` means "the time this deal was found" and this is
+    the memory of when each listed deal was found, per query (see CREATION_FOUND)."""
     _check_params(params, DEAL_PARAMS)
     sel = parse_selection(params, body)
     unknown = sorted(set(sel) - DEAL_FIELDS)
@@ -229,7 +238,8 @@ def deal(cat: Catalog, params: dict[str, str], body: bytes | None, now: int,
     key = json.dumps({k: v for k, v in sel.items() if k != "page"}, sort_keys=True)
     hit = cache.get(key)
     if hit is None or now - hit[0] >= DEAL_CACHE_MIN:
-        hit = (now, _deal_list(cat, sel, pt, date_range, now))
+        memory = found.setdefault(key, {}) if found is not None else None
+        hit = (now, _deal_list(cat, sel, pt, date_range, now, memory))
         cache[key] = hit
     matches = hit[1]
     dr = matches[page * DEALS_PER_PAGE:(page + 1) * DEALS_PER_PAGE]
@@ -238,7 +248,12 @@ def deal(cat: Catalog, params: dict[str, str], body: bytes | None, now: int,
                       "categoryCount": [len(matches)] if matches else []}}, TOKENS_PER_DEAL_PAGE
 
 
-def _deal_list(cat: Catalog, sel: dict, pt: int, date_range: int, now: int) -> list[dict]:
+def _deal_list(cat: Catalog, sel: dict, pt: int, date_range: int, now: int,
+               found: dict | None = None) -> list[dict]:
+    """Every deal of the query at `now`, in its sort order. `found` (the "found" meaning of
+    creationDate): ASIN -> minute it was found; a deal keeps that time while it stays listed,
+    one that (re-)enters is found now, and on the first listing a deal counts as found when
+    its current price appeared."""
     ranges = sel.get("isRangeEnabled", True) is not False
     include = sel.get("includeCategories") or []
     exclude = sel.get("excludeCategories") or []
@@ -275,6 +290,12 @@ def _deal_list(cat: Catalog, sel: dict, pt: int, date_range: int, now: int) -> l
             if not _in_range(d["deltaLast"][pt], _range(sel, "deltaLastRange")):
                 continue
         out.append(d)
+    if found is not None:
+        first = "listed" not in found
+        known = found.get("listed", {})
+        for d in out:
+            d["creationDate"] = known.get(d["asin"], d["creationDate"] if first else now)
+        found["listed"] = {d["asin"]: d["creationDate"] for d in out}
     sort_type = _num(sel, "sortType", 1) or 1
     keys = {1: lambda d: -d["creationDate"], 2: lambda d: -d["delta"][date_range][pt],
             3: lambda d: d["current"][CSV["SALES"]] if d["current"][CSV["SALES"]] > 0 else 1 << 40,

@@ -17,41 +17,69 @@ _COLS = sorted(ANALYSIS_COLUMNS)
 # What describes the book does not disappear: a refresh that lacks it keeps the old value.
 KEEP_IF_MISSING = frozenset({"title", "author", "category", "binding", "publisher",
                              "root_category"})
-# Outcomes that say "we could not look", not "the market changed" (R23): an existing row is
-# kept as it was; only its next check moves.
+# Outcomes that say "we could not look", not "the market changed" (R23): an existing row keeps
+# its numbers and goes to the retry queue.
 FETCH_FAILURES = frozenset({"offers_unknown", "not_returned", "analysis_error",
                             "incomplete_product"})
-RETRY_FAILED_S = 3600
+# Bounded backoff of a failing fetch: 15 min, 30, 1 h, 2 h, then every 3 h, never given up.
+RETRY_FIRST_S = 15 * 60
+RETRY_MAX_S = 3 * 3600
 _INSERT = (f"insert into deals ({', '.join(_COLS)}, first_seen_at, confirmed_at, updated_at, "
-           f"next_check_at, expired_at) values ({', '.join(':' + c for c in _COLS)}, :now, "
-           f":now, :now, :next_check, null) on conflict(asin) do update set ")
+           f"checked_keepa, retry_reason, retry_count, retry_since_at, next_check_at, "
+           f"expired_at) values ({', '.join(':' + c for c in _COLS)}, :now, :now, :now, "
+           f":checked_keepa, :retry_reason, :retry_count, :retry_since_at, :next_check, null) "
+           f"on conflict(asin) do update set ")
 UPSERT_SQL = _INSERT + ", ".join(
     f"{c} = coalesce(excluded.{c}, deals.{c})" if c in KEEP_IF_MISSING else f"{c} = excluded.{c}"
     for c in _COLS if c != "asin") + (", confirmed_at = excluded.confirmed_at, "
                                        "updated_at = excluded.updated_at, "
-                                       "next_check_at = excluded.next_check_at, expired_at = null")
-FAILED_SQL = _INSERT + "next_check_at = excluded.next_check_at"
+                                       "checked_keepa = excluded.checked_keepa, "
+                                       "retry_reason = null, retry_count = null, "
+                                       "retry_since_at = null, next_check_at = null, "
+                                       "expired_at = null")
+FAILED_SQL = _INSERT + ("retry_reason = excluded.retry_reason, "
+                        "retry_count = excluded.retry_count, "
+                        "retry_since_at = coalesce(deals.retry_since_at, excluded.retry_since_at), "
+                        "next_check_at = excluded.next_check_at")
 
 
-def upsert_rows(db: sqlite_utils.Database, rows: Iterable[dict], now: float,
-                next_check_s: float) -> int:
-    ok, failed = [], []
-    for row in rows:
-        failed_fetch = row.get("skip_reason") in FETCH_FAILURES
-        (failed if failed_fetch else ok).append(
-            {**row, "now": iso_utc(now),
-             "next_check": iso_utc(now + (RETRY_FAILED_S if failed_fetch else next_check_s))})
-    db.conn.executemany(UPSERT_SQL, ok)
-    db.conn.executemany(FAILED_SQL, failed)
-    return len(ok) + len(failed)
+def retry_delay_s(attempt: int) -> float:
+    """Seconds before retry `attempt` (1 = the first retry)."""
+    return min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** max(0, attempt - 1))
+
+
+def upsert_rows(db: sqlite_utils.Database, rows: Iterable[dict], now: float) -> int:
+    """Save analysed rows. A row carries `checked_keepa` (when Keepa collected what it was
+    analysed from). A fetch failure never replaces what we had: it queues the ASIN for a retry
+    with a bounded backoff."""
+    rows = list(rows)
+    failed = [r for r in rows if r.get("skip_reason") in FETCH_FAILURES]
+    ok = [r for r in rows if r.get("skip_reason") not in FETCH_FAILURES]
+    stamp = iso_utc(now)
+    db.conn.executemany(UPSERT_SQL, [
+        {**r, "now": stamp, "retry_reason": None, "retry_count": None, "retry_since_at": None,
+         "next_check": None} for r in ok])
+    if failed:
+        marks = ", ".join("?" * len(failed))
+        attempts = dict(db.execute(f"select asin, retry_count from deals where asin in "
+                                   f"({marks})", [r["asin"] for r in failed]).fetchall())
+        db.conn.executemany(FAILED_SQL, [
+            {**r, "now": stamp, "checked_keepa": None, "retry_reason": r["skip_reason"],
+             "retry_count": (attempts.get(r["asin"]) or 0) + 1, "retry_since_at": stamp,
+             "next_check": iso_utc(now + retry_delay_s((attempts.get(r["asin"]) or 0) + 1))}
+            for r in failed])
+    return len(rows)
 
 
 def save_payloads(db: sqlite_utils.Database, products: dict[str, dict], keepa_minute: int,
-                  now: float) -> None:
+                  now: float, *, replace: bool = True) -> None:
+    """`replace=False` (the payload of a failed fetch): kept only when we have nothing, so
+    `explain` always explains the row that is shown."""
     db.conn.executemany(
         "insert into keepa_products (asin, fetched_at, keepa_minute, product_zlib) "
-        "values (?, ?, ?, ?) on conflict(asin) do update set fetched_at = excluded.fetched_at, "
-        "keepa_minute = excluded.keepa_minute, product_zlib = excluded.product_zlib",
+        "values (?, ?, ?, ?) on conflict(asin) do "
+        + ("update set fetched_at = excluded.fetched_at, keepa_minute = excluded.keepa_minute, "
+           "product_zlib = excluded.product_zlib" if replace else "nothing"),
         [(asin, iso_utc(now), keepa_minute,
           zlib.compress(json.dumps(p, separators=(",", ":")).encode(), 6))
          for asin, p in products.items()])
@@ -79,6 +107,18 @@ def reanalyse(db: sqlite_utils.Database, asin: str):
     sid = stored.get("seller_id")
     seller = seller_as_keepa(cached_sellers(db, [sid], "").get(sid)) if sid else None
     return analyse(product, seller, now=now, settings=settings_store.load(db)), stored
+
+
+def explain_inputs(db: sqlite_utils.Database, asin: str) -> dict | None:
+    """Everything `explain` reports on a stored deal (explain.report's arguments): its
+    re-analysis, the stored row, its gating status and listing evidence. No tokens."""
+    from arbitrage_cli.store import listing, restrictions
+
+    found = reanalyse(db, asin)
+    if found is None:
+        return None
+    return {"a": found[0], "stored": found[1], "gating": restrictions.get(db, asin),
+            "listed": listing.get(db, asin)}
 
 
 # -- seller cache ---------------------------------------------------------------------------

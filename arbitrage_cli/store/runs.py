@@ -64,3 +64,8 @@ def last_runs(db: sqlite_utils.Database, limit: int = 10, command: str | None = 
             row[key] = json.loads(row[key]) if row[key] else {}
         out.append(row)
     return out
+
+
+def holds_demo(db: sqlite_utils.Database) -> bool:
+    """The database holds `arbitrage demo`'s simulated deals."""
+    return db.execute("select 1 from runs where command = 'demo' limit 1").fetchone() is not None

@@ -322,3 +322,40 @@ def m007_gating(db: sqlite_utils.Database) -> None:
     # offer changed condition is checked again. Browsing shows the gating status.
     db["user_restrictions"].add_column("condition_type", str)
     db.create_view("deals_pretty", DEALS_PRETTY_GATING_SQL, replace=True)
+
+
+@migrations(name="008_listing_evidence")
+def m008_listing_evidence(db: sqlite_utils.Database) -> None:
+    # Issue 12. What Keepa's /deal listing said about each ASIN and when (the evidence sync's
+    # change detection and the janitor read), kept apart from when we fetched the product; and
+    # a retry queue for failed fetches on deals. The SQL is written out as it shipped, so a
+    # later change of a constant cannot change what this migration does.
+    db.execute("""create table listing (
+        asin text primary key,
+        first_listed_at text not null,
+        listed_at text not null,
+        listed_keepa integer,
+        creation_keepa integer,
+        last_update_keepa integer,
+        current_cents integer,
+        current_since_keepa integer,
+        changed_keepa integer
+    ) strict""")
+    db.execute("create index idx_listing_listed_at on listing (listed_at)")
+    for column, kind in (("checked_keepa", "integer"), ("retry_reason", "text"),
+                         ("retry_count", "integer"), ("retry_since_at", "text")):
+        db.execute(f"alter table deals add column {column} {kind}")
+    failures = "('offers_unknown', 'not_returned', 'analysis_error', 'incomplete_product')"
+    # A failure used to leave an existing row as it was, so a failure reason on a row means the
+    # ASIN was never fetched successfully: those rows wait for their retry.
+    db.execute(f"""update deals set retry_reason = skip_reason, retry_count = 1,
+        retry_since_at = updated_at where skip_reason in {failures}""")
+    db.execute(f"""update deals set checked_keepa = coalesce(offers_checked_keepa,
+        cast(strftime('%s', updated_at) as integer) / 60 - 21564000)
+        where status != 'new' and (skip_reason is null or skip_reason not in {failures})""")
+    db.execute("update deals set next_check_at = null where retry_reason is null")
+    db.execute("""insert into listing (asin, first_listed_at, listed_at)
+        select asin, coalesce(first_seen_at, confirmed_at), confirmed_at from deals
+        where confirmed_at is not null""")
+    db.execute("create index idx_deals_retry on deals (next_check_at) "
+               "where retry_reason is not null")

@@ -26,6 +26,10 @@ KNOWN_KEYS: dict[str, type] = {
     "backfill_page_asins": str,
     "backfill_page_full": int,
     "backfill_started_at": str,
+    # the last full walk of the listing that listed it to the end (pipeline/reconcile.py)
+    "full_walk_started_at": str,
+    "full_walk_completed_at": str,
+    "full_walk_pages": int,
 }
 
 _SCALARS = (int, float, str, type(None))

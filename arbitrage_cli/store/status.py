@@ -9,7 +9,7 @@ import sqlite_utils
 from arbitrage_cli import __version__
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa.budget import Snapshot, project
-from arbitrage_cli.store import locks, queries, runs, schema, state
+from arbitrage_cli.store import listing, locks, queries, runs, schema, state
 from arbitrage_cli.store import tokens as token_sql
 from arbitrage_cli.timefmt import iso_utc, parse_iso
 
@@ -42,10 +42,24 @@ def health(db: sqlite_utils.Database, now: float, sync_interval_min: float,
     if age is not None and age > 2 * sync_interval_min * 60:
         warnings.append(f"sync has not succeeded for {age / 3600:.1f} h (expected every "
                         f"{sync_interval_min:g} min): check cron and `arbitrage --db ... sync`")
+    elif runs.holds_demo(db):
+        warnings.append("this database holds simulated deals from `arbitrage demo`; real "
+                        "backfill and sync refuse it (use another --db for your Keepa data)")
     elif age is None and (syncs or state.get(db, "backfill_completed_at")):
         warnings.append("sync has never succeeded: install the crontab (see README)")
     if wm and now - parse_iso(wm[1]) > 86400:
         warnings.append(f"the watermark has not moved since {wm[1]}")
+    walked = state.get(db, "full_walk_completed_at")
+    if walked and now - parse_iso(walked) > 86400:
+        warnings.append(f"Keepa's listing has not been walked in full since {walked}: sync "
+                        f"cannot prove which deals left it (is --max-pages too low?)")
+    fresh = listing.freshness(db, now, state.get(db, "full_walk_started_at"))
+    overdue = db.execute("select count(*), min(next_check_at) from deals where retry_reason is "
+                         "not null and next_check_at < ?",
+                         [iso_utc(now - 2 * sync_interval_min * 60)]).fetchone()
+    if overdue[0]:
+        warnings.append(f"{overdue[0]} failed fetches are overdue for their retry (oldest due "
+                        f"{overdue[1]}): is sync running, with tokens?")
     for lk in lock_list:
         if lk.owner_alive is False:
             warnings.append(f"lock '{lk.name}' belongs to a dead process (pid {lk.pid}); it is "
@@ -56,6 +70,8 @@ def health(db: sqlite_utils.Database, now: float, sync_interval_min: float,
                  "interval_min": sync_interval_min,
                  "last_outcomes": [r["outcome"] for r in syncs]},
         "watermark": {"iso": wm[0] if wm else None, "moved_at": wm[1] if wm else None},
+        "listing": {"full_walk_completed_at": walked,
+                    "full_walk_pages": state.get(db, "full_walk_pages"), **fresh},
         "warnings": warnings,
     }
 

@@ -1,0 +1,205 @@
+"""The listing walks and the due queue: what sync must judge, and in which order.
+
+Keepa lists a deal while its product was updated in the last 12 hours, the listing moves while
+we page it, and a deal's `creationDate` has two documented meanings (the last change of the
+queried price type, or when the deal was found: keepa-api.md §4). So nothing rests on one
+field:
+
+* every walk records per ASIN what the listing said (store/listing.py). A listed deal is due
+  when it is new, when the listing reports a change after our last check (`currentSince` or
+  `creationDate` newer than `deals.checked_keepa`), or when what it reports differs from the
+  previous sighting;
+* the cheap incremental walk reads sortType 1 (newest `creationDate` first) down to the
+  watermark; a full walk reads the whole listing often enough to catch what the incremental
+  walk cannot see (moving pages, the "found" meaning, late changes), within a bounded share of
+  the token budget;
+* a walk cut short (`--max-pages`, a pause for tokens) never moves the watermark; what it did
+  list is recorded, so nothing it found is lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import sqlite_utils
+
+from arbitrage_cli.analysis.business import BusinessSettings, FeeInputs, compute
+from arbitrage_cli.analysis.deal import reference_time
+from arbitrage_cli.clock import Clock
+from arbitrage_cli.dealquery import price_type
+from arbitrage_cli.keepa.client import KeepaClient
+from arbitrage_cli.keepa.constants import MAX_LISTED_DEALS, TOKENS_PER_DEAL_PAGE
+from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full
+from arbitrage_cli.store import listing, state
+from arbitrage_cli.store.db import immediate
+from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch, keepa_minutes_to_iso, \
+    parse_iso
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Walk:
+    full: bool  # set out to list everything
+    started: float
+    pages: int = 0
+    listed: int = 0
+    to_end: bool = False  # listed the whole listing (up to Keepa's 10,000-deal cap)
+    reached: bool = False  # an incremental walk got down to the watermark
+    capped: bool = False
+    out_of_order: bool = False
+    newest: int | None = None  # newest creationDate seen
+
+    @property
+    def complete(self) -> bool:
+        return self.to_end or self.reached
+
+
+def walk(db: sqlite_utils.Database, client: KeepaClient, query: dict, *, full: bool,
+         watermark: int | None, max_pages: int, overlap_min: int, clock: Clock) -> Walk:
+    """Page the listing newest change first and record every page's evidence as it comes. An
+    incremental walk trusts the order only as far as each page proves it: if a page breaks it,
+    it lists every page instead."""
+    pt = price_type(query)
+    w = Walk(full=full or watermark is None, started=clock.now())
+    trusted, last, total = not w.full, None, 0
+    for page in range(max_pages):
+        body = client.deal({**query, "sortType": 1, "page": page})
+        deals, count = listed_deals(body)
+        keepa_now = reference_time(body) or keepa_minutes_from_epoch(clock.now())
+        with immediate(db):
+            listing.record(db, deals, pt, clock.now(), keepa_now)
+        w.pages, w.listed, total = w.pages + 1, w.listed + len(deals), total + count
+        for d in deals:
+            c = d["creationDate"]
+            if c is None:
+                continue
+            w.newest = c if w.newest is None else max(w.newest, c)
+            if trusted and last is not None and c > last:
+                log.warning("sync: Keepa page %d is not ordered by deal age (%s after %s); "
+                            "listing every page instead", page, c, last)
+                trusted, w.out_of_order = False, True
+            last = c if last is None else min(last, c)
+        if total >= MAX_LISTED_DEALS:  # its last page is short: check the cap first
+            w.to_end = w.capped = True
+            log.warning("sync: Keepa lists at most %d deals of a query and this one has more; "
+                        "narrow keepa_query.json to see the rest", MAX_LISTED_DEALS)
+            break
+        if not page_is_full(count):
+            w.to_end = True
+            break
+        if trusted and last is not None and last <= watermark - overlap_min:
+            w.reached = True
+            break
+    return w
+
+
+def full_walk_due(db: sqlite_utils.Database, now: float, share: float,
+                  refill_rate: int | None) -> bool:
+    """A full walk costs its pages; spread them so they take at most `share` of the refill."""
+    done = state.get(db, "full_walk_completed_at")
+    if done is None:
+        return True
+    if share <= 0:
+        return False
+    pages = state.get(db, "full_walk_pages", 1)
+    interval_s = pages * TOKENS_PER_DEAL_PAGE / (share * max(1, refill_rate or 1)) * 60
+    return now - parse_iso(done) >= interval_s
+
+
+def finish_walk(db: sqlite_utils.Database, w: Walk, watermark: int | None, clock: Clock) -> bool:
+    """Move the watermark over a walk that listed everything down to it; remember a full walk
+    (the janitor's proof of absence). Returns whether the watermark moved."""
+    moved = w.complete and w.newest is not None and (watermark is None or w.newest > watermark)
+    with immediate(db):
+        if moved:
+            state.set_(db, "watermark_keepa", w.newest, clock)
+            state.set_(db, "watermark_iso", keepa_minutes_to_iso(w.newest), clock)
+        if w.to_end:
+            state.set_(db, "full_walk_started_at", iso_utc(w.started), clock)
+            state.set_(db, "full_walk_completed_at", iso_utc(clock.now()), clock)
+            state.set_(db, "full_walk_pages", w.pages, clock)
+    return moved
+
+
+# -- the due queue ---------------------------------------------------------------------------
+RETRY, CHANGED, NEW, REFRESH = "retry", "changed", "new", "refresh"
+
+
+@dataclasses.dataclass(frozen=True)
+class Due:
+    asin: str
+    kind: str
+    tier: int  # lower first
+    rank: int  # higher first within a tier
+    value_cents: int | None  # estimated profit at the listing's price (or stored profit)
+
+
+def estimated_profit(row: dict, settings: BusinessSettings) -> int | None:
+    """Profit if the listing's current price (item only) plus our last winner's shipping were
+    the buy price, with the stored List at and fees: an optimistic bound, for ordering only."""
+    price = row.get("current_cents")
+    if price is None or row.get("list_at_cents") is None:
+        return None
+    buy = price + max(0, row.get("shipping_cents") or 0)
+    return compute(FeeInputs(buy, row["list_at_cents"], row.get("fba_fee_cents"),
+                             row.get("referral_fee_pct"), row.get("closing_fee_cents")),
+                   settings).profit_cents
+
+
+def _visible(r: dict) -> bool:
+    return (r["status"] == "deal" and not r["hidden"] and not r["expired_at"]
+            and not r["price_suspicious"] and (r["list_at_cents"] or 0) > 0
+            and (r["avg_1yr_cents"] or 0) > 0 and (r["profit_cents"] or 0) > 0)
+
+
+def plan(rows: list[dict], *, now: float, now_keepa: int, listed_since: str,
+         retry_since: str, settings: BusinessSettings, include_new: bool,
+         refresh_after_min: float | None) -> list[Due]:
+    """Order the work: failed fetches whose retry time has come; changed deals that could be
+    profitable at the listed price (best first); new ASINs (newest first); other changed
+    deals; and, with what is left, visible deals Keepa re-crawled since our check (a winner
+    can change without the lowest used price changing)."""
+    now_iso, out = iso_utc(now), []
+    for r in rows:
+        current = r["listed_at"] >= listed_since
+        if not r["known"] or r["status"] == "new":
+            if include_new and current:
+                out.append(Due(r["asin"], NEW, 2, r["creation_keepa"] or 0, None))
+            continue
+        if r["retry_reason"]:
+            if r["listed_at"] >= retry_since and (r["next_check_at"] or "") <= now_iso:
+                out.append(Due(r["asin"], RETRY, 0, r["profit_cents"] or 0, r["profit_cents"]))
+            continue
+        if not current:
+            continue
+        reported = [t for t in (r["creation_keepa"], r["current_since_keepa"],
+                                r["changed_keepa"]) if t is not None]
+        checked = r["checked_keepa"]
+        if checked is None or (reported and max(reported) > checked):
+            est = estimated_profit(r, settings)
+            # no List at: the change cannot make it visible, unless the new history has sales
+            promising = r["list_at_cents"] is not None and (est is None or est > 0)
+            out.append(Due(r["asin"], CHANGED, 1 if promising else 3,
+                           est if est is not None else -(1 << 40), est))
+        elif (refresh_after_min and _visible(r) and r["listed_update_keepa"] is not None
+              and r["last_update_keepa"] is not None
+              and r["listed_update_keepa"] > r["last_update_keepa"]
+              and checked < now_keepa - refresh_after_min):
+            out.append(Due(r["asin"], REFRESH, 4, -checked, r["profit_cents"]))
+    out.sort(key=lambda d: (d.tier, -d.rank, d.asin))
+    return out
+
+
+def due(db: sqlite_utils.Database, *, now: float, now_keepa: int, settings: BusinessSettings,
+        include_new: bool, refresh_after_min: float | None, retry_window_s: float) -> list[Due]:
+    """The due queue as of now. "Listed" means seen since the start of the last full walk
+    (anything older is not in Keepa's listing any more); a failed fetch is retried while its
+    ASIN was listed within the retry window."""
+    full_started = state.get(db, "full_walk_started_at") or ""
+    retry_since = iso_utc(now - retry_window_s)
+    rows = listing.candidates(db, min(full_started, retry_since))
+    return plan(rows, now=now, now_keepa=now_keepa, listed_since=full_started,
+                retry_since=retry_since, settings=settings, include_new=include_new,
+                refresh_after_min=refresh_after_min)

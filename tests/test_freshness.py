@@ -1,0 +1,480 @@
+"""sync's invariant: every deal Keepa lists ends up in deals.db with a price checked after its
+last change; nothing is hidden while Keepa still lists it; a failure is retried, never
+forgotten. Each test is one of the ways an earlier sync lost a deal (issue 12), run under both
+meanings of a deal's `creationDate` (keepa-api.md §4)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from arbitrage_cli.clock import FakeClock
+from arbitrage_cli.keepa.budget import TokenBudget
+from arbitrage_cli.keepa.client import KeepaClient
+from arbitrage_cli.pipeline import janitor as jan
+from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
+from arbitrage_cli.pipeline.sync import SyncOptions, sync
+from arbitrage_cli.simulator import Catalog, KeepaSimulator, endpoints, start_simulator
+from arbitrage_cli.store import open_db
+from tests.conftest import SENTINEL_KEY, SIM_EPOCH
+from tests.test_backfill import QUERY
+
+MEANINGS = ["changed", "found"]
+
+
+@contextlib.contextmanager
+def simulated(tmp_path, meaning, products=40, backfilled=True, **sim_kw):
+    """A database next to a simulator whose products change only when a test changes them,
+    backfilled unless asked otherwise, and a clock the test moves."""
+    clock = FakeClock(SIM_EPOCH)
+    cat = Catalog(seed=11, products=products, now=SIM_EPOCH, future_days=0)
+    sim = KeepaSimulator(cat, clock=clock, refill_rate=sim_kw.pop("refill_rate", 1000),
+                         creation_date=meaning, **sim_kw)
+    with start_simulator(sim) as server:
+        db = open_db(str(tmp_path / "deals.db"))
+        client = KeepaClient(SENTINEL_KEY, base_url=server.url, budget=TokenBudget(db, clock),
+                             clock=clock)
+        w = {"db": db, "sim": sim, "cat": cat, "clock": clock, "client": client}
+        if backfilled:
+            backfill(db, client, QUERY, BackfillOptions(), clock=clock)
+            sim.log.clear()
+        yield w
+
+
+@pytest.fixture(params=MEANINGS)
+def world(request, tmp_path):
+    with simulated(tmp_path, request.param) as w:
+        yield w
+
+
+def do_sync(w, **opts):
+    return sync(w["db"], w["client"], QUERY, SyncOptions(**opts), clock=w["clock"])
+
+
+def later(w, minutes):
+    w["clock"].advance(minutes * 60)
+
+
+def change(w, n, factor=0.7):
+    """Reprice n analysed products now (every live used offer x factor)."""
+    now = w["sim"].now_keepa()
+    asins = [r["asin"] for r in w["db"].query(
+        "select asin from deals where status = 'deal' order by asin limit ?", [n])]
+    assert len(asins) == n
+    for a in asins:
+        w["cat"].reprice(a, now, factor)
+    return asins
+
+
+def fetched(sim):
+    return {a for r in sim.calls("product") for a in r.params["asin"].split(",")}
+
+
+def listed_now(w) -> list[dict]:
+    """What Keepa lists for the query right now (the simulator's truth, no tokens)."""
+    sel = {**QUERY, "domainId": 1}
+    return endpoints._deal_list(w["cat"], sel, 2, 3, w["sim"].now_keepa())
+
+
+def price(w, asin):
+    return w["db"]["deals"].get(asin)["price_now_cents"]
+
+
+@contextlib.contextmanager
+def offers_fail(w, asins):
+    """Keepa's live offer fetch fails (offersSuccessful false) for these ASINs meanwhile."""
+    sim, original = w["sim"], w["sim"].handle
+
+    def failing(method, path, params, body=None):
+        resp = original(method, path, params, body)
+        for p in (resp.payload or {}).get("products") or []:
+            if p.get("asin") in asins:
+                p["offersSuccessful"] = False
+                p.pop("liveOffersOrder", None)
+        return resp
+
+    sim.handle = failing
+    try:
+        yield
+    finally:
+        sim.handle = original
+
+
+# -- 1. a failed refresh is retried -----------------------------------------------------------
+def test_a_failed_refresh_is_retried_until_it_succeeds(world):
+    do_sync(world)
+    later(world, 10)
+    [a] = change(world, 1, factor=0.5)
+    before = price(world, a)
+    with offers_fail(world, {a}):
+        later(world, 5)
+        do_sync(world)
+    assert price(world, a) == before  # the failure kept what we had
+    for _ in range(5):
+        later(world, 60)
+        do_sync(world)
+    assert price(world, a) < before
+    assert world["db"]["deals"].get(a)["retry_reason"] is None
+
+
+def test_retries_back_off_boundedly_and_are_never_dropped(world):
+    do_sync(world)
+    later(world, 10)
+    [a] = change(world, 1, factor=0.5)
+    times = []
+    with offers_fail(world, {a}):
+        for _ in range(40):  # 40 cron ticks of 15 minutes
+            later(world, 15)
+            world["sim"].log.clear()
+            do_sync(world)
+            if a in fetched(world["sim"]):
+                times.append(world["clock"].now())
+            row = world["db"]["deals"].get(a)
+            assert row["retry_reason"] == "offers_unknown" and row["next_check_at"]
+    gaps = [round((b - t) / 60) for t, b in zip(times, times[1:])]
+    assert len(times) >= 4 and gaps == sorted(gaps)  # backing off
+    assert max(gaps) <= 180  # but bounded: still tried every few hours
+    later(world, 200)
+    do_sync(world)
+    assert world["db"]["deals"].get(a)["retry_reason"] is None
+
+
+def test_a_failed_refresh_keeps_the_payload_that_explains_the_row(world):
+    from arbitrage_cli.store.deals import reanalyse
+
+    do_sync(world)
+    later(world, 10)
+    [a] = change(world, 1, factor=0.5)
+    shown = reanalyse(world["db"], a)[0]
+    assert shown.offer.winner is not None
+    with offers_fail(world, {a}):
+        later(world, 5)
+        do_sync(world)
+    again, row = reanalyse(world["db"], a)
+    assert again.offer.winner == shown.offer.winner and again.offer.reason is None
+    assert row["price_now_cents"] == again.row["price_now_cents"]
+    from arbitrage_cli import explain
+    from arbitrage_cli.store.deals import explain_inputs
+
+    report = explain.report(**explain_inputs(world["db"], a))
+    assert report["freshness"]["retry_reason"] == "offers_unknown"
+    assert any(o["verdict"] == "winner" for o in report["offers"]["live_considered"])
+    text = explain.to_text(report)
+    assert "Last fetch failed (offers_unknown, 1 in a row" in text
+    assert "from the last good fetch" in text and "Keepa's deal listing showed it" in text
+
+
+# -- 2. deals that enter the listing without a newer creationDate -------------------------------
+@pytest.mark.parametrize("meaning", MEANINGS)
+def test_a_deal_entering_the_listing_with_an_old_creation_date_is_fetched(tmp_path, meaning,
+                                                                          monkeypatch):
+    original = endpoints._deal_list
+    hidden: set[str] = set()
+
+    def without_hidden(*a, **k):
+        return [d for d in original(*a, **k) if d["asin"] not in hidden]
+
+    monkeypatch.setattr(endpoints, "_deal_list", without_hidden)
+    with simulated(tmp_path, meaning, backfilled=False) as w:
+        now = w["sim"].now_keepa()
+        old = [d["asin"] for d in original(w["cat"], {**QUERY, "domainId": 1}, 2, 3, now)
+               if now - d["currentSince"][2] > 3 * 1440]
+        hidden.update(old[:3])  # not listed while backfill and the first syncs run
+        backfill(w["db"], w["client"], QUERY, BackfillOptions(), clock=w["clock"])
+        do_sync(w)
+        assert not hidden & fetched(w["sim"])
+        hidden.clear()  # they enter the listing, their creationDate days old
+        for _ in range(4):
+            later(w, 15)
+            do_sync(w)
+        for a in old[:3]:
+            assert w["db"]["deals"].get(a)["status"] in ("deal", "skipped")
+
+
+# -- 3. the janitor hides only what Keepa stopped listing ---------------------------------------
+def test_the_janitor_never_hides_a_deal_keepa_still_lists(world):
+    for hour in range(80):
+        later(world, 60)
+        do_sync(world)
+        if hour % 4 == 3:
+            jan.janitor(world["db"], clock=world["clock"])
+    listed = {d["asin"] for d in listed_now(world)}
+    hidden = {r["asin"] for r in world["db"].query(
+        "select asin from deals where expired_at is not null")}
+    assert listed and not listed & hidden
+
+
+def test_the_janitor_hides_what_left_the_listing_and_a_walk_revives_it(world, monkeypatch):
+    original = endpoints._deal_list
+    gone = {r["asin"] for r in world["db"].query(
+        "select asin from deals where status = 'deal' order by asin limit 2")}
+    monkeypatch.setattr(endpoints, "_deal_list",
+                        lambda *a, **k: [d for d in original(*a, **k) if d["asin"] not in gone])
+    for hour in range(76):
+        later(world, 60)
+        do_sync(world)
+    summary = jan.janitor(world["db"], clock=world["clock"])
+    assert set(summary["expired_asins"]) == gone
+    monkeypatch.setattr(endpoints, "_deal_list", original)
+    for hour in range(24):  # every product is re-crawled, so listed, at least once a day
+        later(world, 60)
+        do_sync(world)
+    assert world["db"].execute("select count(*) from deals where expired_at is not null"
+                               ).fetchone()[0] == 0
+
+
+def test_the_janitor_cap_lets_a_small_database_be_cleaned(fresh_db):
+    from arbitrage_cli.store import state
+    from arbitrage_cli.timefmt import iso_utc
+
+    clock = FakeClock(SIM_EPOCH)
+    fresh_db["deals"].insert_all({"asin": f"{i:010d}", "status": "deal", "profit_cents": 100,
+                                  "confirmed_at": iso_utc(SIM_EPOCH - 5 * 86400)}
+                                 for i in range(5))
+    state.set_(fresh_db, "last_sync_success_at", iso_utc(SIM_EPOCH - 600), clock)
+    state.set_(fresh_db, "full_walk_started_at", iso_utc(SIM_EPOCH - 1200), clock)
+    summary = jan.janitor(fresh_db, clock=clock)
+    assert summary["outcome"] == "done" and len(summary["expired_asins"]) >= 1
+
+
+# -- 4. a walk cut short never advances the watermark past what it did not list -------------------
+@pytest.mark.parametrize("meaning", MEANINGS)
+def test_a_walk_cut_short_never_passes_what_it_did_not_list(tmp_path, meaning):
+    with simulated(tmp_path, meaning, products=200) as w:
+        do_sync(w)
+        later(w, 10)
+        changed = change(w, 155)  # more than one page of 150
+        later(w, 5)
+        w["sim"].log.clear()
+        do_sync(w, max_pages=1)
+        later(w, 15)
+        do_sync(w)
+        assert set(changed) <= fetched(w["sim"])
+        for a in changed:
+            assert w["db"]["deals"].get(a)["offers_checked_keepa"] >= \
+                w["cat"].product(a).change_times[-1]
+
+
+# -- 5. changes reach sync whatever creationDate means -------------------------------------------
+@pytest.mark.parametrize("n", [1, 3])
+def test_exactly_the_changed_products_are_refetched(world, n):
+    do_sync(world)
+    later(world, 10)
+    changed = change(world, n)
+    before = {a: price(world, a) for a in changed}
+    world["sim"].log.clear()
+    later(world, 5)
+    assert do_sync(world)["outcome"] == "done"
+    assert fetched(world["sim"]) == set(changed)
+    for a in changed:
+        assert price(world, a) < before[a]
+
+
+# -- the due queue's order ------------------------------------------------------------------------
+def _row(asin, **kw):
+    base = {"asin": asin, "listed_at": "2026-11-20T00:00:00.000Z", "creation_keepa": 100,
+            "current_cents": 1500, "current_since_keepa": 100, "changed_keepa": None,
+            "listed_update_keepa": 100, "known": 1, "status": "deal", "hidden": 0,
+            "retry_reason": None, "next_check_at": None, "checked_keepa": 200,
+            "last_update_keepa": 100, "profit_cents": 500, "list_at_cents": 4000,
+            "shipping_cents": 0, "fba_fee_cents": 300, "referral_fee_pct": 15.0,
+            "closing_fee_cents": 180, "price_now_cents": 2000, "price_suspicious": 0,
+            "avg_1yr_cents": 3500, "expired_at": None}
+    return {**base, **kw}
+
+
+def test_the_due_queue_serves_retries_then_value():
+    from arbitrage_cli.analysis.business import BusinessSettings
+    from arbitrage_cli.pipeline.reconcile import plan
+
+    rows = [
+        _row("A000000001", checked_keepa=50),  # changed, profitable at the listed price
+        _row("A000000002", checked_keepa=50, current_cents=9000),  # changed, not profitable
+        _row("A000000003", known=0, status=None, checked_keepa=None),  # new
+        _row("A000000004", retry_reason="offers_unknown", next_check_at="2026-11-19T00:00:00.000Z"),
+        _row("A000000005", retry_reason="offers_unknown", next_check_at="2026-11-21T00:00:00.000Z"),
+        _row("A000000006"),  # unchanged
+        _row("A000000007", listed_update_keepa=150, checked_keepa=150),  # re-crawled, visible
+        _row("A000000008", checked_keepa=50, list_at_cents=9000),  # changed, more profitable
+        _row("A000000009", checked_keepa=50, listed_at="2026-11-18T00:00:00.000Z"),  # not listed
+    ]
+    now = 1_795_132_800.0  # 2026-11-20T00:00Z
+    kinds = [(d.asin, d.kind) for d in plan(
+        rows, now=now, now_keepa=100_000, listed_since="2026-11-19T12:00:00.000Z",
+        retry_since="2026-11-17T00:00:00.000Z", settings=BusinessSettings(), include_new=True,
+        refresh_after_min=24 * 60)]
+    assert kinds == [("A000000004", "retry"), ("A000000008", "changed"),
+                     ("A000000001", "changed"), ("A000000003", "new"),
+                     ("A000000002", "changed"), ("A000000007", "refresh")]
+    no_new = plan(rows, now=now, now_keepa=100_000, listed_since="2026-11-19T12:00:00.000Z",
+                  retry_since="2026-11-17T00:00:00.000Z", settings=BusinessSettings(),
+                  include_new=False, refresh_after_min=None)
+    assert "A000000003" not in {d.asin for d in no_new}  # the running backfill's work
+    assert "A000000007" not in {d.asin for d in no_new}
+
+
+# -- Keepa's 10,000-deal cap and --max-pages ----------------------------------------------------
+class PagedListing:
+    """A /deal client over a fixed listing of Keepa-shaped deal objects, newest first."""
+
+    budget = None
+
+    def __init__(self, n, newest=8_000_000):
+        self.deals = [{"asin": f"{i:010d}", "creationDate": newest - i, "lastUpdate": newest,
+                       "current": [-1, -1, 1000 + i], "currentSince": [-1, -1, newest - i]}
+                      for i in range(n)]
+        self.pages = []
+
+    def deal(self, selection):
+        page = selection["page"]
+        self.pages.append(page)
+        start = page * 150
+        return {"deals": {"dr": self.deals[start:min(start + 150, 10_000)]},
+                "timestamp": 1_795_132_800_000}
+
+
+def test_a_walk_stops_at_keepas_cap_and_a_cut_walk_keeps_the_watermark(fresh_db, caplog):
+    from arbitrage_cli.pipeline import reconcile
+    from arbitrage_cli.store import state
+
+    clock = FakeClock(SIM_EPOCH)
+    listing = PagedListing(12_000)
+    w = reconcile.walk(fresh_db, listing, QUERY, full=True, watermark=None, max_pages=67,
+                       overlap_min=60, clock=clock)
+    assert w.capped and w.to_end and w.pages == 67 and w.listed == 10_000
+    assert "at most 10000 deals" in caplog.text
+    assert reconcile.finish_walk(fresh_db, w, None, clock)
+    assert state.get(fresh_db, "watermark_keepa") == 8_000_000
+    assert fresh_db["listing"].count == 10_000
+    cut = reconcile.walk(fresh_db, PagedListing(600, newest=8_000_500), QUERY, full=False,
+                         watermark=8_000_000, max_pages=2, overlap_min=60, clock=clock)
+    assert not cut.complete and cut.newest == 8_000_500
+    assert not reconcile.finish_walk(fresh_db, cut, 8_000_000, clock)
+    assert state.get(fresh_db, "watermark_keepa") == 8_000_000  # pages 3-4 were not listed
+
+
+def test_an_incremental_walk_stops_past_the_watermark(fresh_db):
+    from arbitrage_cli.pipeline import reconcile
+
+    listing = PagedListing(1_000)
+    w = reconcile.walk(fresh_db, listing, QUERY, full=False, watermark=8_000_000 - 200,
+                       max_pages=67, overlap_min=60, clock=FakeClock(SIM_EPOCH))
+    assert w.reached and listing.pages == [0, 1]  # 260 deals down to watermark - overlap
+
+
+# -- --max-minutes stops before a chunk that would overrun ----------------------------------------
+@pytest.mark.parametrize("command", ["backfill", "sync"])
+def test_max_minutes_stops_before_a_chunk_that_would_overrun(tmp_path, command):
+    with simulated(tmp_path, "changed", backfilled=command == "sync") as w:
+        if command == "sync":
+            do_sync(w)
+            later(w, 10)
+            change(w, 12)
+            later(w, 5)
+        original = w["sim"].handle
+
+        def slow(method, path, params, body=None):
+            if path.strip("/") == "product":
+                w["clock"].advance(40)  # Keepa takes 40 s to collect the offers
+            return original(method, path, params, body)
+
+        w["sim"].handle = slow
+        start = w["clock"].now()
+        if command == "sync":
+            summary = do_sync(w, max_minutes=1.5)
+        else:
+            summary = backfill(w["db"], w["client"], QUERY, BackfillOptions(max_minutes=1.5),
+                               clock=w["clock"])
+        assert summary["outcome"] == "stopped" and "--max-minutes 1.5" in summary["message"]
+        assert w["clock"].now() - start <= 90
+
+
+# -- upgrading a database from before listing evidence ----------------------------------------------
+def test_an_upgraded_database_is_not_refetched_and_its_failures_are_queued(tmp_path):
+    from arbitrage_cli.store import schema
+
+    path = str(tmp_path / "old.db")
+    db = open_db(path, migrate=False)
+    schema.migrations.apply(db, stop_before="008_listing_evidence")
+    tmp_path.joinpath("x").mkdir()
+    clock = FakeClock(SIM_EPOCH)
+    cat = Catalog(seed=11, products=40, now=SIM_EPOCH, future_days=0)
+    sim = KeepaSimulator(cat, clock=clock, refill_rate=1000)
+    with start_simulator(sim) as server:
+        old = open_db(str(tmp_path / "x" / "ref.db"))  # rows as the old pipeline left them
+        client = KeepaClient(SENTINEL_KEY, base_url=server.url, budget=TokenBudget(old, clock),
+                             clock=clock)
+        backfill(old, client, QUERY, BackfillOptions(), clock=clock)
+        cols = [c for c in db["deals"].columns_dict if c in old["deals"].columns_dict]
+        rows = [{c: r[c] for c in cols} for r in old.query("select * from deals")]
+        rows[0].update(status="skipped", skip_reason="offers_unknown")
+        db["deals"].insert_all(rows)
+        db = open_db(path)  # migration 008 runs
+        assert schema.schema_version(db) == schema.known_migrations()[-1]
+        first = db["deals"].get(rows[0]["asin"])
+        assert first["retry_reason"] == "offers_unknown" and first["checked_keepa"] is None
+        assert db.execute("select count(*) from deals where checked_keepa is null"
+                          ).fetchone()[0] == 1
+        assert db["listing"].count == len(rows)
+        sim.log.clear()
+        client = KeepaClient(SENTINEL_KEY, base_url=server.url, budget=TokenBudget(db, clock),
+                             clock=clock)
+        sync(db, client, QUERY, SyncOptions(), clock=clock)
+        assert fetched(sim) == {rows[0]["asin"]}  # only the queued failure; nothing unchanged
+
+
+# -- status shows what waits -----------------------------------------------------------------------
+def test_status_shows_pending_retries_and_the_listing(world, capsys):
+    from arbitrage_cli.commands.status import render
+    from arbitrage_cli.store.status import gather
+    from rich.console import Console
+
+    do_sync(world)
+    later(world, 10)
+    [a] = change(world, 1)
+    with offers_fail(world, {a}):
+        later(world, 5)
+        do_sync(world)
+    info = gather(world["db"], world["clock"])
+    ls = info["health"]["listing"]
+    assert ls["retries_pending"] == 1 and ls["retry_reasons"] == {"offers_unknown": 1}
+    assert ls["listed"] == len(listed_now(world)) and ls["never_fetched"] == 0
+    console = Console(width=80, record=True)
+    render(info, console)
+    text = console.export_text()
+    assert "1 failed fetches pending (offers_unknown 1)" in text and "listing:" in text
+    later(world, 120)  # long past its retry time, with no sync in between
+    assert any("overdue for their retry" in w for w in gather(
+        world["db"], world["clock"])["health"]["warnings"])
+
+
+def test_crontab_runs_what_the_benchmark_simulates():
+    import re
+    from pathlib import Path
+
+    from bench import schedule
+
+    text = (Path(__file__).resolve().parent.parent / "crontab.example").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("*/15"))
+    assert re.search(r"sync --max-minutes (\d+)", line).group(1) == str(schedule.SYNC_MAX_MINUTES)
+    assert re.search(r"backfill --max-minutes (\d+)", line).group(1) == \
+        str(schedule.BACKFILL_MAX_MINUTES)
+    assert schedule.SYNC_MAX_MINUTES + schedule.BACKFILL_MAX_MINUTES < 15
+    # no other line starts a writer that would collide with it (and exit 3 every time)
+    writers = [x for x in text.splitlines() if not x.startswith("#")
+               and re.search(r"\$ARB .*(sync|backfill)", x)]
+    assert writers == [line]
+
+
+# -- the 24-hour benchmark in miniature ------------------------------------------------------------
+@pytest.mark.parametrize("meaning", MEANINGS)
+def test_backfill_and_sync_leave_no_listed_deal_behind_on_a_moving_listing(meaning):
+    from bench.freshness import run_freshness
+
+    r = run_freshness(20, 6, meaning, products=150)
+    a = r["after_backfill"]
+    assert r["backfill_completed_hour"] is not None and a["hours"] >= 2
+    assert a["min_coverage_after_tick"] >= 0.99 and a["max_missed"] == 0
+    assert a["max_hidden_while_listed"] == 0 and a["max_failures_overdue"] == 0
+    assert r["responses_429"] == 0
