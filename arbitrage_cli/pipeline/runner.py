@@ -47,12 +47,12 @@ class Deadline:
 
 
 def run_locked(db: sqlite_utils.Database, client: KeepaClient, command: str, clock: Clock,
-               lease_s: float, body: Body,
-               on_done: Callable[[], None] | None = None) -> dict:
+               lease_s: float, body: Body) -> dict:
     """Take the lock (LockHeld -> exit 3 before any work), run `body`, record the run.
 
     Out of tokens ends the run cleanly ("paused"); Keepa errors are recorded and re-raised
-    (400/402 exit 4, the rest 1); `on_done` runs when the outcome is "done"."""
+    (400/402 exit 4, the rest 1). A database holding `arbitrage demo`'s simulated deals is
+    refused (exit 2) before the lock, for every command but the demo itself."""
     if command != "demo" and runs.holds_demo(db):
         raise ConfigError(
             f"{schema.db_path(db)} holds simulated demo data (from `arbitrage demo`); real Keepa "
@@ -82,8 +82,6 @@ def run_locked(db: sqlite_utils.Database, client: KeepaClient, command: str, clo
         s.requests, s.tokens_consumed = client.requests - req0, client.tokens_consumed - tok0
         s.counters["tokens_per_saved_deal"] = (round(s.tokens_consumed / s.deals_saved, 2)
                                                if s.deals_saved else None)
-        if outcome == "done" and on_done:
-            on_done()
         summary = run.finish(outcome, message)
         lock.release()
         log.info("%s %s: %d deals saved, %d skipped %s, %d requests, %d tokens, %s tokens/deal, "
