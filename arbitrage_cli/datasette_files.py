@@ -24,7 +24,8 @@ USAGE = {"metadata.yml": "Datasette 0.65: datasette {db} -m {dir}metadata.yml",
 
 COLUMNS = {
     "asin": "Amazon ASIN (ISBN-10 for most books); text, leading zeros kept",
-    "status": "deal (analysed) or skipped (see skip_reason)",
+    "status": "deal (analysed from live offers), screened (judged from its history or the deal "
+              "page and not worth live offers; see skip_reason) or skipped (see skip_reason)",
     "condition": "Keepa condition code of the winning offer: 2 like new, 3 very good, 4 good, "
                  "5 acceptable",
     "price_now_cents": "Landed price (item + shipping) of the cheapest live used offer, cents",
@@ -48,6 +49,11 @@ COLUMNS = {
     "retry_reason": "Why the last fetch failed (offers_unknown, not_returned, ...); the row "
                     "keeps its last good numbers until the retry succeeds",
     "next_check_at": "When a failed fetch is retried (UTC)",
+    "screen_price_cents": "Screened: Keepa's lowest used price (item only) it was judged at, "
+                          "cents",
+    "screen_stage": "Screened from: 0 the deal page's price, 1 its history",
+    "screen_bound_cents": "Screened: the profit at that price less screen_margin_pct, cents "
+                          "(recalc keeps it current; > 0 means live offers at the next sync)",
 }
 LISTING_COLUMNS = {
     "listed_at": "When a walk of Keepa's /deal listing last showed the ASIN (UTC)",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from arbitrage_cli.analysis import screen
+from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.analysis.deal import DealAnalysis
 from arbitrage_cli.keepa.constants import CONDITIONS
 from arbitrage_cli.timefmt import keepa_minutes_to_iso
@@ -59,13 +61,38 @@ def freshness(stored: dict | None, listed: dict | None) -> dict[str, Any]:
             "checked_at": keepa_minutes_to_iso(checked) if checked is not None else None,
             "retry_reason": stored.get("retry_reason"), "retry_count": stored.get("retry_count"),
             "retry_since_at": stored.get("retry_since_at"),
-            "next_check_at": stored.get("next_check_at")}
+            "next_check_at": stored.get("next_check_at"),
+            "screened_from": {0: "the deal page", 1: "its history"}.get(
+                stored.get("screen_stage")) if stored.get("status") == "screened" else None}
+
+
+def screen_report(a: DealAnalysis, stored: dict | None,
+                  settings: BusinessSettings | None) -> dict[str, Any]:
+    """The history screen's verdict from the product's history alone (as if its offers were
+    unknown), and what the stored row says when it was screened."""
+    settings = settings or BusinessSettings()
+    v = screen.judge(a.history, a.history.used_now_cents, settings) if a.history else None
+    out = {"verdict": v.verdict if v else None, "reason": v.reason() if v else None,
+           "code": v.code if v else None, "judged_cents": v.judged_cents if v else None,
+           "bound_buy_cents": v.bound_buy_cents if v else None,
+           "bound_profit_cents": v.bound_profit_cents if v else None,
+           "margin_pct": settings.screen_margin_pct, "stored": None}
+    if stored and stored.get("status") == "screened":
+        judged = stored.get("screen_price_cents")
+        buy = screen.bound_buy(judged, settings) if judged is not None else None
+        out["stored"] = {
+            "stage": {0: "deal page", 1: "history"}.get(stored.get("screen_stage")),
+            "judged_cents": judged, "bound_profit_cents": stored.get("screen_bound_cents"),
+            "reason": screen.describe(stored.get("skip_reason"), judged, buy,
+                                      stored.get("screen_bound_cents"))}
+    return out
 
 
 def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = None,
-           listed: dict | None = None) -> dict[str, Any]:
+           listed: dict | None = None, settings: BusinessSettings | None = None
+           ) -> dict[str, Any]:
     """`gating`: the user_restrictions row of the ASIN, when there is one; `listed`: its
-    listing evidence."""
+    listing evidence; `settings`: the ones the numbers were computed with."""
     row = {**a.row, **(stored or {})}
     metrics = {k: v for k, v in vars(a.metrics).items()}
     if stored:
@@ -108,6 +135,7 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
         "gating": {k: (gating or {}).get(k) for k in GATING_FIELDS}
         | {"status": (gating or {}).get("status") or "unknown"},
         "freshness": freshness(stored, listed),
+        "screen": screen_report(a, stored, settings),
     }
 
 
@@ -148,9 +176,22 @@ def to_text(r: dict) -> str:
               f"{r['fees']['referral_fee_pct']}%, closing {dollars(r['fees']['closing_fee_cents'])})",
               f"Profit: {dollars(m['profit_cents'])}   margin {pct(m['margin_pct'])}   "
               f"ROI {pct(m['roi_pct'])}   min listing {dollars(m['min_listing_price_cents'])}",
-              "", _gating_line(r["gating"]), *_freshness_lines(r["freshness"]),
+              "", *_screen_lines(r["screen"]), _gating_line(r["gating"]),
+              *_freshness_lines(r["freshness"]),
               "Visible" if r["visible"] else "Hidden: " + "; ".join(r["hidden_because"])]
     return "\n".join(lines)
+
+
+def _screen_lines(sc: dict) -> list[str]:
+    lines = []
+    if sc["verdict"]:
+        lines.append(f"Screen (history alone, 1 token; margin {sc['margin_pct']:g}%): "
+                     f"{'PASS, worth live offers' if sc['verdict'] == 'pass' else 'REJECT'}"
+                     f": {sc['reason']}")
+    if sc["stored"]:
+        lines.append(f"Screened from the {sc['stored']['stage'] or 'history'} without buying "
+                     f"live offers: {sc['stored']['reason']}")
+    return lines
 
 
 def _freshness_lines(f: dict) -> list[str]:
@@ -160,7 +201,10 @@ def _freshness_lines(f: dict) -> list[str]:
                      + (f", priced {dollars(f['listed_price_cents'])} (the deal page's current "
                         f"price, without shipping)" if f["listed_price_cents"] is not None
                         else ""))
-    if f["checked_at"]:
+    if f["checked_at"] and f["screened_from"]:
+        lines.append(f"Judged from {f['screened_from']} at {f['checked_at'][:16]}, without "
+                     f"buying live offers")
+    elif f["checked_at"]:
         lines.append(f"Price checked with live offers at {f['checked_at'][:16]}")
     if f["retry_reason"]:
         lines.append(f"Last fetch failed ({f['retry_reason']}, {f['retry_count']} in a row since "

@@ -32,6 +32,9 @@ SPECS: dict[str, Spec] = {s.field.removesuffix("_cents"): s for s in [
     Spec("default_fba_fee_cents", "money", "FBA pick&pack fee when Keepa has none"),
     Spec("default_referral_pct", "pct", "referral fee percent when Keepa has none", 100),
     Spec("default_closing_fee_cents", "money", "closing fee when Keepa has none (US media $1.80)"),
+    Spec("screen_margin_pct", "pct", "buy live offers only for books profitable at this much "
+         "below Keepa's lowest used price (the history screen's safety margin)", 100,
+         max_inclusive=False),
 ]}
 DEFAULTS = BusinessSettings()
 

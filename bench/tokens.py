@@ -3,8 +3,10 @@
     python -m bench.tokens --products 2000
 
 The seed minimum is what the original design pays: one `/product` share with offers for
-every listed product plus one `/seller` call for every saved deal. We pay the same product
-tokens, the deal pages, and a seller call only for winners not in the seller cache.
+every listed product plus one `/seller` call for every saved deal. This measures the seed step
+itself (`--no-screen`: live offers for every listed product): we pay the same product tokens,
+the deal pages, and a seller call only for winners not in the seller cache. The funnel in
+front of it (bench.funnel) decides which products get there at all.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ def measure(products: int, seed: int = 11) -> dict:
     db = open_db(str(Path(tempfile.mkdtemp()) / "deals.db"))
     started = time.perf_counter()
     with start_simulator(sim) as server:
-        summary = backfill(db, client_for(db, server.url, clock), QUERY, BackfillOptions(),
-                           clock=clock)
+        summary = backfill(db, client_for(db, server.url, clock), QUERY,
+                           BackfillOptions(screen=False), clock=clock)
     seconds = time.perf_counter() - started
     tokens = {e: sum(r.tokens_consumed for r in sim.calls(e)) for e in ("deal", "product",
                                                                         "seller")}

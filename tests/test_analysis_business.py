@@ -48,7 +48,8 @@ settings_st = st.builds(BusinessSettings,
                         markup_pct=st.floats(0, 99.99, allow_nan=False),
                         default_fba_fee_cents=st.integers(0, 5000),
                         default_referral_pct=st.floats(0, 50, allow_nan=False),
-                        default_closing_fee_cents=st.integers(0, 1000))
+                        default_closing_fee_cents=st.integers(0, 1000),
+                        screen_margin_pct=st.floats(0, 99.99, allow_nan=False))
 inputs_st = st.builds(FeeInputs, money, money, money, pct, money)
 
 

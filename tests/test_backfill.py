@@ -47,7 +47,7 @@ def same_listing(db, baseline):
     must hold is that the same listed ASINs were each processed exactly once."""
     got = {r["asin"]: r["status"] for r in db.query("select asin, status from deals")}
     assert set(got) == set(baseline["rows"])
-    assert all(s in ("deal", "skipped") for s in got.values())
+    assert all(s in ("deal", "skipped", "screened") for s in got.values())
     assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
 
 
@@ -66,18 +66,40 @@ def baseline(tmp_path_factory):
     return {"rows": rows(db), "summary": summary, "sim": sim, "db": db}
 
 
+def asked(sim, offers: bool) -> list[str]:
+    """The ASINs of the /product calls made with (or without) live offers."""
+    return [a for r in sim.calls("product") if ("offers" in r.params) == offers
+            for a in r.params["asin"].split(",")]
+
+
 def test_uninterrupted_run_saves_every_listed_product(baseline):
     summary, db, sim = baseline["summary"], baseline["db"], baseline["sim"]
     assert summary["outcome"] == "done"
-    products = [r for r in sim.calls("product")]
-    fetched = [a for r in products for a in r.params["asin"].split(",")]
-    assert len(fetched) == len(set(fetched)) == db["deals"].count  # one /product share each
+    histories, offers = asked(sim, False), asked(sim, True)
+    # every listed product's history once (1 token), live offers once for the survivors only
+    assert len(histories) == len(set(histories)) == db["deals"].count
+    assert len(offers) == len(set(offers)) and set(offers) < set(histories)
+    screened = {r["asin"] for r in db.query("select asin from deals where status = 'screened'")}
+    assert screened and not screened & set(offers) and screened | set(offers) == set(histories)
     assert summary["deals_saved"] + summary["deals_skipped"] == db["deals"].count
     assert db.execute("select count(*) from deals where status = 'skipped' and "
                       "skip_reason is null").fetchone()[0] == 0
     assert db["keepa_products"].count == db["deals"].count
     assert state.get(db, "backfill_completed_at")
     assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_no_screen_is_the_seed_step_for_every_listed_product(tmp_path):
+    sim, clock = make_sim()
+    db = open_db(str(tmp_path / "d.db"))
+    with start_simulator(sim) as server:
+        summary, _ = run(db, server.url, clock, screen=False)
+    assert summary["outcome"] == "done" and asked(sim, False) == []
+    offers = asked(sim, True)
+    assert len(offers) == len(set(offers)) == db["deals"].count  # one /product share each
+    assert all(r.params["offers"] == "20" and len(r.params["asin"].split(",")) <= 2
+               for r in sim.calls("product"))
+    assert db.execute("select count(*) from deals where status = 'screened'").fetchone()[0] == 0
 
 
 def test_token_accounting_one_product_share_and_one_seller_id_per_deal(baseline):
@@ -206,7 +228,10 @@ def test_token_exhaustion_pauses_cleanly_then_resumes(baseline, tmp_path):
         assert "tokens needed, refill at" in summary["message"]
         assert [r for r in sim.log if r.status == 429] == []
         position = state.get(db, "backfill_position")
-        assert db["deals"].count == position  # whole chunks only
+        page = state.get(db, "backfill_page_asins").split(",")
+        saved = {r["asin"] for r in db.query("select asin from deals")}
+        assert set(page[:position]) <= saved  # everything before the position is saved
+        assert len(saved - set(page[:position])) <= 20  # beyond it, at most one batch
         resumes = 0
         while summary["outcome"] == "paused":
             clock.advance(3600)  # cron comes back an hour later
@@ -228,8 +253,11 @@ def test_fault_storms_finish_or_stop_cleanly(baseline, tmp_path, spec):
                 summary, _ = run(db, server.url, clock, max_retry_s=600)
             except Exception:  # noqa: BLE001 - an exhausted retry budget fails the run
                 summary = {"outcome": "failed"}
-            assert db["deals"].count == state.get(db, "backfill_position", 0) or \
-                state.get(db, "backfill_completed_at")
+            position = state.get(db, "backfill_position", 0)
+            page = (state.get(db, "backfill_page_asins") or "").split(",")
+            saved = {r["asin"] for r in db.query("select asin from deals")}
+            assert state.get(db, "backfill_completed_at") or (
+                set(page[:position]) <= saved and len(saved - set(page[:position])) <= 20)
             if summary["outcome"] == "done":
                 break
             clock.advance(120)
@@ -238,7 +266,7 @@ def test_fault_storms_finish_or_stop_cleanly(baseline, tmp_path, spec):
 
 
 def test_progress_reports_pages_deals_tokens_and_eta(tmp_path):
-    sim, clock = make_sim(products=12, refill_rate=5, tokens=40)
+    sim, clock = make_sim(products=40, refill_rate=5, tokens=80)  # a batch, then waits
     db = open_db(str(tmp_path / "d.db"))
     events = []
     with start_simulator(sim) as server:

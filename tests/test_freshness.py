@@ -24,9 +24,11 @@ MEANINGS = ["changed", "found"]
 
 
 @contextlib.contextmanager
-def simulated(tmp_path, meaning, products=40, backfilled=True, **sim_kw):
+def simulated(tmp_path, meaning, products=40, backfilled=True, screen=False, **sim_kw):
     """A database next to a simulator whose products change only when a test changes them,
-    backfilled unless asked otherwise, and a clock the test moves."""
+    backfilled unless asked otherwise, and a clock the test moves. `screen`: the token
+    funnel in backfill and sync; off, every listed product gets live offers (the seed
+    step), which is what these tests of the reconciliation count."""
     clock = FakeClock(SIM_EPOCH)
     cat = Catalog(seed=11, products=products, now=SIM_EPOCH, future_days=0)
     sim = KeepaSimulator(cat, clock=clock, refill_rate=sim_kw.pop("refill_rate", 1000),
@@ -35,9 +37,10 @@ def simulated(tmp_path, meaning, products=40, backfilled=True, **sim_kw):
         db = open_db(str(tmp_path / "deals.db"))
         client = KeepaClient(SENTINEL_KEY, base_url=server.url, budget=TokenBudget(db, clock),
                              clock=clock)
-        w = {"db": db, "sim": sim, "cat": cat, "clock": clock, "client": client}
+        w = {"db": db, "sim": sim, "cat": cat, "clock": clock, "client": client,
+             "screen": screen}
         if backfilled:
-            backfill(db, client, QUERY, BackfillOptions(), clock=clock)
+            backfill(db, client, QUERY, BackfillOptions(screen=screen), clock=clock)
             sim.log.clear()
         yield w
 
@@ -49,7 +52,8 @@ def world(request, tmp_path):
 
 
 def do_sync(w, **opts):
-    return sync(w["db"], w["client"], QUERY, SyncOptions(**opts), clock=w["clock"])
+    return sync(w["db"], w["client"], QUERY, SyncOptions(**{"screen": w["screen"], **opts}),
+                clock=w["clock"])
 
 
 def later(w, minutes):
@@ -181,7 +185,7 @@ def test_a_deal_entering_the_listing_with_an_old_creation_date_is_fetched(tmp_pa
         old = [d["asin"] for d in original(w["cat"], {**QUERY, "domainId": 1}, 2, 3, now)
                if now - d["currentSince"][2] > 3 * 1440]
         hidden.update(old[:3])  # not listed while backfill and the first syncs run
-        backfill(w["db"], w["client"], QUERY, BackfillOptions(), clock=w["clock"])
+        backfill(w["db"], w["client"], QUERY, BackfillOptions(screen=False), clock=w["clock"])
         do_sync(w)
         assert not hidden & fetched(w["sim"])
         hidden.clear()  # they enter the listing, their creationDate days old
@@ -280,7 +284,9 @@ def _row(asin, **kw):
             "last_update_keepa": 100, "profit_cents": 500, "list_at_cents": 4000,
             "shipping_cents": 0, "fba_fee_cents": 300, "referral_fee_pct": 15.0,
             "closing_fee_cents": 180, "price_now_cents": 2000, "price_suspicious": 0,
-            "avg_1yr_cents": 3500, "expired_at": None}
+            "avg_1yr_cents": 3500, "expired_at": None, "listed_keepa": 99_990,
+            "used_cents": kw.get("current_cents", 1500), "skip_reason": None,
+            "screen_price_cents": None, "screen_bound_cents": None, "history_keepa": 99_000}
     return {**base, **kw}
 
 
@@ -304,9 +310,11 @@ def test_the_due_queue_serves_retries_then_value():
         rows, now=now, now_keepa=100_000, listed_since="2026-11-19T12:00:00.000Z",
         retry_since="2026-11-17T00:00:00.000Z", settings=BusinessSettings(), include_new=True,
         refresh_after_min=24 * 60)]
-    assert kinds == [("A000000004", "retry"), ("A000000008", "changed"),
-                     ("A000000001", "changed"), ("A000000003", "new"),
-                     ("A000000002", "changed"), ("A000000007", "refresh")]
+    # stage 0 judges the changed ones for free: at $90.00 (less the margin) A000000002 cannot
+    # pay, so only its price is recorded; the rest queue by value
+    assert kinds == [("A000000002", "screen"), ("A000000004", "retry"),
+                     ("A000000008", "changed"), ("A000000001", "changed"),
+                     ("A000000003", "new"), ("A000000007", "refresh")]
     no_new = plan(rows, now=now, now_keepa=100_000, listed_since="2026-11-19T12:00:00.000Z",
                   retry_since="2026-11-17T00:00:00.000Z", settings=BusinessSettings(),
                   include_new=False, refresh_after_min=None)
@@ -384,8 +392,8 @@ def test_max_minutes_stops_before_a_chunk_that_would_overrun(tmp_path, command):
         if command == "sync":
             summary = do_sync(w, max_minutes=1.5)
         else:
-            summary = backfill(w["db"], w["client"], QUERY, BackfillOptions(max_minutes=1.5),
-                               clock=w["clock"])
+            summary = backfill(w["db"], w["client"], QUERY,
+                               BackfillOptions(max_minutes=1.5, screen=False), clock=w["clock"])
         assert summary["outcome"] == "stopped" and "--max-minutes 1.5" in summary["message"]
         assert w["clock"].now() - start <= 90
 

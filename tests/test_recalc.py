@@ -14,32 +14,39 @@ from arbitrage_cli.analysis.deal import ANALYSIS_COLUMNS
 from arbitrage_cli.pipeline.recalc import RECALC_COLUMNS, recalc, recalc_rows
 from arbitrage_cli.store import open_db
 from arbitrage_cli.store import settings as settings_store
-from arbitrage_cli.store.schema import DEAL_COLUMNS
 from tests.test_analysis_business import inputs_st, settings_st
 
 PIPELINE_COLUMNS = {"first_seen_at", "confirmed_at", "updated_at", "next_check_at",
-                    "expired_at", "hidden"}
+                    "expired_at", "hidden", "checked_keepa", "retry_reason", "retry_count",
+                    "retry_since_at", "screen_price_cents", "screen_stage"}
 
 
-def insert(db, asin, x: FeeInputs):
+def insert(db, asin, x: FeeInputs, screen_price=None):
     db["deals"].insert({"asin": asin, "status": "deal", "price_now_cents": x.price_now_cents,
                         "list_at_cents": x.list_at_cents, "fba_fee_cents": x.fba_fee_cents,
                         "referral_fee_pct": x.referral_fee_pct,
-                        "closing_fee_cents": x.closing_fee_cents})
+                        "closing_fee_cents": x.closing_fee_cents,
+                        "screen_price_cents": screen_price})
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(inputs_st, min_size=1, max_size=5), settings_st)
+@given(st.lists(st.tuples(inputs_st, st.one_of(st.none(), st.integers(0, 200_000))),
+                min_size=1, max_size=5), settings_st)
 def test_sql_equals_python_on_random_inputs(rows, s):
+    from arbitrage_cli.analysis.screen import at_price
+
     db = open_db(":memory:")
-    for i, x in enumerate(rows):
-        insert(db, f"{i:010d}", x)
+    for i, (x, judged) in enumerate(rows):
+        insert(db, f"{i:010d}", x, judged)
     recalc_rows(db, settings=s)
-    for i, x in enumerate(rows):
+    for i, (x, judged) in enumerate(rows):
         got = db["deals"].get(f"{i:010d}")
         want = dataclasses.asdict(compute(x, s))
         for col, value in want.items():
             assert got[col] == value, (col, x, s)
+        # the history screen's bound: the same money math at the judged price less the margin
+        bound = at_price(x, judged, s).bound_profit_cents if judged is not None else None
+        assert got["screen_bound_cents"] == bound, (x, judged, s)
 
 
 def test_every_deal_column_has_exactly_one_producer():
@@ -48,7 +55,7 @@ def test_every_deal_column_has_exactly_one_producer():
 
     assert RECALC_COLUMNS == DERIVED_COLUMNS
     producers = [set(ANALYSIS_COLUMNS), set(RECALC_COLUMNS), PIPELINE_COLUMNS]
-    all_cols = set(DEAL_COLUMNS) | {"closing_fee_estimated"}
+    all_cols = set(open_db(":memory:")["deals"].columns_dict)  # every migration's columns
     assert set().union(*producers) == all_cols
     assert sum(len(p) for p in producers) == len(all_cols)
 

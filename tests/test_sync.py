@@ -34,7 +34,7 @@ def world(tmp_path):
     db = open_db(str(tmp_path / "deals.db"))
     client = KeepaClient(SENTINEL_KEY, base_url=server.url, budget=TokenBudget(db, clock),
                          clock=clock)
-    backfill(db, client, QUERY, BackfillOptions(), clock=clock)
+    backfill(db, client, QUERY, BackfillOptions(screen=False), clock=clock)
     sim.log.clear()
     yield {"db": db, "sim": sim, "cat": cat, "clock": clock, "client": client,
            "server": server}
@@ -42,7 +42,9 @@ def world(tmp_path):
 
 
 def do_sync(w, **opts):
-    return sync(w["db"], w["client"], QUERY, SyncOptions(**opts), clock=w["clock"])
+    """The seed step for every change (the funnel has tests of its own, test_funnel.py)."""
+    return sync(w["db"], w["client"], QUERY, SyncOptions(**{"screen": False, **opts}),
+                clock=w["clock"])
 
 
 def change(w, n):

@@ -23,6 +23,12 @@ class BusinessSettings:
     default_fba_fee_cents: int = 550  # when Keepa has no pick&pack fee
     default_referral_pct: float = 15.0  # when Keepa has no referral fee
     default_closing_fee_cents: int = 180  # the US media closing fee
+    # The history screen (analysis/screen.py) asks whether a product is profitable at this
+    # much below Keepa's current lowest used price: the live winner can be cheaper than the
+    # history says (copies listed since Keepa's last update, at most an hour earlier since
+    # stage 1 asks update=1). In the real files the live winner never landed below that price;
+    # on the simulator 10% kept >= 99% of the visible deals (docs/benchmarks.md, "Funnel").
+    screen_margin_pct: float = 10.0
 
 
 @dataclasses.dataclass(frozen=True)

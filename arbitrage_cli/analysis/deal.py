@@ -35,6 +35,7 @@ class DealAnalysis:
     metrics: Metrics
     row: dict[str, Any]
     skip_reason: str | None
+    history: History | None = None  # what the history alone says (the screen's input)
 
 
 def reference_time(payload: Any) -> int | None:
@@ -73,6 +74,30 @@ def _referral_pct(product: dict) -> float | None:
     return pct if pct is None or pct <= 100 else None
 
 
+@dataclasses.dataclass(frozen=True)
+class History:
+    """What a product's history alone says (no offers): the part the full analysis and the
+    history screen share, so the screen can never judge differently (R20)."""
+    sales: SalesInference
+    used: list
+    list_at: pricing.ListAt
+    avg_1yr_cents: int | None
+    used_now_cents: int | None  # Keepa's current lowest used price, item only
+    fees: FeeInputs  # with no buy price
+
+
+def history(p: dict, now: int) -> History:
+    sales = infer_sales(p, now)
+    used = sales.used_sales()
+    used_now = stat(p, "current", CSV["USED"])
+    amazon = [stat(p, n, CSV["AMAZON"]) for n in ("current", "avg180", "avg365")]
+    list_at = pricing.predict_list_at(used, amazon, used_now)
+    fba_fees = obj(p, "fbaFees")
+    fees = FeeInputs(None, list_at.list_at_cents, clean(fba_fees.get("pickAndPackFee")),
+                     _referral_pct(p), clean(p.get("variableClosingFee")))
+    return History(sales, used, list_at, pricing.one_year_average(used, now), used_now, fees)
+
+
 def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
             settings: BusinessSettings | None = None,
             offer: OfferChoice | None = None) -> DealAnalysis:
@@ -84,20 +109,15 @@ def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
     if now is None:
         now = clean(p.get("lastUpdate")) or 0
     offer = offer if offer is not None else select_offer(p)
-    sales = infer_sales(p, now)
-    used = sales.used_sales()
-    used_now = stat(p, "current", CSV["USED"])
-    amazon = [stat(p, n, CSV["AMAZON"]) for n in ("current", "avg180", "avg365")]
-    list_at = pricing.predict_list_at(used, amazon, used_now)
+    h = history(p, now)
+    sales, used, list_at = h.sales, h.used, h.list_at
     rating = seller_rating(seller) if offer.winner else (None, None)
     quality = wilson_lower_bound(*rating) if offer.winner else None
     winner = offer.winner
     price_now = winner.landed_cents if winner else None
-    fba_fees = obj(p, "fbaFees")
-    inputs = FeeInputs(price_now, list_at.list_at_cents, clean(fba_fees.get("pickAndPackFee")),
-                       _referral_pct(p), clean(p.get("variableClosingFee")))
+    inputs = dataclasses.replace(h.fees, price_now_cents=price_now)
     metrics = compute(inputs, settings)
-    avg_1yr = pricing.one_year_average(used, now)
+    avg_1yr = h.avg_1yr_cents
     season, sells = seasons.classify(_text(p, "title"), _category(p), _text(p, "manufacturer"),
                                      list_at.peak_month)
     if asin is None or p.get("productType") not in (0, None):
@@ -166,7 +186,7 @@ def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
         "offers_checked_keepa": stat_scalar(p, "lastOffersUpdate"),
     }
     return DealAnalysis(asin, now, offer, sales, list_at, seller if winner else None, rating,
-                        quality, metrics, row, skip)
+                        quality, metrics, row, skip, h)
 
 
 ANALYSIS_COLUMNS = frozenset(analyse({}).row)

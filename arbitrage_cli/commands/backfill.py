@@ -45,14 +45,22 @@ def backfill(
     restart: bool = typer.Option(False, "--restart", help="Start over from page 0."),
     seller_ttl_hours: float = typer.Option(168, "--seller-ttl-hours", min=0,
                                            help="Reuse cached seller ratings this long."),
+    no_screen: bool = typer.Option(
+        False, "--no-screen",
+        help="Buy live offers for every listed product (the seed's exact behaviour) instead "
+             "of judging each from its history first (1 token) and the deal page (free)."),
     query: Path = typer.Option(None, "--query", envvar="ARBITRAGE_QUERY",
                                help="Deal query file [default: ./keepa_query.json]."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
 ) -> None:
     """Walk the query's Keepa deal pages and save every product as a deal or with a reason.
 
-    Resumable: progress is saved after every chunk; run it again to continue. When tokens
-    run out it stops cleanly (exit 0) and says when the refill allows more.
+    Each product's history is judged first (1 token, 20 a call): only books that could be
+    profitable 10% (setting screen_margin_pct) below Keepa's lowest used price get live
+    offers (6-12 tokens, 2 a call); the others are saved as screened, with the reason and
+    the price. Resumable: progress is
+    saved as it goes; run it again to continue. When tokens run out it stops cleanly
+    (exit 0) and says when the refill allows more.
 
     Example:
 
@@ -77,6 +85,7 @@ def backfill(
                                                               max_deals=max_deals,
                                                               max_minutes=max_minutes,
                                                               restart=restart,
+                                                              screen=not no_screen,
                                                               seller_ttl_s=seller_ttl_hours * 3600),
                                progress=update)
     finally:

@@ -19,6 +19,10 @@ def simulate_keepa(
         "changed", "--creation-date",
         help="What a deal's creationDate means: 'changed' (Keepa's documentation: last change "
              "of the price type) or 'found' (Keepa's Java client: when the deal was found)."),
+    history_lag: int = typer.Option(
+        0, "--history-lag-minutes", min=0,
+        help="Keepa crawls each product this often: history, stats and deals are up to this "
+             "old, while live offers are current."),
 ) -> None:
     """Run the offline Keepa simulator (same HTTP contract as api.keepa.com).
 
@@ -41,7 +45,7 @@ def simulate_keepa(
                           f"got {creation_date!r}")
     sim = KeepaSimulator(Catalog(seed=seed, products=products), refill_rate=refill_rate,
                          tokens=tokens, faults=plan, keys={key} if key else None,
-                         creation_date=creation_date)
+                         creation_date=creation_date, history_lag_minutes=history_lag)
     server = SimulatorServer(sim, host, port)
     typer.echo(f"Keepa simulator on {server.url} ({products} products, seed {seed}, "
                f"{refill_rate} tokens/min); Ctrl-C to stop", err=True)

@@ -36,6 +36,10 @@ def render(info: dict, console: Console) -> None:
                   f"(schema {info['schema_version']})")
     console.print(f"deals: {c['deals_raw']} raw, {c['deals_visible']} visible; "
                   f"sellers cached: {c['sellers_cached']}")
+    if c["screened"]:
+        console.print(f"  screened from history or the deal page (no live offers bought): "
+                      f"{c['screened']}; {c['screened_promising']} of them could pay now and "
+                      f"get live offers at the next sync")
     if c["deals_by_status"]:
         console.print("  by status: " + ", ".join(f"{k} {v}" for k, v in
                                                   c["deals_by_status"].items()))

@@ -26,6 +26,10 @@ def sync(
         24, "--refresh-hours", min=0,
         help="Re-fetch a visible deal Keepa re-crawled at most this often, with tokens left "
              "over (0: never)."),
+    no_screen: bool = typer.Option(
+        False, "--no-screen",
+        help="Buy live offers for every listed product (the seed's exact behaviour) instead "
+             "of judging each from its history first (1 token) and the deal page (free)."),
     query: Path = typer.Option(None, "--query", envvar="ARBITRAGE_QUERY",
                                help="Deal query file [default: ./keepa_query.json]."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
@@ -55,5 +59,6 @@ def sync(
     client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db))
     summary = run_sync(db, client, q, SyncOptions(
         chunk_size=chunk_size, max_pages=max_pages, min_tokens=min_tokens,
-        max_minutes=max_minutes, reconcile_share=reconcile_share, refresh_hours=refresh_hours))
+        max_minutes=max_minutes, reconcile_share=reconcile_share, refresh_hours=refresh_hours,
+        screen=not no_screen))
     report(summary, as_json)

@@ -16,7 +16,9 @@ from arbitrage_cli.analysis.deal import reference_time
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.dealquery import price_type
 from arbitrage_cli.keepa.client import KeepaClient, canonical_json
-from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full, process_chunk
+from arbitrage_cli.pipeline import funnel
+from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full
+from arbitrage_cli.pipeline.funnel import HISTORY_BATCH
 from arbitrage_cli.pipeline.runner import WRITER_LOCK, Deadline, run_locked
 from arbitrage_cli.store import listing, runs, state
 from arbitrage_cli.store.db import immediate
@@ -36,6 +38,10 @@ class BackfillOptions:
     # on a fast plan the budget never pauses a backfill and it would hold it all day.
     max_minutes: float | None = None
     restart: bool = False
+    # The history screen (pipeline/funnel.py) in front of live offers; False: the seed's
+    # exact behaviour, live offers for every listed product.
+    screen: bool = True
+    history_batch: int = HISTORY_BATCH
     seller_ttl_s: float = 7 * 86400
     lease_s: float = 300
 
@@ -98,30 +104,27 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
             asins = [a for a in listed.split(",") if a]
         position = state.get(db, "backfill_position", 0)
         progress("page", {"page": page, "asins": len(asins), "position": position})
+        step = options.history_batch if options.screen else options.chunk_size
+        stage = funnel.HISTORY if options.screen else funnel.OFFERS
         while position < len(asins):
             lock.check()
             if not deadline.allows_next():
                 return "stopped", deadline.message()
-            chunk = asins[position:position + options.chunk_size]
+            chunk = asins[position:position + step]
             done = _saved_since(db, chunk, started)
             todo = [a for a in chunk if a not in done]
             end = position + len(chunk)
-
-            def commit_progress(tx, end=end):
-                state.set_(tx, "backfill_position", end, clock)
-
             if todo:
-                with deadline.unit():
-                    result = process_chunk(db, client, todo, clock=clock,
-                                           seller_ttl_s=options.seller_ttl_s,
-                                           on_commit=commit_progress)
-                stats.deals_saved += len(result.saved)
-                stats.skip_reasons.update(result.skipped)
-                for key in ("sellers_fetched", "sellers_cached"):
-                    stats.counters[key] = stats.counters.get(key, 0) + getattr(result, key)
-            else:
-                with immediate(db):
-                    commit_progress(db)
+                result, stopped = funnel.run(
+                    db, client, [(a, stage) for a in todo], clock=clock,
+                    seller_ttl_s=options.seller_ttl_s, live=False,
+                    chunk_size=options.chunk_size, history_batch=step, deadline=deadline,
+                    check=lock.check)
+                funnel.tally(stats, result)
+                if stopped:  # the batch is done again on resume; what it saved is skipped
+                    return "stopped", deadline.message()
+            with immediate(db):
+                state.set_(db, "backfill_position", end, clock)
             stats.counters["already_saved"] = stats.counters.get("already_saved", 0) + len(done)
             position = end
             progress("chunk", {"page": page, "position": position, "asins": len(asins),

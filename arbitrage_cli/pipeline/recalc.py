@@ -26,10 +26,18 @@ from arbitrage_cli.timefmt import iso_utc
 REF_BP = ("coalesce(cast(round(referral_fee_pct * 100) as integer), :default_referral_bp)")
 FBA = "coalesce(fba_fee_cents, :default_fba)"
 CLOSING = "coalesce(closing_fee_cents, :default_closing)"
-ALL_IN = ("(price_now_cents + iif(:tax_exempt, 0, (price_now_cents * :tax_bp + 5000) / 10000)"
-          " + :prep + :ship)")
+
+
+def all_in(price: str) -> str:
+    return f"({price} + iif(:tax_exempt, 0, ({price} * :tax_bp + 5000) / 10000) + :prep + :ship)"
+
+
+ALL_IN = all_in("price_now_cents")
 FEES = f"({FBA} + (list_at_cents * {REF_BP} + 5000) / 10000 + {CLOSING})"
 PROFIT = f"(list_at_cents - {ALL_IN} - {FEES})"
+# The history screen's bound (analysis/screen.py): the profit at the price a screened product
+# was judged at, less the margin; a settings change can turn it positive at 0 tokens.
+SCREEN_BUY = "(screen_price_cents * (10000 - :screen_margin_bp) / 10000)"
 MIN_DEN = f"(10000 - :markup_bp - {REF_BP})"
 
 DERIVED = {
@@ -44,6 +52,7 @@ DERIVED = {
     "min_listing_price_cents":
         f"iif({MIN_DEN} > 0, (({ALL_IN} + {FBA} + {CLOSING}) * 10000 + {MIN_DEN} - 1)"
         f" / {MIN_DEN}, null)",
+    "screen_bound_cents": f"(list_at_cents - {all_in(SCREEN_BUY)} - {FEES})",
     "settings_version": ":version",
 }
 RECALC_COLUMNS = frozenset(DERIVED)
@@ -62,6 +71,7 @@ def sql_params(s: BusinessSettings, version: int) -> dict:
         "markup_bp": basis_points(s.markup_pct), "default_fba": s.default_fba_fee_cents,
         "default_referral_bp": basis_points(s.default_referral_pct),
         "default_closing": s.default_closing_fee_cents, "version": version,
+        "screen_margin_bp": basis_points(s.screen_margin_pct),
     }
 
 

@@ -24,7 +24,8 @@ import logging
 
 import sqlite_utils
 
-from arbitrage_cli.analysis.business import BusinessSettings, FeeInputs, compute
+from arbitrage_cli.analysis import screen
+from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.analysis.deal import reference_time
 from arbitrage_cli.clock import Clock
 from arbitrage_cli.dealquery import price_type
@@ -124,7 +125,9 @@ def finish_walk(db: sqlite_utils.Database, w: Walk, watermark: int | None, clock
 
 
 # -- the due queue ---------------------------------------------------------------------------
-RETRY, CHANGED, NEW, REFRESH = "retry", "changed", "new", "refresh"
+RETRY, CHANGED, NEW, REFRESH, SCREEN = "retry", "changed", "new", "refresh", "screen"
+FREE, HISTORY, OFFERS = 0, 1, 2  # the funnel stage a due ASIN goes to (0: decided for free)
+HISTORY_MAX_AGE_MIN = 7 * 24 * 60  # older stored history is fetched again (1 token)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,19 +136,9 @@ class Due:
     kind: str
     tier: int  # lower first
     rank: int  # higher first within a tier
-    value_cents: int | None  # estimated profit at the listing's price (or stored profit)
-
-
-def estimated_profit(row: dict, settings: BusinessSettings) -> int | None:
-    """Profit if the listing's current price (item only) plus our last winner's shipping were
-    the buy price, with the stored List at and fees: an optimistic bound, for ordering only."""
-    price = row.get("current_cents")
-    if price is None or row.get("list_at_cents") is None:
-        return None
-    buy = price + max(0, row.get("shipping_cents") or 0)
-    return compute(FeeInputs(buy, row["list_at_cents"], row.get("fba_fee_cents"),
-                             row.get("referral_fee_pct"), row.get("closing_fee_cents")),
-                   settings).profit_cents
+    stage: int  # FREE (stage 0 rejected it: record the price), HISTORY or OFFERS
+    verdict: screen.Screen | None = None  # stage 0's, when it judged
+    listed_keepa: int | None = None  # when the listing showed the price stage 0 judged at
 
 
 def _visible(r: dict) -> bool:
@@ -156,21 +149,45 @@ def _visible(r: dict) -> bool:
 
 def plan(rows: list[dict], *, now: float, now_keepa: int, listed_since: str,
          retry_since: str, settings: BusinessSettings, include_new: bool,
-         refresh_after_min: float | None) -> list[Due]:
+         refresh_after_min: float | None, screening: bool = True) -> list[Due]:
     """Order the work: failed fetches whose retry time has come; changed deals that could be
     profitable at the listed price (best first); new ASINs (newest first); other changed
-    deals; and, with what is left, visible deals Keepa re-crawled since our check (a winner
-    can change without the lowest used price changing)."""
+    deals; and, with what is left, visible deals Keepa re-crawled (a winner can change
+    without the lowest used price changing). With `screening`, stage 0 judges every known
+    deal with a stored List at and a fresh history against the deal page's lowest used price
+    for free: a reject only records that price; a book without a List at, or with an old
+    history, goes through its history (stage 1) first."""
     now_iso, out = iso_utc(now), []
+
+    def stage0(r: dict, kind: str, tier: int) -> Due:
+        fresh = (r["history_keepa"] is not None
+                 and r["history_keepa"] >= now_keepa - HISTORY_MAX_AGE_MIN)
+        if not screening:
+            v = screen.screen_stored(r, r["used_cents"], settings) \
+                if r["list_at_cents"] is not None else None
+            rank = v.bound_profit_cents if v and v.bound_profit_cents is not None else -(1 << 40)
+            return Due(r["asin"], kind, tier if v and v.verdict == screen.PASS else 3, rank,
+                       OFFERS)
+        if r["list_at_cents"] is None or not fresh:
+            return Due(r["asin"], kind, 3 if tier == 1 else tier, -(1 << 40), HISTORY)
+        v = screen.screen_stored(r, r["used_cents"], settings)
+        if v.verdict == screen.REJECT:
+            return Due(r["asin"], SCREEN, -1, 0, FREE, v, r["listed_keepa"] or now_keepa)
+        rank = v.bound_profit_cents if v.bound_profit_cents is not None else 1 << 40
+        return Due(r["asin"], kind, tier, rank, OFFERS, v)
+
     for r in rows:
         current = r["listed_at"] >= listed_since
         if not r["known"] or r["status"] == "new":
             if include_new and current:
-                out.append(Due(r["asin"], NEW, 2, r["creation_keepa"] or 0, None))
+                out.append(Due(r["asin"], NEW, 2, r["creation_keepa"] or 0,
+                               HISTORY if screening else OFFERS))
             continue
         if r["retry_reason"]:
             if r["listed_at"] >= retry_since and (r["next_check_at"] or "") <= now_iso:
-                out.append(Due(r["asin"], RETRY, 0, r["profit_cents"] or 0, r["profit_cents"]))
+                d = stage0(r, RETRY, 0)
+                out.append(dataclasses.replace(d, tier=0, rank=r["profit_cents"] or 0)
+                           if d.stage != FREE else d)
             continue
         if not current:
             continue
@@ -178,22 +195,23 @@ def plan(rows: list[dict], *, now: float, now_keepa: int, listed_since: str,
                                 r["changed_keepa"]) if t is not None]
         checked = r["checked_keepa"]
         if checked is None or (reported and max(reported) > checked):
-            est = estimated_profit(r, settings)
-            # no List at: the change cannot make it visible, unless the new history has sales
-            promising = r["list_at_cents"] is not None and (est is None or est > 0)
-            out.append(Due(r["asin"], CHANGED, 1 if promising else 3,
-                           est if est is not None else -(1 << 40), est))
+            out.append(stage0(r, CHANGED, 1))
+        elif (r["status"] == "screened" and r["skip_reason"] == screen.NOT_PROFITABLE
+              and screening and (r["screen_bound_cents"] or 0) > 0):
+            # the settings changed (recalc) and the price it was judged at now pays
+            out.append(Due(r["asin"], CHANGED, 1, r["screen_bound_cents"], OFFERS))
         elif (refresh_after_min and _visible(r) and r["listed_update_keepa"] is not None
               and r["last_update_keepa"] is not None
               and r["listed_update_keepa"] > r["last_update_keepa"]
               and checked < now_keepa - refresh_after_min):
-            out.append(Due(r["asin"], REFRESH, 4, -checked, r["profit_cents"]))
+            out.append(Due(r["asin"], REFRESH, 4, -checked, OFFERS))
     out.sort(key=lambda d: (d.tier, -d.rank, d.asin))
     return out
 
 
 def due(db: sqlite_utils.Database, *, now: float, now_keepa: int, settings: BusinessSettings,
-        include_new: bool, refresh_after_min: float | None, retry_window_s: float) -> list[Due]:
+        include_new: bool, refresh_after_min: float | None, retry_window_s: float,
+        screening: bool = True) -> list[Due]:
     """The due queue as of now. "Listed" means seen since the start of the last full walk
     (anything older is not in Keepa's listing any more); a failed fetch is retried while its
     ASIN was listed within the retry window."""
@@ -202,4 +220,4 @@ def due(db: sqlite_utils.Database, *, now: float, now_keepa: int, settings: Busi
     rows = listing.candidates(db, min(full_started, retry_since))
     return plan(rows, now=now, now_keepa=now_keepa, listed_since=full_started,
                 retry_since=retry_since, settings=settings, include_new=include_new,
-                refresh_after_min=refresh_after_min)
+                refresh_after_min=refresh_after_min, screening=screening)

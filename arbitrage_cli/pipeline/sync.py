@@ -18,12 +18,14 @@ import sqlite_utils
 from arbitrage_cli.analysis.deal import reference_time
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa.client import KeepaClient
-from arbitrage_cli.pipeline import reconcile
+from arbitrage_cli.pipeline import funnel, reconcile
 from arbitrage_cli.pipeline.backfill import query_hash
-from arbitrage_cli.pipeline.chunk import process_chunk
+from arbitrage_cli.pipeline.recalc import recalc_rows
 from arbitrage_cli.pipeline.runner import Deadline, run_locked
+from arbitrage_cli.store import deals as deal_store
 from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store import state
+from arbitrage_cli.store.db import immediate
 from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class SyncOptions:
     # Visible deals Keepa re-crawled are fetched again at most this often (0: never).
     refresh_hours: float = 24.0
     retry_window_h: float = 72.0  # retry a failed fetch while its ASIN was listed this recently
+    screen: bool = True  # the token funnel (stage 0 and 1); False: live offers for everything
     seller_ttl_s: float = 7 * 86400
     lease_s: float = 300
 
@@ -88,21 +91,27 @@ def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None
                          settings=settings_store.load(db),
                          include_new=not backfill_running(db, query),
                          refresh_after_min=options.refresh_hours * 60 or None,
-                         retry_window_s=options.retry_window_h * 3600)
+                         retry_window_s=options.retry_window_h * 3600,
+                         screening=options.screen)
     for d in todo:
         counters[f"due_{d.kind}"] = counters.get(f"due_{d.kind}", 0) + 1
+    free = [d for d in todo if d.stage == reconcile.FREE]
+    if free:  # stage 0: the deal page's price says no; record it, no tokens
+        with immediate(db):
+            deal_store.screen_known(db, [(d.asin, d.verdict.code, d.verdict.judged_cents,
+                                          d.listed_keepa) for d in free], clock.now())
+            marks = ", ".join("?" * len(free))
+            recalc_rows(db, where=f"asin in ({marks})", positional=[d.asin for d in free])
+        run.stats.skip_reasons.update(d.verdict.code for d in free)
+        counters["screened_free"] = len(free)
     message = None if w.complete else (
         f"listing cut at --max-pages {options.max_pages}: the watermark stays; a later walk "
         f"lists the rest")
-    for i in range(0, len(todo), options.chunk_size):
-        lock.check()
-        if not deadline.allows_next():
-            return "stopped", deadline.message()
-        chunk = [d.asin for d in todo[i:i + options.chunk_size]]
-        with deadline.unit():
-            result = process_chunk(db, client, chunk, clock=clock,
-                                   seller_ttl_s=options.seller_ttl_s, live=True)
-        run.stats.deals_saved += len(result.saved)
-        run.stats.skip_reasons.update(result.skipped)
-        counters["failed"] = counters.get("failed", 0) + len(result.failed)
+    result, stopped = funnel.run(
+        db, client, [(d.asin, d.stage) for d in todo if d.stage != reconcile.FREE],
+        clock=clock, seller_ttl_s=options.seller_ttl_s, live=True,
+        chunk_size=options.chunk_size, deadline=deadline, check=lock.check)
+    funnel.tally(run.stats, result)
+    if stopped:
+        return "stopped", deadline.message()
     return "done", message

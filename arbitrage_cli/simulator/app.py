@@ -7,6 +7,7 @@ served over HTTP by server.py or called directly.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import threading
 import time
@@ -47,10 +48,13 @@ class KeepaSimulator:
                  tokens: int | None = None, clock: Clock | None = None,
                  faults: FaultPlan | None = None, keys: set[str] | None = None,
                  expired_keys: set[str] | None = None,
-                 creation_date: str = endpoints.CREATION_CHANGED):
+                 creation_date: str = endpoints.CREATION_CHANGED,
+                 history_lag_minutes: int = 0):
         """`creation_date`: what a deal's creationDate means, "changed" (Keepa's
         documentation: last change of the price type) or "found" (Keepa's Java client: when
-        the deal was found)."""
+        the deal was found). `history_lag_minutes`: Keepa crawls each product this often, so
+        its stored history, stats and deal listing are up to this old while a live offer
+        fetch sees the market now (new cheaper offers, copies sold in between); 0: none."""
         if creation_date not in endpoints.CREATION_MEANINGS:
             raise ValueError(f"creation_date must be one of {endpoints.CREATION_MEANINGS}")
         self.clock = clock or SystemClock()
@@ -63,6 +67,10 @@ class KeepaSimulator:
         self._lock = threading.Lock()
         self._deal_cache: dict = {}
         self.creation_date = creation_date
+        if history_lag_minutes < 0:
+            raise ValueError("history_lag_minutes must be >= 0")
+        self.history_lag_minutes = history_lag_minutes
+        self.refreshed: dict[str, int] = {}  # asin -> Keepa minute of its last refresh
         self._found: dict | None = {} if creation_date == endpoints.CREATION_FOUND else None
         self.offers_fetched: dict[str, int] = {}  # asin -> Keepa minute of the last offer fetch
 
@@ -78,6 +86,23 @@ class KeepaSimulator:
 
     def now_keepa(self) -> int:
         return keepa_minutes_from_epoch(self.clock.now())
+
+    def history_view(self, asin: str, now: int) -> int:
+        """The minute Keepa's stored data of `asin` reflects: its last crawl (one every
+        `history_lag_minutes`, at a phase of its own) or its last refresh on request."""
+        lag = self.history_lag_minutes
+        if not lag:
+            return now
+        phase = int.from_bytes(hashlib.sha256(f"{self.catalog.seed}:{asin}".encode())
+                               .digest()[:4], "big") % lag
+        crawled = now - (now - phase) % lag
+        refreshed = self.refreshed.get(asin)
+        return max(crawled, refreshed) if refreshed is not None and refreshed <= now \
+            else crawled
+
+    def _refreshed(self, asin: str, now: int) -> None:
+        if self.history_lag_minutes:
+            self.refreshed[asin] = now
 
     # -- the request -----------------------------------------------------------------------
     def handle(self, method: str, path: str, params: dict[str, str], body: bytes | None = None
@@ -162,12 +187,14 @@ class KeepaSimulator:
             req = endpoints.product_request(params, now)
             fail = self.faults.rng().choice(req["asins"]) if fault == "offersfail" else None
             return lambda: endpoints.product(cat, req, now, self.offers_fetched,
-                                              offers_fail_asin=fail)
+                                              offers_fail_asin=fail, view=self.history_view,
+                                              refresh=self._refreshed)
         if endpoint == "seller":
             result = endpoints.seller(cat, params, now)  # cheap and side-effect free
             return lambda: result
         if endpoint == "deal":
-            result = endpoints.deal(cat, params, body, now, self._deal_cache, self._found)
+            result = endpoints.deal(cat, params, body, now, self._deal_cache, self._found,
+                                    self.history_view)
             return lambda: result
         result = endpoints.query(cat, params, body, now)
         return lambda: result

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 
 from arbitrage_cli.keepa.constants import (CSV, DATE_RANGE_DAYS, DEAL_FIELDS, DEAL_PRICE_TYPES,
                                            DEALS_PER_PAGE, DOMAINS, TOKENS_PER_DEAL_PAGE,
@@ -99,9 +100,14 @@ def product_request(params: dict[str, str], now: int) -> dict:
 
 
 def product(cat: Catalog, req: dict, now: int, fetched: dict[str, int],
-            offers_fail_asin: str | None = None) -> tuple[dict, int]:
+            offers_fail_asin: str | None = None,
+            view: Callable[[str, int], int] | None = None,
+            refresh: Callable[[str, int], None] | None = None) -> tuple[dict, int]:
     """`fetched`: the simulator's memory of when each product's live offers were last
-    collected (Keepa serves them from cache, for 5 tokens, within `update` hours)."""
+    collected (Keepa serves them from cache, for 5 tokens, within `update` hours). `view`:
+    the minute Keepa's stored history of a product reflects (its last crawl); a live offer
+    fetch, or a history older than `update` hours, brings it up to date (`refresh` is told,
+    so later answers and the deal listing reflect it)."""
     asins, offers, update, days = req["asins"], req["offers"], req["update"], req["days"]
     history, only_live, stats_days = req["history"], req["only_live"], req["stats_days"]
     products, cost = [], 0
@@ -111,7 +117,7 @@ def product(cat: Catalog, req: dict, now: int, fetched: dict[str, int],
             products.append({"asin": asin, "domainId": 1, "productType": 4, "title": None,
                              "csv": None})
             continue
-        view = None
+        offer_view = None
         if offers is not None:
             last = fetched.get(asin)
             cached = last is not None and update >= 0 and now - last < update * 60
@@ -119,14 +125,15 @@ def product(cat: Catalog, req: dict, now: int, fetched: dict[str, int],
             at = last if cached else now
             if not cached and not failed:
                 fetched[asin] = now
-            view = views.offers_view(p, at, offers, only_live, now - days * DAY if days else None,
-                                     successful=not failed)
+            offer_view = views.offers_view(p, at, offers, only_live,
+                                           now - days * DAY if days else None,
+                                           successful=not failed)
             if failed:
                 cost += 1
             elif cached:
                 cost += 5
             else:
-                found = len(view["liveOffersOrder"])
+                found = len(offer_view["liveOffersOrder"])
                 cost += TOKENS_PER_OFFER_PAGE * views.offer_pages(min(found, offers))
                 if update == 0 and now - views.last_update(p, now) < 60:
                     cost += 1  # forced refresh of a product updated within the hour
@@ -134,8 +141,14 @@ def product(cat: Catalog, req: dict, now: int, fetched: dict[str, int],
             cost += 1
             if update == 0 and now - views.last_update(p, now) < 60:
                 cost += 1
-        products.append(views.product_json(p, now, stats_days=stats_days, history=history,
-                                           days=days, offers=view,
+        seen = now if offer_view is not None or view is None else view(asin, now)
+        if offer_view is None and refresh is not None and update >= 0 and \
+                now - seen > update * 60:
+            seen = now  # `update`: Keepa refreshes a product whose data is older [DOC]
+        if seen == now and refresh is not None:
+            refresh(asin, now)
+        products.append(views.product_json(p, seen, stats_days=stats_days, history=history,
+                                           days=days, offers=offer_view,
                                            offers_fetched_at=fetched.get(asin)))
     return {"products": products}, cost
 
@@ -214,7 +227,8 @@ def _in_range(value: int, rng: tuple[int, int] | None) -> bool:
 
 
 def deal(cat: Catalog, params: dict[str, str], body: bytes | None, now: int,
-         cache: dict, found: dict | None = None) -> tuple[dict, int]:
+         cache: dict, found: dict | None = None,
+         view: Callable[[str, int], int] | None = None) -> tuple[dict, int]:
     """`found`: when given, `creationDate` means "the time this deal was found" and this is
     the memory of when each listed deal was found, per query (see CREATION_FOUND)."""
     _check_params(params, DEAL_PARAMS)
@@ -239,7 +253,7 @@ def deal(cat: Catalog, params: dict[str, str], body: bytes | None, now: int,
     hit = cache.get(key)
     if hit is None or now - hit[0] >= DEAL_CACHE_MIN:
         memory = found.setdefault(key, {}) if found is not None else None
-        hit = (now, _deal_list(cat, sel, pt, date_range, now, memory))
+        hit = (now, _deal_list(cat, sel, pt, date_range, now, memory, view))
         cache[key] = hit
     matches = hit[1]
     dr = matches[page * DEALS_PER_PAGE:(page + 1) * DEALS_PER_PAGE]
@@ -249,11 +263,13 @@ def deal(cat: Catalog, params: dict[str, str], body: bytes | None, now: int,
 
 
 def _deal_list(cat: Catalog, sel: dict, pt: int, date_range: int, now: int,
-               found: dict | None = None) -> list[dict]:
+               found: dict | None = None,
+               view: Callable[[str, int], int] | None = None) -> list[dict]:
     """Every deal of the query at `now`, in its sort order. `found` (the "found" meaning of
     creationDate): ASIN -> minute it was found; a deal keeps that time while it stays listed,
     one that (re-)enters is found now, and on the first listing a deal counts as found when
-    its current price appeared."""
+    its current price appeared. `view`: what Keepa's data of each product reflects (its
+    last crawl); a deal is listed while that update is at most 12 h old."""
     ranges = sel.get("isRangeEnabled", True) is not False
     include = sel.get("includeCategories") or []
     exclude = sel.get("excludeCategories") or []
@@ -261,14 +277,15 @@ def _deal_list(cat: Catalog, sel: dict, pt: int, date_range: int, now: int,
     out = []
     for asin in cat.asins:
         p = cat.product(asin)
-        if now - views.last_update(p, now) > DEAL_MAX_AGE_MIN or p.tracking_since > now:
+        seen = view(asin, now) if view else now
+        if now - views.last_update(p, seen) > DEAL_MAX_AGE_MIN or p.tracking_since > now:
             continue
         cats = {BOOKS_ROOT, p.category[0]}
         if include and not cats & set(include) or exclude and cats & set(exclude):
             continue
         if words and not all(w in p.title.lower() for w in words):
             continue
-        d = views.deal_json(p, now, pt, date_range)
+        d = views.deal_json(p, seen, pt, date_range)
         cur = d["current"][pt]
         if cur <= 0:
             continue

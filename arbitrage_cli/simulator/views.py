@@ -11,6 +11,9 @@ from arbitrage_cli.simulator.catalog import BOOKS_ROOT, DAY, SimOffer, SimProduc
 from arbitrage_cli.simulator.series import Series
 
 USED_CSV = {2: 19, 3: 20, 4: 21, 5: 22}
+# Keepa fills the used-with-shipping series (and the used buy box) only when offers are
+# requested: flag O in keepa-api.md §2.3. csv 2 (lowest used) has no shipping.
+OFFERS_ONLY_CSV = frozenset(USED_CSV.values())
 PRICE_TYPES = {0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
                30, 31, 32, 33}
 MAX_HISTORICAL_OFFERS = 80
@@ -214,7 +217,11 @@ def offers_view(p: SimProduct, at: int, max_offers: int, only_live: bool,
 
 def product_json(p: SimProduct, now: int, *, stats_days: int | None, history: bool,
                  days: int | None, offers: dict | None, offers_fetched_at: int | None) -> dict:
+    """`now`: the minute Keepa's stored data of the product reflects (its last update);
+    `offers`: the offers view, fetched live or from Keepa's offer cache."""
     series = build_series(p)
+    if offers is None:
+        series = {i: s for i, s in series.items() if i not in OFFERS_ONLY_CSV}
     since = now - days * DAY if days else None
     csv: list = [None] * CSV_SIZE
     for i, s in series.items():
@@ -258,6 +265,10 @@ def product_json(p: SimProduct, now: int, *, stats_days: int | None, history: bo
         out["csv"] = None
     if offers is not None:
         out.update({k: v for k, v in offers.items() if k != "stats"})
+    else:
+        # requested without offers: no offers, no liveOffersOrder (real-keepa
+        # av-0593655036-raw-nooffers)
+        out["offersSuccessful"] = False
     if stats_days is not None:
         out["stats"] = stats_object(p, series, now, stats_days, offers, offers_fetched_at)
     return out

@@ -25,15 +25,18 @@ FETCH_FAILURES = frozenset({"offers_unknown", "not_returned", "analysis_error",
 RETRY_FIRST_S = 15 * 60
 RETRY_MAX_S = 3 * 3600
 _INSERT = (f"insert into deals ({', '.join(_COLS)}, first_seen_at, confirmed_at, updated_at, "
-           f"checked_keepa, retry_reason, retry_count, retry_since_at, next_check_at, "
-           f"expired_at) values ({', '.join(':' + c for c in _COLS)}, :now, :now, :now, "
-           f":checked_keepa, :retry_reason, :retry_count, :retry_since_at, :next_check, null) "
-           f"on conflict(asin) do update set ")
+           f"checked_keepa, screen_price_cents, screen_stage, retry_reason, retry_count, "
+           f"retry_since_at, next_check_at, expired_at) values "
+           f"({', '.join(':' + c for c in _COLS)}, :now, :now, :now, :checked_keepa, "
+           f":screen_price_cents, :screen_stage, :retry_reason, :retry_count, :retry_since_at, "
+           f":next_check, null) on conflict(asin) do update set ")
 UPSERT_SQL = _INSERT + ", ".join(
     f"{c} = coalesce(excluded.{c}, deals.{c})" if c in KEEP_IF_MISSING else f"{c} = excluded.{c}"
     for c in _COLS if c != "asin") + (", confirmed_at = excluded.confirmed_at, "
                                        "updated_at = excluded.updated_at, "
                                        "checked_keepa = excluded.checked_keepa, "
+                                       "screen_price_cents = excluded.screen_price_cents, "
+                                       "screen_stage = excluded.screen_stage, "
                                        "retry_reason = null, retry_count = null, "
                                        "retry_since_at = null, next_check_at = null, "
                                        "expired_at = null")
@@ -50,25 +53,39 @@ def retry_delay_s(attempt: int) -> float:
 
 def upsert_rows(db: sqlite_utils.Database, rows: Iterable[dict], now: float) -> int:
     """Save analysed rows. A row carries `checked_keepa` (when Keepa collected what it was
-    analysed from). A fetch failure never replaces what we had: it queues the ASIN for a retry
-    with a bounded backoff."""
+    analysed from), and a screened one the price it was judged at and the stage. A fetch
+    failure never replaces what we had: it queues the ASIN for a retry with a bounded
+    backoff."""
     rows = list(rows)
     failed = [r for r in rows if r.get("skip_reason") in FETCH_FAILURES]
     ok = [r for r in rows if r.get("skip_reason") not in FETCH_FAILURES]
     stamp = iso_utc(now)
     db.conn.executemany(UPSERT_SQL, [
-        {**r, "now": stamp, "retry_reason": None, "retry_count": None, "retry_since_at": None,
+        {"screen_price_cents": None, "screen_stage": None, **r, "now": stamp,
+         "retry_reason": None, "retry_count": None, "retry_since_at": None,
          "next_check": None} for r in ok])
     if failed:
         marks = ", ".join("?" * len(failed))
         attempts = dict(db.execute(f"select asin, retry_count from deals where asin in "
                                    f"({marks})", [r["asin"] for r in failed]).fetchall())
         db.conn.executemany(FAILED_SQL, [
-            {**r, "now": stamp, "checked_keepa": None, "retry_reason": r["skip_reason"],
+            {**r, "now": stamp, "checked_keepa": None, "screen_price_cents": None,
+             "screen_stage": None, "retry_reason": r["skip_reason"],
              "retry_count": (attempts.get(r["asin"]) or 0) + 1, "retry_since_at": stamp,
              "next_check": iso_utc(now + retry_delay_s((attempts.get(r["asin"]) or 0) + 1))}
             for r in failed])
     return len(rows)
+
+
+def screen_known(db: sqlite_utils.Database, verdicts: list[tuple[str, str, int | None, int]],
+                 now: float) -> None:
+    """Stage 0 on known rows: (asin, reason, judged price, Keepa minute of the listing). Only
+    the screen's columns change; the last live numbers stay for reference, hidden."""
+    db.conn.executemany(
+        "update deals set status = 'screened', skip_reason = ?, screen_price_cents = ?, "
+        "screen_stage = 0, checked_keepa = ?, updated_at = ?, retry_reason = null, "
+        "retry_count = null, retry_since_at = null, next_check_at = null where asin = ?",
+        [(code, price, keepa, iso_utc(now), asin) for asin, code, price, keepa in verdicts])
 
 
 def save_payloads(db: sqlite_utils.Database, products: dict[str, dict], keepa_minute: int,
@@ -114,11 +131,13 @@ def explain_inputs(db: sqlite_utils.Database, asin: str) -> dict | None:
     re-analysis, the stored row, its gating status and listing evidence. No tokens."""
     from arbitrage_cli.store import listing, restrictions
 
+    from arbitrage_cli.store import settings as settings_store
+
     found = reanalyse(db, asin)
     if found is None:
         return None
     return {"a": found[0], "stored": found[1], "gating": restrictions.get(db, asin),
-            "listed": listing.get(db, asin)}
+            "listed": listing.get(db, asin), "settings": settings_store.load(db)}
 
 
 # -- seller cache ---------------------------------------------------------------------------

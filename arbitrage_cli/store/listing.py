@@ -9,19 +9,22 @@ from collections.abc import Iterable
 import sqlite_utils
 
 from arbitrage_cli.analysis.keepa_data import clean
+from arbitrage_cli.keepa.constants import CSV
 from arbitrage_cli.timefmt import iso_utc
 
 # Compared between two sightings: a difference is a change even when Keepa's times are
 # ambiguous (creationDate has two documented meanings) or late.
-FINGERPRINT = ("creation_keepa", "current_cents", "current_since_keepa")
-_CHANGED = " or ".join(f"(excluded.{c} is not null and excluded.{c} is not listing.{c})"
-                       for c in FINGERPRINT)
+FINGERPRINT = ("creation_keepa", "current_cents", "current_since_keepa", "used_cents")
+# a field nobody recorded before (damaged, or added by a later version) is not a change
+_CHANGED = " or ".join(f"(excluded.{c} is not null and listing.{c} is not null and "
+                       f"excluded.{c} is not listing.{c})" for c in FINGERPRINT)
 _KEPT = ", ".join(f"{c} = coalesce(excluded.{c}, listing.{c})"
                   for c in (*FINGERPRINT, "last_update_keepa"))
 RECORD_SQL = (
     "insert into listing (asin, first_listed_at, listed_at, listed_keepa, creation_keepa, "
-    "last_update_keepa, current_cents, current_since_keepa) values (:asin, :now, :now, :keepa, "
-    ":creation_keepa, :last_update_keepa, :current_cents, :current_since_keepa) "
+    "last_update_keepa, current_cents, current_since_keepa, used_cents) values (:asin, :now, "
+    ":now, :keepa, :creation_keepa, :last_update_keepa, :current_cents, :current_since_keepa, "
+    ":used_cents) "
     "on conflict(asin) do update set listed_at = excluded.listed_at, "
     "listed_keepa = excluded.listed_keepa, "
     # a row migrated from before listing evidence existed has nothing to compare with
@@ -42,7 +45,9 @@ def evidence(deal: dict, price_type: int) -> dict:
             "creation_keepa": clean(deal.get("creationDate")) or None,
             "last_update_keepa": clean(deal.get("lastUpdate")),
             "current_cents": _at(deal.get("current"), price_type),
-            "current_since_keepa": _at(deal.get("currentSince"), price_type)}
+            "current_since_keepa": _at(deal.get("currentSince"), price_type),
+            # the deal page's lowest used price (item only), what stage 0 judges at
+            "used_cents": _at(deal.get("current"), CSV["USED"])}
 
 
 def record(db: sqlite_utils.Database, deals: Iterable[dict], price_type: int, now: float,
@@ -59,12 +64,15 @@ def record(db: sqlite_utils.Database, deals: Iterable[dict], price_type: int, no
 
 
 DUE_SQL = """
-select l.asin, l.listed_at, l.creation_keepa, l.current_cents, l.current_since_keepa,
-  l.changed_keepa, l.last_update_keepa as listed_update_keepa,
-  d.asin is not null as known, d.status, d.hidden, d.retry_reason, d.next_check_at,
-  d.checked_keepa, d.last_update_keepa, d.profit_cents, d.list_at_cents, d.shipping_cents,
-  d.fba_fee_cents, d.referral_fee_pct, d.closing_fee_cents, d.price_now_cents,
-  d.price_suspicious, d.avg_1yr_cents, d.expired_at
+select l.asin, l.listed_at, l.listed_keepa, l.creation_keepa, l.current_cents,
+  l.current_since_keepa, l.changed_keepa, l.used_cents,
+  l.last_update_keepa as listed_update_keepa,
+  d.asin is not null as known, d.status, d.skip_reason, d.hidden, d.retry_reason,
+  d.next_check_at, d.checked_keepa, d.last_update_keepa, d.profit_cents, d.list_at_cents,
+  d.shipping_cents, d.fba_fee_cents, d.referral_fee_pct, d.closing_fee_cents,
+  d.price_now_cents, d.price_suspicious, d.avg_1yr_cents, d.expired_at,
+  d.screen_price_cents, d.screen_bound_cents,
+  (select p.keepa_minute from keepa_products p where p.asin = l.asin) as history_keepa
 from listing l left join deals d on d.asin = l.asin
 where l.listed_at >= :since
 order by l.asin

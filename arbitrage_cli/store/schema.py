@@ -111,7 +111,7 @@ VISIBLE_WHERE = VISIBLE_BASE + "\n  and profit_cents > 0"
 DERIVED_COLUMNS = frozenset({
     "fba_fee_estimated", "referral_fee_estimated", "closing_fee_estimated",
     "all_in_cost_cents", "amazon_fees_cents", "profit_cents", "margin_pct", "roi_pct",
-    "min_listing_price_cents", "settings_version"})
+    "min_listing_price_cents", "settings_version", "screen_bound_cents"})
 
 VISIBLE_DEALS_SQL = f"select * from deals\nwhere {VISIBLE_WHERE}\n"
 FTS_COLUMNS = ["title", "author", "category"]
@@ -359,3 +359,15 @@ def m008_listing_evidence(db: sqlite_utils.Database) -> None:
         where confirmed_at is not null""")
     db.execute("create index idx_deals_retry on deals (next_check_at) "
                "where retry_reason is not null")
+
+
+@migrations(name="009_history_screen")
+def m009_history_screen(db: sqlite_utils.Database) -> None:
+    # Issue 13. A product judged from its history (or the deal page's price) and not worth live
+    # offers is stored with status 'screened', the reason in skip_reason, the price it was
+    # judged at and at which stage (0 deal page, 1 history); recalc keeps the bound profit at
+    # that price current with the settings. The listing keeps the deal page's lowest used
+    # price (current[USED]) whatever price type the query asks for.
+    for column in ("screen_price_cents", "screen_stage", "screen_bound_cents"):
+        db.execute(f"alter table deals add column {column} integer")
+    db.execute("alter table listing add column used_cents integer")

@@ -83,7 +83,14 @@ def gather(db: sqlite_utils.Database, clock: Clock | None = None,
         "deals_raw": db.execute("select count(*) from deals").fetchone()[0],
         "deals_visible": queries.count(db),
         "deals_by_status": dict(db.execute(
-            "select coalesce(skip_reason, status), count(*) from deals group by 1 order by 1")),
+            "select case when status = 'screened' then 'screened: ' || skip_reason else "
+            "coalesce(skip_reason, status) end, count(*) from deals group by 1 order by 1")),
+        # judged without live offers (the funnel), and how many of those now could pay
+        "screened": db.execute("select count(*) from deals where status = 'screened'"
+                               ).fetchone()[0],
+        "screened_promising": db.execute(
+            "select count(*) from deals where status = 'screened' and "
+            "skip_reason = 'not_profitable' and screen_bound_cents > 0").fetchone()[0],
         "sellers_cached": db.execute("select count(*) from sellers").fetchone()[0],
     }
     lock_list = locks.list_locks(db, clock)
