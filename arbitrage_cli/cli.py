@@ -45,9 +45,9 @@ def _global_options(
 
 
 def _register() -> None:
-    from arbitrage_cli.commands import (backfill, datasette, deals, demo, explain, janitor,
-                                        locks, recalc, restrictions, serve, settings, simulate,
-                                        status, sync)
+    from arbitrage_cli.commands import (backfill, backtest, datasette, deals, demo, explain,
+                                        janitor, locks, recalc, restrictions, serve, settings,
+                                        simulate, status, sync)
 
     app.command("backfill")(backfill.backfill)
     app.command("sync")(sync.sync)
@@ -57,6 +57,7 @@ def _register() -> None:
     app.command("serve-json")(serve.serve_json)
     app.command("datasette-files")(datasette.datasette_files)
     app.command("explain")(explain.explain)
+    app.command("backtest")(backtest.backtest)
     app.command("recalc")(recalc.recalc)
     app.add_typer(settings.app, name="settings")
     app.command("status")(status.status)

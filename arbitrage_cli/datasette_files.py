@@ -29,7 +29,12 @@ COLUMNS = {
     "condition": "Keepa condition code of the winning offer: 2 like new, 3 very good, 4 good, "
                  "5 acceptable",
     "price_now_cents": "Landed price (item + shipping) of the cheapest live used offer, cents",
-    "list_at_cents": "Predicted sale price from inferred sales (peak month), cents",
+    "list_at_cents": "Predicted used sale price from inferred used sales (recent and seasonal; "
+                     "arbitrage backtest measures it), cents",
+    "list_at_confidence": "How many of the last year's used sales support List at and how "
+                          "tight they are, 0-1 (0.4 and above: strong)",
+    "days_to_sell": "Expected days to sell one copy listed at List at",
+    "sale_days_180": "Days with a used sale in the last 180",
     "list_at_uncapped_cents": "List at before the Amazon ceiling, cents",
     "all_in_cost_cents": "Buy price + tax + prep fee + inbound shipping, cents",
     "amazon_fees_cents": "FBA pick&pack + referral + closing fee, cents",
@@ -65,6 +70,7 @@ LISTING_COLUMNS = {
     "changed_keepa": "When a walk saw the listing say something new about the deal",
 }
 SORTABLE = ["profit_cents", "roi_pct", "margin_pct", "sales_rank", "percent_down_pct",
+            "list_at_confidence", "days_to_sell", "sale_days_180",
             "list_at_cents", "price_now_cents", "deal_trust_pct", "seller_quality", "drops_30",
             "last_price_change_keepa", "updated_at"]
 HIDDEN = ["system_state", "locks", "keepa_tokens", "token_reservations", "keepa_costs",

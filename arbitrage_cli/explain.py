@@ -8,6 +8,7 @@ from typing import Any
 from arbitrage_cli.analysis import screen
 from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.analysis.deal import DealAnalysis
+from arbitrage_cli.analysis.sales import why_no_price
 from arbitrage_cli.keepa.constants import CONDITIONS
 from arbitrage_cli.timefmt import keepa_minutes_to_iso
 
@@ -27,8 +28,9 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}%"
 
 
-def visibility(row: dict, metrics: dict) -> list[str]:
-    """Why a row is hidden (empty: visible). Mirrors the visible_deals view."""
+def visibility(row: dict, metrics: dict, no_price: str | None = None) -> list[str]:
+    """Why a row is hidden (empty: visible). Mirrors the visible_deals view. `no_price`:
+    what happened when there is no used sale to price from (sales.why_no_price)."""
     why = []
     if row.get("status") != "deal":
         why.append(f"not a deal: {row.get('skip_reason')}")
@@ -38,10 +40,8 @@ def visibility(row: dict, metrics: dict) -> list[str]:
         why.append(f"expired at {row['expired_at']}")
     if row.get("price_suspicious"):
         why.append("List at is over 3x the current used price: needs review")
-    if not (row.get("list_at_cents") or 0) > 0:
-        why.append("no List at (no inferred sale)")
-    if not (row.get("avg_1yr_cents") or 0) > 0:
-        why.append("no sale in the last year")
+    if not (row.get("list_at_cents") or 0) > 0 or not (row.get("avg_1yr_cents") or 0) > 0:
+        why.append(f"no List at: {no_price}" if no_price else "no used sale in the last year")
     if not (metrics.get("profit_cents") or 0) > 0:
         why.append("not profitable")
     return why
@@ -103,6 +103,9 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
                "landed_cents": c.landed_cents, "verdict": c.verdict}
               for c in a.offer.candidates if c.live or c.verdict == "stale"]
     la = a.list_at
+    est = a.history.estimate if a.history else None
+    no_price = why_no_price(a.sales, len([x for x in a.sales.used_sales()
+                                          if a.now - x.time <= 365 * 1440]))
     return {
         "asin": a.asin, "title": row.get("title"), "analysed_at": keepa_minutes_to_iso(a.now),
         "status": row.get("status"), "skip_reason": row.get("skip_reason"),
@@ -119,6 +122,11 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
                   "confirmed": a.sales.confirmed, "trimmed_outliers": a.sales.trimmed,
                   "deal_trust_pct": row.get("deal_trust_pct")},
         "list_at": {"list_at_cents": la.list_at_cents, "uncapped_cents": la.uncapped_cents,
+                    "recent_cents": est.recent if est else None,
+                    "season_cents": est.season if est else None,
+                    "confidence": row.get("list_at_confidence"),
+                    "days_to_sell": row.get("days_to_sell"),
+                    "sale_days_180": row.get("sale_days_180"), "no_price": no_price,
                     "basis": la.basis, "peak_month": la.peak_month,
                     "trough_month": la.trough_month, "trough_cents": la.trough_cents,
                     "amazon_ceiling_cents": la.ceiling_cents, "capped": la.capped,
@@ -131,7 +139,8 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
         "fees": {k: row.get(k) for k in ("fba_fee_cents", "referral_fee_pct",
                                          "closing_fee_cents")},
         "metrics": metrics,
-        "visible": not visibility(row, metrics), "hidden_because": visibility(row, metrics),
+        "visible": not visibility(row, metrics, no_price),
+        "hidden_because": visibility(row, metrics, no_price),
         "gating": {k: (gating or {}).get(k) for k in GATING_FIELDS}
         | {"status": (gating or {}).get("status") or "unknown"},
         "freshness": freshness(stored, listed),
@@ -161,12 +170,12 @@ def to_text(r: dict) -> str:
     for e in s["events"][-12:]:
         lines.append(f"  {e['at'][:16]}  {dollars(e['price_cents']):>9}  {e['kind']} "
                      f"({e['confirmed_by']})")
-    lines += ["", f"List at: {dollars(la['list_at_cents'])} ({la['basis']}"
-              + (f" of peak month {la['peak_month']}" if la["peak_month"] else "") + ")"
+    lines += ["", f"List at: {dollars(la['list_at_cents'])} ({_basis(la)})"
               + (f", capped from {dollars(la['uncapped_cents'])} at 90% of Amazon"
                  if la["capped"] else "")
               + (" SUSPICIOUS: over 3x the current used price" if la["suspicious"] else "")
               + (f" rejected: {la['rejected']}" if la["rejected"] else ""),
+              *_velocity_lines(la),
               f"Season: {la['season']} (sells {la['sells']})", "",
               f"Buy (landed): {dollars(r['prices']['price_now_cents'])}   1-year average sale: "
               f"{dollars(r['prices']['avg_1yr_cents'])}   rank {r['prices']['sales_rank']}",
@@ -180,6 +189,31 @@ def to_text(r: dict) -> str:
               *_freshness_lines(r["freshness"]),
               "Visible" if r["visible"] else "Hidden: " + "; ".join(r["hidden_because"])]
     return "\n".join(lines)
+
+
+def _basis(la: dict) -> str:
+    if la["no_price"]:
+        return la["no_price"]
+    parts = [f"recent sales {dollars(la['recent_cents'])}" if la["recent_cents"] else None,
+             f"this season in earlier years {dollars(la['season_cents'])}"
+             if la["season_cents"] else None]
+    parts = [p for p in parts if p]
+    return (" and ".join(parts) + (", their geometric mean" if len(parts) == 2 else "")
+            if parts else la["basis"] or "no basis")
+
+
+def _velocity_lines(la: dict) -> list[str]:
+    if la["list_at_cents"] is None:
+        return []
+    conf = la["confidence"]
+    label = ("unknown" if conf is None else "strong" if conf >= 0.4 else "some" if conf >= 0.2
+             else "thin")
+    line = f"Confidence: {label} ({conf:.2f} of 1)" if conf is not None else \
+        "Confidence: unknown"
+    sells = (f"; sells one copy in about {la['days_to_sell']:.0f} days" if la["days_to_sell"]
+             is not None else "")
+    return [line + sells + f"; {la['sale_days_180'] or 0} days with a used sale in the "
+            f"last 180"]
 
 
 def _screen_lines(sc: dict) -> list[str]:

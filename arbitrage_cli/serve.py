@@ -22,8 +22,9 @@ from arbitrage_cli.store.queries import SORTS, DealFilters, QueryError, count, g
 from arbitrage_cli.store.status import gather
 
 MAX_LIMIT = 500
-FLOATS = ("min_profit", "min_roi", "min_percent_down", "min_deal_trust", "min_seller_quality")
-INTS = ("max_rank", "min_drops_30")
+FLOATS = ("min_profit", "min_roi", "min_percent_down", "min_deal_trust", "min_seller_quality",
+          "min_confidence", "max_days_to_sell")
+INTS = ("max_rank", "min_drops_30", "min_sale_days")
 BOOLS = ("hide_gated", "hide_amazon")
 OTHER = ("keyword", "conditions", "sort", "order", "limit", "cursor", "_shape", "format")
 ALLOWED = frozenset(FLOATS + INTS + BOOLS + OTHER)

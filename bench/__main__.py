@@ -28,6 +28,7 @@ PARTS = {
     "schedule": ["bench.schedule", "--rates", "5", "20", "60", "--hours", "24"],
     "freshness": ["bench.schedule", "--freshness", "--rates", "5", "20", "60", "--hours", "24"],
     "funnel": ["bench.funnel", "--products", "2000", "--lags", "0", "60", "360"],
+    "backtest": ["bench.backtest", "--products", "2000", "--horizons", "30", "90", "180"],
     "analysis": ["bench.analysis", "--products", "300", "--repeat", "5"],
     "recalc": ["bench.recalc", "--rows", "100000", "1000000", "--repeat", "3"],
     "serve_1x1": ["bench.serve", "--rows", "100000", "--seconds", "10", "--threads", "1"],
@@ -113,6 +114,7 @@ def render(results: dict, commands: dict, machine: dict, when: dict[str, str]) -
                               f"{r['cron_ticks_skipped_busy']} skipped" for r in s), ""]
     lines += render_freshness(results["freshness"]["results"], commands["freshness"])
     lines += render_funnel(results["funnel"], commands["funnel"])
+    lines += render_backtest(results["backtest"], commands["backtest"])
     a = results["analysis"]
     lines += [
         "## CPU", "", "### Analysis", "", f"`{commands['analysis']}`", "",
@@ -167,9 +169,86 @@ def render(results: dict, commands: dict, machine: dict, when: dict[str, str]) -
     return "\n".join(lines)
 
 
+def section(title: str, command: str, text: str) -> list[str]:
+    """A report section's head: its title, the command that measured it, what it measures."""
+    return [f"## {title}", "", f"`{command}`", "", text, ""]
+
+
+def pct(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None else f"{v:.{digits}%}"
+
+
+def render_backtest(b: dict, command: str) -> list[str]:
+    lines = section(
+        "List-at backtest", command,
+        "Each history is cut at T = its end minus the horizon; every estimator predicts from "
+        "the product as of T (nothing after T), and is scored against the used sales "
+        "inferred from the full history in (T, T + horizon]. n: products predicted; "
+        "coverage: share of them with a used sale in the horizon; MdAPE: median absolute "
+        "error against the median sale; over: share predicted above the highest sale (the "
+        "error that loses money); precision / recall of \"profitable at Keepa's lowest used "
+        "price at T\" against \"profitable at the median sale\". Real: "
+        f"{b['real_files']} files of ../shared/real-keepa with its snapshots, each snapshot a "
+        f"cut point; simulator: {b['products']:,} products.")
+    for h, real in b["results"]["real"].items():
+        sim = b["results"]["simulator"][h]
+        lines += [f"**{h} days** ({real['cut_points']} real cut points of {real['books']} "
+                  f"books, {real['books_with_sales']} of them with used sales in the horizon; "
+                  f"{sim['cut_points']:,} simulated)", "",
+                  "| estimator | real n | coverage | MdAPE | over | precision | sim n | coverage | "
+                  "MdAPE | over | precision | recall |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for name in real["estimators"]:
+            r, s = real["estimators"][name], sim["estimators"][name]
+            bold = "**" if name == "default" else ""
+            lines.append(
+                f"| {bold}{name}{bold} | {r['n']} | {pct(r['coverage'], 0)} | "
+                f"{'-' if r['mdape_pct'] is None else str(r['mdape_pct']) + '%'} | "
+                f"{pct(r['overestimate_rate'], 1)} | {pct(r['precision'], 0)} | {s['n']:,} | "
+                f"{pct(s['coverage'], 0)} | {s['mdape_pct']}% | {pct(s['overestimate_rate'], 1)} | "
+                f"{pct(s['precision'], 0)} | {pct(s['recall'], 0)} |")
+        lines.append("")
+    verdicts = []
+    for h in b["results"]["real"]:
+        for where in ("real", "simulator"):
+            est = b["results"][where][h]["estimators"]
+            d = est["default"]
+            for metric in ("mdape_pct", "overestimate_rate"):
+                better = [n for n, e in est.items() if n != "default" and e[metric] is not None
+                          and (d[metric] is None or e[metric] <= d[metric])]
+                if better:
+                    verdicts.append(f"{h} days, {where}, {'MdAPE' if metric == 'mdape_pct' else 'over'}: "
+                                    f"{', '.join(better)} at least as good")
+    d90 = {w: b["results"][w]["90"]["estimators"] for w in ("real", "simulator")}
+    won = all(d90[w]["default"]["mdape_pct"] < d90[w]["seed"]["mdape_pct"]
+              and d90[w]["default"]["overestimate_rate"] < d90[w]["seed"]["overestimate_rate"]
+              for w in d90)
+    lines += [f"Target at 90 days: the default beats `seed` on MdAPE and overestimate rate on "
+              f"the real files and the simulator - {verdict(won)}. Where the default does not "
+              "win: " + ("; ".join(verdicts) if verdicts else "nowhere") + ".", "",
+              "Why: the default aims at the next three months (its seasonal part weights the "
+              "months a copy bought now sells in), the 90-day question. Over a half year a plain "
+              "year's median covers the horizon as well, and on the simulator it is a little "
+              "better at 180 days. The real columns are decided by a handful of books with "
+              "many snapshots each, so they move by whole books: at 90 days kd-0135048761 "
+              "(its spring sales came in almost half above its recent ones) and kd-8498388899 "
+              "(its one sale in the horizon was above every sale of the year before) hold the "
+              "median; at 30 and 180 days other books hold it and the seed's or a year's "
+              "median lands closer on them.", "",
+              "The default's error by `list_at_confidence` at 90 days: "
+              + "; ".join(f"{w}: " + ", ".join(f"{x['band']} {x['mdape_pct']}% (n {x['n']})"
+                                               for x in bands)
+                          for w, bands in b["confidence_bands_90"].items())
+              + ". On the simulator, 0.4 and above halves the error; the real files are too "
+              "few books to show a trend.", "",
+              f"Cost: the default estimate takes {b['estimate_us_per_product']['default']} us a "
+              f"product against the seed rule's {b['estimate_us_per_product']['seed']} us "
+              "(same process, same evidence); the whole analysis is in \"Analysis\" below.", ""]
+    return lines
+
+
 def render_funnel(f: dict, command: str) -> list[str]:
-    lines = [
-        "## The funnel: visible deals per 1,000 tokens", "", f"`{command}`", "",
+    lines = section(
+        "The funnel: visible deals per 1,000 tokens", command,
         "Two backfills of the same 2,000-product catalog at the same simulated moment: "
         "`--no-screen` (the seed: live offers for every listed product) and the default "
         "funnel (each product's history first, 1 token, 20 a call; live offers only for "
@@ -177,7 +256,7 @@ def render_funnel(f: dict, command: str) -> list[str]:
         "`history_lag_minutes`, how often Keepa crawls a product, so how much older its "
         "history and stats are than the live offers (stage 1 asks `update=1`, so Keepa "
         "refreshes what is older than an hour, as documented). recall = visible deals the "
-        "funnel found / visible deals the full fetch found.", "",
+        "funnel found / visible deals the full fetch found.") + [
         "| history lag | listed | `--no-screen` tokens | visible | per 1,000 tokens | funnel "
         "tokens (history + offers + sellers + pages) | visible | per 1,000 tokens | "
         "**ratio** | **recall** | missed |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -211,11 +290,8 @@ def render_funnel(f: dict, command: str) -> list[str]:
 
 
 def render_freshness(runs: list[dict], command: str) -> list[str]:
-    def pct(v):
-        return "-" if v is None else f"{v:.1%}"
-
-    lines = [
-        "## Freshness: sync's invariant over 24 simulated hours", "", f"`{command}`", "",
+    lines = section(
+        "Freshness: sync's invariant over 24 simulated hours", command,
         "The README's cron schedule (sync, backfill, janitor) against a 400-product catalog "
         "whose products keep changing; the simulator's listing moves (a deal leaves it 12 h "
         "after its product's last update, pages shift as clients page, results cached 120 s), "
@@ -227,7 +303,7 @@ def render_freshness(runs: list[dict], command: str) -> list[str]:
         "the state 15 minutes after the last sync, the worst point of the cycle). An "
         "uncovered deal is *retrying* (a failed fetch waiting for its retry), *changed since "
         "the last sync* (no sync could have seen it yet), or *missed*. Targets apply from "
-        "the first hour mark one cron cycle after the backfill completed.", "",
+        "the first hour mark one cron cycle after the backfill completed.") + [
         "| creationDate | tokens/min | backfill done (h) | hours | min coverage at :00 | "
         "min coverage before | min coverage of visible deals (before) | missed (max) | "
         "hidden while listed (max) | failures overdue (max) | tokens on listing walks / "

@@ -8,12 +8,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from arbitrage_cli.analysis import pricing, seasons
+from arbitrage_cli.analysis import estimators, pricing, seasons
 from arbitrage_cli.analysis.business import BusinessSettings, FeeInputs, Metrics, compute
 from arbitrage_cli.analysis.keepa_data import clean, clean_float, is_int, lst, obj, stat, \
     stat_scalar
 from arbitrage_cli.analysis.offers import OfferChoice, select_offer
-from arbitrage_cli.analysis.sales import SalesInference, infer_sales
+from arbitrage_cli.analysis.sales import SalesInference
 from arbitrage_cli.analysis.sellers import seller_rating, wilson_lower_bound
 from arbitrage_cli.keepa.constants import CSV
 from arbitrage_cli.timefmt import keepa_minutes_from_epoch
@@ -84,18 +84,32 @@ class History:
     avg_1yr_cents: int | None
     used_now_cents: int | None  # Keepa's current lowest used price, item only
     fees: FeeInputs  # with no buy price
+    estimate: estimators.Estimate  # the default estimator's parts
+    confidence: float | None  # 0-1, pricing.confidence
+    sale_days_180: int
 
 
 def history(p: dict, now: int) -> History:
-    sales = infer_sales(p, now)
-    used = sales.used_sales()
-    used_now = stat(p, "current", CSV["USED"])
-    amazon = [stat(p, n, CSV["AMAZON"]) for n in ("current", "avg180", "avg365")]
-    list_at = pricing.predict_list_at(used, amazon, used_now)
+    ev = estimators.evidence(p, now)
+    est = estimators.default(ev)
+    used = ev.used
+    # Amazon's ceiling from its offer now, not from a year's average (issue 14)
+    list_at = pricing.finish(est.cents, est.basis, ev.amazon_now, ev.used_now,
+                             pricing.seasons(used))
     fba_fees = obj(p, "fbaFees")
     fees = FeeInputs(None, list_at.list_at_cents, clean(fba_fees.get("pickAndPackFee")),
                      _referral_pct(p), clean(p.get("variableClosingFee")))
-    return History(sales, used, list_at, pricing.one_year_average(used, now), used_now, fees)
+    return History(ev.sales, used, list_at, pricing.one_year_average(used, now), ev.used_now,
+                   fees, est, pricing.confidence(used, now), pricing.sale_days(used, now))
+
+
+def offers_ahead(offer: OfferChoice, list_at: int | None, used_count: int | None) -> int | None:
+    """Copies that sell before ours: live used offers landed at or below the List at; with
+    the live offers unknown, Keepa's used offer count (an upper bound)."""
+    if offer.candidates:
+        return sum(1 for c in offer.candidates if c.verdict in ("winner", "pricier")
+                   and list_at is not None and c.landed_cents <= list_at)
+    return used_count
 
 
 def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
@@ -168,6 +182,10 @@ def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
         "percent_down_pct": pricing.percent_down(price_now, avg_1yr),
         "recent_sale_cents": used[-1].price_cents if used else None,
         "sales_inferred": len(used),
+        "list_at_confidence": h.confidence,
+        "sale_days_180": h.sale_days_180,
+        "days_to_sell": pricing.days_to_sell(used, now, offers_ahead(
+            offer, list_at.list_at_cents, stat(p, "current", CSV["COUNT_USED"]))),
         "offer_drops": sales.used_drops,
         "deal_trust_pct": pricing.deal_trust(sales.used_confirmed, sales.used_drops),
         "offers_trend": pricing.offers_trend(p),

@@ -46,30 +46,52 @@ class ListAt:
     ceiling_cents: int | None
 
 
+def seasons(sales: list[Sale]) -> tuple[int | None, int | None, int | None]:
+    """(peak month, trough month, trough median) of the monthly medians (years pooled), with
+    3 or more sales; the seasonality columns read them."""
+    if len(sales) < 3:
+        return None, None, None
+    by_month: dict[int, list[int]] = collections.defaultdict(list)
+    for s in sales:
+        by_month[month_of(s.time)].append(s.price_cents)
+    medians = {m: statistics.median(v) for m, v in by_month.items()}
+    peak = max(sorted(medians), key=lambda m: medians[m])  # ties: earliest month
+    trough = min(sorted(medians), key=lambda m: medians[m])
+    return peak, trough, median_cents(by_month[trough])
+
+
 def predict_list_at(sales: list[Sale], amazon_prices: list[int | None],
                     used_now: int | None) -> ListAt:
+    """The earlier system's rule (estimator `seed`): the mode of the peak month's sale prices
+    (else their median), with 1-2 sales their median; capped at 90% of the lowest of
+    Amazon's prices."""
     prices = [s.price_cents for s in sales]
-    peak = trough = trough_cents = None
     if not prices:
         return ListAt(None, None, "none", False, False, None, None, None, None, None)
-    if len(prices) < 3:
+    peak, trough, trough_cents = seasons(sales)
+    if peak is None:
         value, basis = median_cents(prices), "median"
     else:
-        by_month: dict[int, list[int]] = collections.defaultdict(list)
-        for s in sales:
-            by_month[month_of(s.time)].append(s.price_cents)
-        medians = {m: statistics.median(v) for m, v in by_month.items()}
-        peak = max(sorted(medians), key=lambda m: medians[m])  # ties: earliest month
-        trough = min(sorted(medians), key=lambda m: medians[m])
-        trough_cents = median_cents(by_month[trough])
-        counts = collections.Counter(by_month[peak])
+        counts = collections.Counter(s.price_cents for s in sales if month_of(s.time) == peak)
         top = max(counts.values())
         if top > 1:
             value, basis = min(p for p, n in counts.items() if n == top), "mode"
         else:
-            value, basis = median_cents(by_month[peak]), "median"
+            value = median_cents([s.price_cents for s in sales if month_of(s.time) == peak])
+            basis = "median"
     amazon = [p for p in amazon_prices if p is not None and p > 0]
-    ceiling = int(AMAZON_CEILING * min(amazon)) if amazon else None
+    return finish(value, basis, min(amazon) if amazon else None, used_now,
+                  (peak, trough, trough_cents))
+
+
+def finish(value: int | None, basis: str, amazon_cents: int | None, used_now: int | None,
+           season: tuple[int | None, int | None, int | None]) -> ListAt:
+    """The caps every estimate goes through (domain.md §3.3): the Amazon ceiling (90% of
+    `amazon_cents`), the $1,500 hard cap, the 3x trip-wire against the current used price."""
+    peak, trough, trough_cents = season
+    if value is None:
+        return ListAt(None, None, "none", False, False, None, peak, trough, trough_cents, None)
+    ceiling = int(AMAZON_CEILING * amazon_cents) if amazon_cents else None
     capped = ceiling is not None and value > ceiling
     recommended = ceiling if capped else value
     if recommended > HARD_CAP_CENTS:
@@ -79,6 +101,39 @@ def predict_list_at(sales: list[Sale], amazon_prices: list[int | None],
                   and recommended / used_now > TRIPWIRE_RATIO)
     return ListAt(recommended, value, basis, capped, suspicious, None, peak, trough,
                   trough_cents, ceiling)
+
+
+# -- how much to trust a List at, and how fast it sells ----------------------------------------
+def confidence(sales: list[Sale], now: int) -> float | None:
+    """0-1: how many of the last year's used sales support the List at, and how tight they
+    are. support = n / (n + 5) (5 sales: 0.5), tightness = 1 / (1 + IQR / median); the
+    confidence is their product, two decimals. None without a used sale in the year."""
+    prices = sorted(s.price_cents for s in sales if now - s.time <= YEAR_MIN)
+    if not prices:
+        return None
+    from arbitrage_cli.analysis.sales import percentile
+
+    med = statistics.median(prices)
+    spread = (percentile(prices, 0.75) - percentile(prices, 0.25)) / med if med > 0 else 1.0
+    return round(len(prices) / (len(prices) + 5) / (1 + spread), 2)
+
+
+def sale_days(sales: list[Sale], now: int, days: int = 180) -> int:
+    """Days with at least one inferred used sale in the last `days` (ScoutIQ's measure)."""
+    return len({(now - s.time) // 1440 for s in sales if 0 <= now - s.time <= days * 1440})
+
+
+def days_to_sell(sales: list[Sale], now: int, offers_ahead: int | None) -> float | None:
+    """Expected days to sell one copy listed at the List at: the copies priced at or below
+    it sell first, one at a time, at the used sale rate of the last 180 days (of the last
+    year when fewer than 2 sold in 180). None without a used sale in the year."""
+    recent = [s for s in sales if 0 <= now - s.time <= 180 * 1440]
+    window = 180
+    if len(recent) < 2:
+        recent, window = [s for s in sales if 0 <= now - s.time <= YEAR_MIN], 365
+    if not recent:
+        return None
+    return round(((offers_ahead or 0) + 1) * window / len(recent), 1)
 
 
 def one_year_average(sales: list[Sale], now: int) -> int | None:

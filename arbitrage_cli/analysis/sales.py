@@ -14,6 +14,7 @@ from arbitrage_cli.keepa.constants import CSV
 WINDOW_MIN = 240 * 60  # rank reports often lag the offer change by hours
 LOOKAHEAD_MIN = 30 * 24 * 60  # sparse rank histories: the next report within 30 days
 HISTORY_MIN = 1095 * 24 * 60
+SPIKE_MIN = 60  # a price that held less than an hour before a drop did not sell
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,10 +48,13 @@ def _drops(points: list[tuple[int, int]]) -> list[int]:
 
 def _price_before(points: list[tuple[int, int]], t: int) -> int | None:
     """The price in effect just before the drop: the copy that sold was listed at it (the
-    point AT the drop minute is already the next-cheapest offer). Falls back to the nearest
-    later point when the series starts at the drop."""
+    point AT the drop minute is already the next-cheapest offer). A higher price that held
+    less than SPIKE_MIN before the drop is a blip, not the copy that sold: the price before it
+    counts. Falls back to the nearest later point when the series starts at the drop."""
     times = [p[0] for p in points]
     i = bisect.bisect_left(times, t) - 1
+    if i >= 1 and t - points[i][0] < SPIKE_MIN and points[i][1] > points[i - 1][1] > 0:
+        i -= 1
     candidates = [points[i]] if i >= 0 else []
     if not candidates and points:
         candidates = [points[min(len(points) - 1, bisect.bisect_left(times, t))]]
@@ -114,3 +118,21 @@ def infer_sales(product: Any, now: int) -> SalesInference:
     used_drops = sum(1 for _, k in drops if k == "used")
     return SalesInference(tuple(kept), len(drops), used_drops, sum(confirmed.values()),
                           confirmed["used"], len(sales) - len(kept))
+
+
+def why_no_price(s: SalesInference, used_last_year: int) -> str | None:
+    """What happened when there is no used sale of the last year to price from (the words
+    `explain` and the visibility reasons show); None when there is one."""
+    if used_last_year:
+        return None
+    if not s.drops:
+        return "no offer-count drop in the history: no sale to price from"
+    if not s.confirmed:
+        return (f"{s.drops} offer drops, none confirmed by a sales-rank improvement: no sale "
+                f"to price from")
+    if not s.used_confirmed:
+        return f"{s.confirmed} confirmed sales, all new-condition: no used sale to price from"
+    used = sum(1 for x in s.sales if x.kind == "used")
+    return (f"{used} used sales, none in the last year: no recent sale to price from" if used
+            else f"{s.used_confirmed} confirmed used sales, none with a used price before it: "
+                 f"no sale to price from")

@@ -20,6 +20,12 @@ def deals(
     min_deal_trust: float = typer.Option(None, "--min-deal-trust", help="Deal trust at least, %."),
     min_seller_quality: float = typer.Option(None, "--min-seller-quality", min=0, max=10,
                                              help="Seller quality at least, 0-10."),
+    min_confidence: float = typer.Option(None, "--min-confidence", min=0, max=1,
+                                         help="List at confidence at least, 0-1."),
+    max_days_to_sell: float = typer.Option(None, "--max-days-to-sell", min=0,
+                                           help="Expected days to sell one copy at most."),
+    min_sale_days: int = typer.Option(None, "--min-sale-days", min=0, max=180,
+                                      help="Days with a used sale in the last 180, at least."),
     keyword: str = typer.Option(None, "--keyword", help="Words in title, author or category."),
     condition: list[int] = typer.Option(None, "--condition",
                                         help="Keepa condition code to keep (repeatable)."),
@@ -27,7 +33,7 @@ def deals(
     hide_amazon: bool = typer.Option(False, "--hide-amazon", help="Hide items Amazon sells."),
     sort: str = typer.Option("profit", "--sort", help="profit, roi, margin, rank, percent_down, "
                              "last_change, list_at, price, deal_trust, seller_quality, drops_30, "
-                             "updated."),
+                             "updated, confidence, days_to_sell, sale_days."),
     ascending: bool = typer.Option(False, "--asc", help="Ascending (default: descending)."),
     limit: int = typer.Option(None, "--limit", min=1, help="At most this many deals."),
     fmt: str = typer.Option("json", "--format", help="json, ndjson, csv or table."),
@@ -48,7 +54,8 @@ def deals(
     filters = DealFilters(min_profit=min_profit, min_roi=min_roi, max_rank=max_rank,
                           min_drops_30=min_drops_30, min_percent_down=min_percent_down,
                           min_deal_trust=min_deal_trust, min_seller_quality=min_seller_quality,
-                          keyword=keyword, conditions=tuple(condition or ()),
+                          min_confidence=min_confidence, max_days_to_sell=max_days_to_sell,
+                          min_sale_days=min_sale_days, keyword=keyword, conditions=tuple(condition or ()),
                           hide_gated=hide_gated, hide_amazon=hide_amazon, sort=sort,
                           descending=not ascending)
     db = open_db(ctx.obj.db_path)

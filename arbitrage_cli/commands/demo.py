@@ -5,7 +5,7 @@ import typer
 
 def demo(
     ctx: typer.Context,
-    products: int = typer.Option(400, min=10, max=5000, help="Simulated catalog size."),
+    products: int = typer.Option(1000, min=10, max=5000, help="Simulated catalog size."),
     seed: int = typer.Option(7, help="Catalog seed."),
     top: int = typer.Option(10, min=1, help="How many deals to show."),
 ) -> None:

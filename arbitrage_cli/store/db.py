@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,21 @@ def _connect(path: str, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL once. The switch needs the file to itself, and SQLite answers "locked"
+    at once (no busy wait) while another process is migrating a fresh file: wait for it."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = True
             ) -> sqlite_utils.Database:
     """Open (creating and migrating) deals.db.
@@ -47,7 +63,7 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = 
     try:
         conn = _connect(path, readonly)
         if not readonly and path != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
+            _wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         db = sqlite_utils.Database(conn)
     except sqlite3.DatabaseError as exc:

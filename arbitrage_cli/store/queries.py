@@ -23,6 +23,8 @@ SORTS = {
     "percent_down": "percent_down_pct", "last_change": "last_price_change_keepa",
     "list_at": "list_at_cents", "price": "price_now_cents", "deal_trust": "deal_trust_pct",
     "seller_quality": "seller_quality", "drops_30": "drops_30", "updated": "updated_at",
+    "confidence": "list_at_confidence", "days_to_sell": "days_to_sell",
+    "sale_days": "sale_days_180",
 }
 TEXT_SORTS = {"updated"}
 BIG = 9.0e18
@@ -50,6 +52,9 @@ class DealFilters:
     min_percent_down: float | None = None
     min_deal_trust: float | None = None  # percent
     min_seller_quality: float | None = None  # 0-10, as shown
+    min_confidence: float | None = None  # list_at_confidence, 0-1
+    max_days_to_sell: float | None = None
+    min_sale_days: int | None = None  # days with a used sale in the last 180
     keyword: str | None = None
     conditions: tuple[int, ...] = ()
     hide_gated: bool = False
@@ -96,6 +101,9 @@ THRESHOLDS = {
     "min_percent_down": "percent_down_pct >= :min_percent_down",
     "min_deal_trust": "deal_trust_pct >= :min_deal_trust",
     "min_seller_quality": "seller_quality >= (:min_seller_quality - 0.5) / 10.0",
+    "min_confidence": "list_at_confidence >= :min_confidence",
+    "max_days_to_sell": "days_to_sell <= :max_days_to_sell",
+    "min_sale_days": "sale_days_180 >= :min_sale_days",
 }
 
 

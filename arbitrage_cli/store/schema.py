@@ -371,3 +371,12 @@ def m009_history_screen(db: sqlite_utils.Database) -> None:
     for column in ("screen_price_cents", "screen_stage", "screen_bound_cents"):
         db.execute(f"alter table deals add column {column} integer")
     db.execute("alter table listing add column used_cents integer")
+
+
+@migrations(name="010_list_at_confidence_velocity")
+def m010_list_at_confidence_velocity(db: sqlite_utils.Database) -> None:
+    # Issue 14. How much to trust a List at (0-1, pricing.confidence) and how fast it sells:
+    # expected days to sell one copy at that price, and days with a used sale in the last 180.
+    db.execute("alter table deals add column list_at_confidence real")
+    db.execute("alter table deals add column days_to_sell real")
+    db.execute("alter table deals add column sale_days_180 integer")

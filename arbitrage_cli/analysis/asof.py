@@ -1,0 +1,102 @@
+"""A Keepa product as of an earlier Keepa minute T (pure): what Keepa would have answered at T.
+
+Every csv series (and salesRanks) is cut at T, keeping the point still in effect; the stats
+are recomputed from the cut series the way Keepa computes them (keepa-api.md §2.4: `current`
+is the value in effect, `avgN` the time-weighted mean of the non-negative values over the N
+days before, floor(), -1 when nothing qualifies; `salesRankDropsN` the rank drops in the
+window); the Amazon state is read from the Amazon series at T; the live offers of that day are
+unknown, so there are none. Nothing after T survives: backtest predictions and charts at T
+use exactly what a user would have seen then.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from arbitrage_cli.analysis.keepa_data import csv_array, is_int, lst, obj, series
+from arbitrage_cli.keepa.constants import CSV, csv_has_shipping
+
+DAY = 1440
+WINDOWS = (30, 90, 180, 365)
+
+
+def _cut(arr: list, t: int, width: int) -> list:
+    out = []
+    for i in range(0, len(arr) - width + 1, width):
+        if is_int(arr[i]) and arr[i] <= t:
+            out += arr[i:i + width]
+    return out
+
+
+def weighted_mean(points: list[tuple[int, int]], a: int, b: int) -> int:
+    """floor() of the time-weighted mean of the non-negative values in effect over [a, b]
+    (each value holds until the next point); -1 if none qualifies."""
+    total = weight = 0
+    for i, (t, v) in enumerate(points):
+        start = max(t, a)
+        end = min(points[i + 1][0] if i + 1 < len(points) else b, b)
+        if end <= start or v < 0:
+            continue
+        total += v * (end - start)
+        weight += end - start
+    return total // weight if weight else -1
+
+
+def value_at(points: list[tuple[int, int]], t: int) -> int:
+    v = -1
+    for pt, pv in points:
+        if pt > t:
+            break
+        v = pv
+    return v
+
+
+def rank_drops(points: list[tuple[int, int]], a: int, b: int) -> int:
+    valid = [(t, v) for t, v in points if v >= 0]
+    return sum(1 for i in range(1, len(valid))
+               if a < valid[i][0] <= b and valid[i][1] < valid[i - 1][1])
+
+
+def as_of(product: Any, t: int) -> dict:
+    """The product as Keepa would have served it at Keepa minute `t` (a new dict)."""
+    p = product if isinstance(product, dict) else {}
+    out = {k: copy.deepcopy(v) for k, v in p.items()
+           if k not in ("csv", "stats", "offers", "liveOffersOrder", "salesRanks",
+                        "buyBoxUsedHistory", "buyBoxSellerIdHistory", "monthlySoldHistory")}
+    size = len(lst(p, "csv"))
+    csv: list = [None] * size
+    for i in range(size):
+        arr = csv_array(p, i)
+        if arr:
+            cut = _cut(arr, t, 3 if csv_has_shipping(i) else 2)
+            csv[i] = cut or None
+    out["csv"] = csv
+    ranks = obj(p, "salesRanks")
+    if ranks:
+        out["salesRanks"] = {k: _cut(v, t, 2) for k, v in ranks.items() if isinstance(v, list)}
+    stats: dict[str, Any] = {name: [-1] * size for name in ("current", "avg", *(
+        f"avg{n}" for n in WINDOWS))}
+    cut_product = {"csv": csv}
+    for i in range(size):
+        pts = series(cut_product, i)  # landed prices for the _SHIPPING types
+        if not pts:
+            continue
+        stats["current"][i] = value_at(pts, t)
+        for n in WINDOWS:
+            stats[f"avg{n}"][i] = weighted_mean(pts, t - n * DAY, t)
+        stats["avg"][i] = stats["avg365"][i]
+    rank = series(cut_product, CSV["SALES"])
+    for n in WINDOWS:
+        stats[f"salesRankDrops{n}"] = rank_drops(rank, t - n * DAY, t)
+    stats.update({"lastOffersUpdate": -1, "totalOfferCount": -2})
+    out["stats"] = stats
+    out["offersSuccessful"] = False
+    out["lastUpdate"] = min(p["lastUpdate"], t) if is_int(p.get("lastUpdate")) else t
+    price_points = [pt for i in range(size) if i not in (CSV["SALES"], CSV["COUNT_NEW"],
+                                                         CSV["COUNT_USED"])
+                    for pt in series(cut_product, i)]
+    out["lastPriceChange"] = max((pt for pt, _ in price_points), default=-1)
+    amazon = stats["current"][CSV["AMAZON"]] if size > CSV["AMAZON"] else -1
+    out["availabilityAmazon"] = 0 if amazon > 0 else -1
+    return out

@@ -1,0 +1,321 @@
+"""List at against what happened next (issue 14): the as-of primitive leaks nothing, the
+default estimator handles the failure shapes of the real files and beats the seed rule."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+
+import pytest
+
+from arbitrage_cli.analysis import estimators as est
+from arbitrage_cli.analysis import pricing
+from arbitrage_cli.analysis.asof import DAY, as_of
+from arbitrage_cli.analysis.backtest import cut, evaluate
+from arbitrage_cli.analysis.deal import analyse, history
+from arbitrage_cli.analysis.sales import infer_sales, why_no_price
+from arbitrage_cli.cli import main
+from arbitrage_cli.commands.backtest import saved_products
+from arbitrage_cli.keepa.constants import CSV
+from tests.test_real_keepa import REAL
+
+pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-keepa is not here")
+
+
+def real(name: str) -> dict:
+    data = json.load(gzip.open(REAL / f"{name}.json.gz"))
+    return data["products"][0] if "products" in data else data
+
+
+def run(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+# -- the product as of T ---------------------------------------------------------------------------
+def test_as_of_the_last_update_is_what_keepa_said():
+    """Keepa's own stats at its last update, recomputed from the csv: `current` of every
+    series, and the Amazon, new and rank averages, exactly."""
+    checked = 0
+    for path in sorted(REAL.glob("*.json.gz")) + sorted(REAL.glob("snapshots/*.json.gz")):
+        data = json.load(gzip.open(path))
+        p = data["products"][0] if "products" in data else data
+        if not isinstance(p.get("stats"), dict) or not isinstance(p.get("csv"), list):
+            continue
+        ours = as_of(p, p["lastUpdate"])["stats"]
+        for i in range(len(p["csv"])):
+            if p["csv"][i]:
+                assert ours["current"][i] == p["stats"]["current"][i], (path.name, i)
+        for name in ("avg90", "avg365"):
+            for i in (CSV["AMAZON"], CSV["NEW"], CSV["SALES"]):
+                keepa = p["stats"][name][i]
+                if keepa is not None and keepa >= 0:  # ranks: a rounding of Keepa's clock
+                    assert abs(ours[name][i] - keepa) <= max(1, keepa // 1000), \
+                        (path.name, name, i)
+                    checked += 1
+    assert checked > 100
+
+
+@pytest.mark.parametrize("name", ["kd-0470820942", "kd-1593694512", "av-0593655036"])
+def test_nothing_after_t_leaks_into_a_prediction(name):
+    p = real(name)
+    t = p["lastUpdate"] - 90 * DAY
+    before = {k: fn(est.evidence(as_of(p, t), t)) for k, fn in est.ESTIMATORS.items()}
+    changed = copy.deepcopy(p)
+    for i, arr in enumerate(changed["csv"]):  # every price, count and rank after T x10
+        if arr:
+            width = 3 if i >= 18 and i not in (30, 31, 34, 35) else 2
+            for j in range(0, len(arr) - width + 1, width):
+                if arr[j] > t and arr[j + 1] > 0:
+                    arr[j + 1] *= 10
+    changed["csv"][CSV["USED"]] += [t + 10 * DAY, 1, t + 11 * DAY, 99999]
+    changed["stats"] = {"current": [1] * 36}  # Keepa's stats are of the end: never read
+    after = {k: fn(est.evidence(as_of(changed, t), t)) for k, fn in est.ESTIMATORS.items()}
+    assert before == after and any(v is not None for v in before.values())
+    assert as_of(changed, t)["csv"] == as_of(p, t)["csv"]
+
+
+# -- the failure shapes of the real files --------------------------------------------------------
+def last_year_used(p, now):
+    return sorted(s.price_cents for s in infer_sales(p, now).used_sales()
+                  if now - s.time <= 365 * DAY)
+
+
+def test_a_peak_month_of_one_sale_does_not_set_list_at():
+    """kd-1580626130: the seed's peak month held one sale ($131.39); the past year's used
+    median is $20.64."""
+    p = real("kd-1580626130")
+    now = p["lastUpdate"]
+    seed = est.seed(est.evidence(p, now)).list_at_cents
+    assert seed == 13139
+    ours = history(p, now).list_at.list_at_cents
+    prices = last_year_used(p, now)
+    assert ours < 3 * pricing.median_cents(prices) and ours != 13139
+
+
+def test_a_mode_that_is_the_months_lowest_price_is_not_list_at():
+    """kd-1593694512: the seed's "mode" was its peak month's lowest price, below the buy
+    price."""
+    p = real("kd-1593694512")
+    now = p["lastUpdate"]
+    seed = est.seed(est.evidence(p, now))
+    assert seed.basis == "mode" and seed.list_at_cents == 1650
+    ours = history(p, now).list_at.list_at_cents
+    prices = last_year_used(p, now)
+    assert ours > seed.list_at_cents
+    assert pricing.median_cents(prices) * 0.6 <= ours <= pricing.median_cents(prices) * 1.6
+
+
+def test_the_amazon_ceiling_comes_from_amazons_offer_now():
+    """kd-1496849574: Amazon sells it new at $9.44 now (live offer, in stock), so no used copy
+    sells much above: both rules cap at 90% of it. The same book with Amazon gone before the
+    last months (its averages still high): the seed caps from those averages, the default
+    caps nothing."""
+    p = real("kd-1496849574")
+    now = p["lastUpdate"]
+    ev = est.evidence(p, now)
+    assert ev.amazon_now == 944 and p["availabilityAmazon"] == 0
+    assert est.seed(ev).list_at_cents == history(p, now).list_at.list_at_cents == 849
+    gone = copy.deepcopy(p)
+    t = now - 60 * DAY
+    arr = gone["csv"][CSV["AMAZON"]]
+    kept = [x for i in range(0, len(arr), 2) if arr[i] < t for x in arr[i:i + 2]]
+    gone["csv"][CSV["AMAZON"]] = kept + [t, -1]  # Amazon stopped selling two months ago
+    past = as_of(gone, now)
+    ev = est.evidence(past, now)
+    assert ev.amazon_now is None and ev.amazon_avg365
+    seed = est.seed(ev)
+    la = history(past, now).list_at
+    assert seed.capped and seed.ceiling_cents == int(0.9 * min(ev.amazon_avg180 or 10**9,
+                                                               ev.amazon_avg365))
+    assert not la.capped and la.ceiling_cents is None
+
+
+def test_a_short_spike_does_not_move_list_at():
+    """kd-8498388899 with the used price jumping tenfold for ten minutes before its latest
+    sale: one sale priced from the spike."""
+    p = real("kd-8498388899")
+    now = p["lastUpdate"]
+    base = history(p, now).list_at.list_at_cents
+    sale = max(s.time for s in infer_sales(p, now).used_sales())
+    spiked = copy.deepcopy(p)
+    arr = spiked["csv"][CSV["USED"]]
+    pts = sorted(zip(arr[::2], arr[1::2]))
+    price = max(v for t, v in pts if t < sale)
+    pts += [(sale - 10, price * 10)]
+    spiked["csv"][CSV["USED"]] = [x for pt in sorted(pts) for x in pt]
+    sales = infer_sales(spiked, now).used_sales()
+    assert not any(s.price_cents >= price * 10 for s in sales)  # priced from before the blip
+    assert history(spiked, now).list_at.list_at_cents == base
+
+
+def test_new_condition_sales_are_not_used_prices_and_are_said_so():
+    """kd-184297291X: confirmed sales, all new-condition."""
+    p = real("kd-184297291X")
+    now = p["lastUpdate"]
+    s = infer_sales(p, now)
+    assert s.confirmed > 0 and s.used_sales() == []
+    message = why_no_price(s, 0)
+    assert message == f"{s.confirmed} confirmed sales, all new-condition: no used sale to " \
+        "price from"
+    assert history(p, now).list_at.list_at_cents is None
+    from arbitrage_cli import explain
+
+    text = explain.to_text(explain.report(analyse(p, None, now=now)))
+    assert "no List at: 15 confirmed sales, all new-condition: no used sale to price from" \
+        in text
+
+
+# -- the default against the seed and the baselines ----------------------------------------------
+def test_the_default_beats_the_seed_on_the_real_files_at_90_days():
+    report = evaluate(saved_products(REAL), 90, est.ESTIMATORS)
+    d, seed = report["estimators"]["default"], report["estimators"]["seed"]
+    assert report["products"] >= 80
+    assert d["mdape_pct"] < seed["mdape_pct"] and d["overestimate_rate"] < seed["overestimate_rate"]
+    assert d["coverage"] >= seed["coverage"] and d["n"] >= seed["n"]
+    for name in ("median365", "median90", "keepa_avg90"):  # and every baseline at 90 days
+        b = report["estimators"][name]
+        assert d["mdape_pct"] < b["mdape_pct"] and d["overestimate_rate"] < b["overestimate_rate"]
+
+
+def test_the_default_beats_the_seed_on_the_simulator_at_90_days():
+    from bench.backtest import simulated
+
+    report = evaluate(simulated(400), 90, est.ESTIMATORS)
+    d, seed = report["estimators"]["default"], report["estimators"]["seed"]
+    assert d["mdape_pct"] < seed["mdape_pct"] and d["overestimate_rate"] < seed["overestimate_rate"]
+    assert d["coverage"] >= seed["coverage"] - 0.01 and d["precision"] >= seed["precision"]
+
+
+def test_the_default_is_deterministic_and_reads_only_its_evidence():
+    p = real("av-0593655036")
+    ev = est.evidence(p, p["lastUpdate"])
+    assert est.default(ev) == est.default(ev) == est.default(est.evidence(p, p["lastUpdate"]))
+
+
+def test_a_history_shorter_than_the_horizon_is_not_a_cut_point():
+    p = real("kd-0470820942")
+    assert cut(p, p["lastUpdate"], 6000, est.ESTIMATORS) is None  # 2011 was before it
+
+
+# -- the command ---------------------------------------------------------------------------------
+def test_backtest_on_a_directory_prints_the_documented_json(capsys):
+    code, out, _ = run(["backtest", "--product-dir", str(REAL), "--horizon-days", "90",
+                        "--estimator", "default", "--estimator", "seed", "--json"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["horizon_days"] == 90 and report["products"] >= 80
+    assert list(report["estimators"]) == ["default", "seed"]
+    for s in report["estimators"].values():
+        assert {"n", "coverage", "mdape_pct", "overestimate_rate", "precision",
+                "recall"} <= set(s)
+
+
+def test_backtest_as_a_table_at_80_columns(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(["backtest", "--product-dir", str(REAL)], capsys)
+    assert code == 0 and "default" in out and "MdAPE" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_backtest_on_the_payloads_of_a_database(tmp_path, capsys):
+    from tests.test_freshness import simulated
+
+    with simulated(tmp_path, "changed", products=30):
+        pass
+    code, out, _ = run(["--db", str(tmp_path / "deals.db"), "backtest", "--horizon-days",
+                        "60", "--json"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["products"] > 10 and report["estimators"]["default"]["n"] > 0
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--estimator", "magic"], "unknown; known: seed"),
+    (["--product-dir", "/nonexistent"], "not a directory"),
+])
+def test_backtest_bad_input_exits_2(args, words, capsys):
+    code, _, err = run(["backtest", *args], capsys)
+    assert code == 2 and words in err
+
+
+# -- confidence and velocity: columns, filters, explain -----------------------------------------
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    from tests.test_freshness import simulated
+
+    path = tmp_path_factory.mktemp("cv")
+    with simulated(path, "changed", products=400) as w:
+        db = w["db"]
+    return db, str(path / "deals.db")
+
+
+def test_confidence_and_velocity_are_columns_of_every_analysed_deal(analysed):
+    db, _ = analysed
+    rows = list(db.query("select * from deals where status = 'deal' and list_at_cents > 0"))
+    assert rows
+    for r in rows:
+        if r["avg_1yr_cents"] is None:  # no used sale in the year: nothing to be sure of
+            assert r["list_at_confidence"] is None and r["days_to_sell"] is None
+        else:
+            assert 0 < r["list_at_confidence"] <= 1 and r["days_to_sell"] > 0
+        assert r["sale_days_180"] >= 0
+    assert len({r["list_at_confidence"] for r in rows}) > 3
+
+
+@pytest.mark.parametrize("flag, column, op", [
+    ("--min-confidence", "list_at_confidence", ">="),
+    ("--max-days-to-sell", "days_to_sell", "<="),
+    ("--min-sale-days", "sale_days_180", ">="),
+])
+def test_deals_filters_on_confidence_and_velocity(analysed, capsys, flag, column, op):
+    db, path = analysed
+    values = sorted(r[0] for r in db.execute(f"select {column} from visible_deals "
+                                             f"where {column} is not null"))
+    assert len(set(values)) >= 3
+    value = values[len(values) // 2]  # the middle one: some deals pass, some do not
+    code, out, _ = run(["--db", path, "deals", flag, str(value)], capsys)
+    assert code == 0
+    got = [r["asin"] for r in json.loads(out)]
+    want = [r[0] for r in db.execute(
+        f"select asin from visible_deals where {column} {op} ? order by profit_cents desc, "
+        f"asin", [value])]
+    total = db.execute("select count(*) from visible_deals").fetchone()[0]
+    assert set(got) == set(want) and 0 < len(got) < total
+
+
+def test_serve_json_filters_and_sorts_on_them(analysed):
+    from starlette.testclient import TestClient
+
+    from arbitrage_cli.serve import create_app
+
+    db, path = analysed
+    with TestClient(create_app(path)) as c:
+        body = c.get("/api/deals", params={"min_confidence": "0.3", "sort": "days_to_sell",
+                                           "order": "asc", "_shape": "array"}).json()
+        assert body and all(r["list_at_confidence"] >= 0.3 for r in body)
+        days = [r["days_to_sell"] for r in body if r["days_to_sell"] is not None]
+        assert days == sorted(days)
+        assert c.get("/api/deals", params={"min_sale_days": "x"}).status_code == 400
+
+
+def test_recalc_keeps_them_and_explain_says_them(analysed, capsys):
+    from arbitrage_cli.pipeline.recalc import recalc
+
+    db, path = analysed
+    before = {r["asin"]: (r["list_at_confidence"], r["days_to_sell"], r["sale_days_180"])
+              for r in db.query("select * from deals")}
+    recalc(db)
+    assert before == {r["asin"]: (r["list_at_confidence"], r["days_to_sell"],
+                                  r["sale_days_180"]) for r in db.query("select * from deals")}
+    asin = db.execute("select asin from visible_deals limit 1").fetchone()[0]
+    code, out, _ = run(["--db", path, "explain", asin], capsys)
+    assert code == 0 and "Confidence: " in out and "days with a used sale in the last 180" in out
+    assert "their geometric mean" in out or "recent sales" in out
+    code, out, _ = run(["--db", path, "explain", asin, "--json"], capsys)
+    la = json.loads(out)["list_at"]
+    assert {"recent_cents", "season_cents", "confidence", "days_to_sell",
+            "sale_days_180"} <= set(la)
