@@ -12,7 +12,7 @@ import sys
 import typer
 
 from arbitrage_cli.config import DEFAULT_DB, AppConfig
-from arbitrage_cli.errors import EXIT_UNEXPECTED, EXIT_USAGE, ArbitrageError
+from arbitrage_cli.errors import EXIT_UNEXPECTED, EXIT_USAGE, ArbitrageError, ConfigError
 from arbitrage_cli.keepa.constants import DEFAULT_BASE_URL
 from arbitrage_cli.logs import known_secrets, redact, setup_logging
 
@@ -37,6 +37,9 @@ def _global_options(
     log_file: str = typer.Option(None, "--log-file", envvar="ARBITRAGE_LOG", metavar="PATH",
                                  help="Also log to this file (rotated at 5 MB, 3 kept)."),
 ) -> None:
+    if not db.strip():
+        raise ConfigError("--db (or ARBITRAGE_DB) is empty: name the database file, e.g. "
+                          "--db deals.db")
     verbosity = -1 if quiet else verbose
     setup_logging(verbosity, log_file)
     # typer bundles its own click: compare by name, not with click.core's enum
@@ -45,9 +48,9 @@ def _global_options(
 
 
 def _register() -> None:
-    from arbitrage_cli.commands import (backfill, backtest, datasette, deals, demo, explain,
-                                        janitor, locks, recalc, restrictions, serve, settings,
-                                        simulate, status, sync)
+    from arbitrage_cli.commands import (backfill, backtest, chart, datasette, deals, demo,
+                                        explain, janitor, locks, marks, recalc, restrictions,
+                                        serve, settings, simulate, status, sync)
 
     app.command("backfill")(backfill.backfill)
     app.command("sync")(sync.sync)
@@ -57,6 +60,10 @@ def _register() -> None:
     app.command("serve-json")(serve.serve_json)
     app.command("datasette-files")(datasette.datasette_files)
     app.command("explain")(explain.explain)
+    app.command("chart")(chart.chart)
+    app.command("mark")(marks.mark)
+    app.command("unmark")(marks.unmark)
+    app.command("marks")(marks.marks_)
     app.command("backtest")(backtest.backtest)
     app.command("recalc")(recalc.recalc)
     app.add_typer(settings.app, name="settings")
@@ -69,6 +76,22 @@ def _register() -> None:
 _register()
 
 
+GLOBAL_OPTIONS = ("--db", "--keepa-url", "--verbose", "-v", "--quiet", "-q", "--log-file")
+
+
+def _global_after_command(exc: Exception, argv: list[str]) -> str | None:
+    """`arbitrage deals --db x`: say where a global option belongs, with the fixed line."""
+    name = getattr(exc, "option_name", None)
+    if type(exc).__name__ != "NoSuchOption" or name not in GLOBAL_OPTIONS:
+        return None
+    at = argv.index(name) if name in argv else -1
+    takes_value = name in ("--db", "--keepa-url", "--log-file")
+    moved = argv[at:at + (2 if takes_value else 1)] if at >= 0 else [name]
+    rest = [a for i, a in enumerate(argv) if not at <= i < at + len(moved)]
+    return (f"{name} is a global option and goes before the command: arbitrage "
+            f"{' '.join(moved + rest)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps errors to DESIGN §4 exit codes, never prints the key."""
     try:
@@ -79,6 +102,10 @@ def main(argv: list[str] | None = None) -> None:
         print("aborted", file=sys.stderr)
         sys.exit(EXIT_UNEXPECTED)
     except typer.TyperException as exc:  # usage errors of Typer's bundled click
+        misplaced = _global_after_command(exc, argv if argv is not None else sys.argv[1:])
+        if misplaced:
+            print(f"error: {misplaced}", file=sys.stderr)
+            sys.exit(EXIT_USAGE)
         exc.show()
         sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
     except ArbitrageError as exc:

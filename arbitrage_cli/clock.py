@@ -24,8 +24,10 @@ class SystemClock:
         return time.time()
 
     def sleep(self, seconds: float) -> None:
+        from arbitrage_cli.signals import STOP
+
         if seconds > 0:
-            time.sleep(seconds)
+            STOP.wait(seconds)  # a stop request (Ctrl-C, SIGTERM) ends the wait
 
     def __repr__(self) -> str:
         return "SystemClock()"

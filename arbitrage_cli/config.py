@@ -48,11 +48,20 @@ def read_json_file(path: str | Path, missing_hint: str = "") -> object:
     """Parsed JSON of a user's file; ConfigError (exit 2) naming the file otherwise."""
     p = Path(path)
     try:
-        text = p.read_text()
+        if p.suffix == ".gz":
+            import gzip
+
+            with gzip.open(p, "rt") as fh:
+                text = fh.read()
+        else:
+            text = p.read_text()
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such file{missing_hint}") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
+    except (OSError, EOFError) as exc:
+        raise ConfigError(f"{p}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+                          ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
     try:
         return json.loads(text)
     except ValueError as exc:

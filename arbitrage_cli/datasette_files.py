@@ -59,6 +59,9 @@ COLUMNS = {
     "screen_stage": "Screened from: 0 the deal page's price, 1 its history",
     "screen_bound_cents": "Screened: the profit at that price less screen_margin_pct, cents "
                           "(recalc keeps it current; > 0 means live offers at the next sync)",
+    "visibility": "visible, or why not (computed from the row by the one visibility rule)",
+    "condition_label": "The condition's name",
+    "image_name": "Amazon's image file of the cover (https://m.media-amazon.com/images/I/...)",
 }
 LISTING_COLUMNS = {
     "listed_at": "When a walk of Keepa's /deal listing last showed the ASIN (UTC)",
@@ -76,8 +79,16 @@ SORTABLE = ["profit_cents", "roi_pct", "margin_pct", "sales_rank", "percent_down
 HIDDEN = ["system_state", "locks", "keepa_tokens", "token_reservations", "keepa_costs",
           "keepa_products", "_sqlite_migrations", "settings", "deals_fts", "deals_fts_config",
           "deals_fts_data", "deals_fts_docsize", "deals_fts_idx"]
-BEST_COLUMNS = ("deals.asin, title, condition, price_now_cents, list_at_cents, profit_cents, "
-                "roi_pct, sales_rank, seller_name, " + GATING_COLUMNS)
+# Canned queries show dollars and whole percents; the plugin formats buy/list_at/profit/roi
+# on display, so the values stay numbers that sort as numbers.
+CHART = "'/-/arbitrage/chart/' || deals.asin as chart"
+BEST_COLUMNS = ("deals.asin, title, condition_label as condition, "
+                "round(price_now_cents / 100.0, 2) as buy, "
+                "round(list_at_cents / 100.0, 2) as list_at, "
+                "round(profit_cents / 100.0, 2) as profit, round(roi_pct) as roi, sales_rank, "
+                f"seller_name, {GATING_COLUMNS}, {CHART}")
+RECENT_COLUMNS = ("deals.asin, title, round(profit_cents / 100.0, 2) as profit, "
+                  f"round(roi_pct) as roi, updated_at, {CHART}")
 
 
 def _readable(sql: str) -> str:
@@ -98,24 +109,36 @@ def canned_queries() -> dict:
     best, _ = select_sql(DealFilters(min_profit=0), None, None, columns=BEST_COLUMNS,
                          sort_key=False)
     recent, _ = select_sql(DealFilters(sort="updated"), None, None, sort_key=False,
-                           columns="deals.asin, title, profit_cents, roi_pct, updated_at")
+                           columns=RECENT_COLUMNS)
     visible, _ = where_clause(DealFilters())
     return {
         "best_deals": {
             "title": "Best deals",
-            "description": "Deals you can act on with a profit of at least :min_profit "
-                           "dollars, best first",
+            "description": "Deals you can act on with at least the profit you enter (in "
+                           "dollars), best first",
             "sql": _readable(best + " limit 100")},
         "deals_by_category": {
             "title": "Deals by category",
             "sql": _readable(
-                "select category, count(*) as deals, sum(profit_cents) / 100.0 as "
-                "total_profit_dollars, max(profit_cents) / 100.0 as best_profit_dollars "
+                "select category, count(*) as deals, round(sum(profit_cents) / 100.0, 2) as "
+                "total_profit, round(max(profit_cents) / 100.0, 2) as best_profit "
                 f"from {source(DealFilters())} where {visible} group by category "
                 "order by deals desc")},
         "recently_changed": {
             "title": "Recently changed deals",
             "sql": _readable(recent + " limit 100")},
+        "my_decisions": {
+            "title": "My decisions",
+            "description": "Deals you marked bought, ignored or watch (arbitrage mark), "
+                           "newest first; a bought deal's profit then and now",
+            "sql": _readable(
+                "select m.asin, d.title, m.decision, m.decided_at, m.note, "
+                "round(m.price_cents / 100.0, 2) as paid, "
+                "round(m.profit_cents / 100.0, 2) as profit_then, "
+                "round(d.profit_cents / 100.0, 2) as profit_now, "
+                "'/-/arbitrage/chart/' || m.asin as chart "
+                "from marks m left join deals d on d.asin = m.asin "
+                "order by m.decided_at desc")},
     }
 
 
@@ -123,13 +146,18 @@ def table_options() -> dict:
     """What each table looks like: default sort, facets, search, hidden internals."""
     tables = {
         "deals": {"sort_desc": "profit_cents", "label_column": "title",
-                  "facets": ["condition", "category", "season", "status", "skip_reason",
-                             "retry_reason"],
+                  "facets": ["visibility", "condition_label", "category", "season", "status",
+                             "skip_reason", "retry_reason"],
                   "sortable_columns": SORTABLE, "fts_table": "deals_fts", "fts_pk": "rowid"},
         "visible_deals": {"sort_desc": "profit_cents",
                           "facets": ["condition", "category", "season"]},
-        "deals_pretty": {"sort_desc": "profit_cents",
-                         "facets": ["condition_label", "category", "season", "gating"]},
+        "deals_pretty": {"sort_desc": "profit", "label_column": "title",
+                         "facets": ["condition_label", "category", "season", "gating", "mark"],
+                         "sortable_columns": ["profit", "buy", "list_at", "roi", "margin",
+                                              "confidence", "days_to_sell", "sale_days_180",
+                                              "sales_rank"],
+                         "fts_table": "deals_fts", "fts_pk": "search_rowid"},
+        "marks": {"sort_desc": "decided_at", "facets": ["decision"]},
         "listing": {"sort_desc": "listed_at"},
     }
     return {**tables, **{name: {"hidden": True} for name in HIDDEN}}
@@ -141,10 +169,21 @@ def descriptions() -> dict:
                   "columns": COLUMNS},
         "visible_deals": {"title": "Deals you can act on (profitable, complete, not expired "
                                    "or hidden)"},
-        "deals_pretty": {"title": "Deals in dollars", "columns": {
+        "deals_pretty": {"title": "Deals in dollars (the ones you can act on, without those "
+                                  "you marked bought or ignored)", "columns": {
+            "buy": "Landed price of the cheapest live used offer, dollars",
+            "list_at": "Predicted used sale price, dollars",
+            "profit": "List at - all-in cost - Amazon fees, dollars",
+            "roi": "Profit / all-in cost, percent", "margin": "Profit / List at, percent",
             "gating": "Listing restriction for your seller account: allowed, restricted, "
                       "error (will be checked again) or unknown (arbitrage restrictions)",
-            "approval_url": "Seller Central page to request approval for a restricted ASIN"}},
+            "approval_url": "Seller Central page to request approval for a restricted ASIN",
+            "mark": "Your decision (arbitrage mark): watch shows here; bought and ignored "
+                    "leave this list",
+            "chart": "The deal's price history chart",
+            "search_rowid": "The deals row searched by full-text search"}},
+        "marks": {"title": "Your decisions (arbitrage mark): a bought deal keeps the List "
+                           "at, buy price and profit of when you bought it"},
         "user_restrictions": {"title": "Listing restrictions (gating) per ASIN"},
         "listing": {"title": "What Keepa's deal listing said about each ASIN and when (sync "
                              "and the janitor read it)", "columns": LISTING_COLUMNS},

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from arbitrage_cli.analysis import screen
@@ -10,7 +11,7 @@ from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.analysis.deal import DealAnalysis
 from arbitrage_cli.analysis.sales import why_no_price
 from arbitrage_cli.keepa.constants import CONDITIONS
-from arbitrage_cli.timefmt import keepa_minutes_to_iso
+from arbitrage_cli.timefmt import keepa_minutes_to_iso, local_time
 
 VERDICTS = {"winner": "WINNER: lowest landed price", "pricier": "lost: higher landed price",
             "historical": "ignored: historical (not in liveOffersOrder)",
@@ -20,12 +21,19 @@ VERDICTS = {"winner": "WINNER: lowest landed price", "pricier": "lost: higher la
             "ghost_mfn_shipping": "rejected: merchant offer with unknown shipping (ghost)"}
 
 
-def dollars(cents: int | None) -> str:
-    return "-" if cents is None else f"${cents / 100:,.2f}"
+def dollars(cents: int | None, unknown: str = "-") -> str:
+    """$1,234.56; a loss as -$19.78."""
+    if cents is None:
+        return unknown
+    return f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.2f}"
 
 
-def pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}%"
+def pct(value: float | None, unknown: str = "-") -> str:
+    return unknown if value is None else f"{value:.1f}%"
+
+
+def known(value: Any, fmt: str = "{}", unknown: str = "unknown") -> str:
+    return unknown if value is None else fmt.format(value)
 
 
 def visibility(row: dict, metrics: dict, no_price: str | None = None) -> list[str]:
@@ -89,10 +97,11 @@ def screen_report(a: DealAnalysis, stored: dict | None,
 
 
 def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = None,
-           listed: dict | None = None, settings: BusinessSettings | None = None
-           ) -> dict[str, Any]:
+           listed: dict | None = None, settings: BusinessSettings | None = None,
+           settings_source: str | None = None, mark: dict | None = None) -> dict[str, Any]:
     """`gating`: the user_restrictions row of the ASIN, when there is one; `listed`: its
-    listing evidence; `settings`: the ones the numbers were computed with."""
+    listing evidence; `settings`: the ones the numbers were computed with (and where they
+    came from); `mark`: the user's decision on it."""
     row = {**a.row, **(stored or {})}
     metrics = {k: v for k, v in vars(a.metrics).items()}
     if stored:
@@ -145,50 +154,134 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
         | {"status": (gating or {}).get("status") or "unknown"},
         "freshness": freshness(stored, listed),
         "screen": screen_report(a, stored, settings),
+        "settings": {"source": settings_source or "defaults",
+                     **dataclasses.asdict(settings or BusinessSettings())},
+        "links": links(a.asin, row.get("image_name")),
+        "mark": mark,
     }
 
 
-def to_text(r: dict) -> str:
+def links(asin: str | None, image_name: str | None) -> dict[str, str | None]:
+    """Where to look at the deal (the same URLs as store.schema.link_columns)."""
+    if not asin:
+        return {"amazon_url": None, "keepa_url": None, "image_url": None}
+    return {"amazon_url": f"https://www.amazon.com/dp/{asin}?psc=1&aod=1",
+            "keepa_url": f"https://keepa.com/#!product/1-{asin}",
+            "image_url": f"https://m.media-amazon.com/images/I/{image_name}"
+            if image_name else None}
+
+
+def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
+    """For people: every amount in dollars, nothing printed as None. `sparks`: one-line
+    charts by label (the terminal's sparklines)."""
     m, la, s = r["metrics"], r["list_at"], r["sales"]
-    lines = [f"{r['asin']}  {r['title'] or ''}", f"analysed at {r['analysed_at']}", "",
-             "Live offers considered (landed = price + shipping):"]
-    for o in r["offers"]["live_considered"]:
+    lines = [f"{r['asin']}  {r['title'] or ''}".rstrip(),
+             f"analysed at {local_time(r['analysed_at'])}"]
+    lines += [f"  {label:<18} {line}" for label, line in (sparks or {}).items()]
+    lines += ["", "Live offers considered (landed = price + shipping):"]
+    offers = r["offers"]["live_considered"]
+    winner = next((o for o in offers if o["verdict"] == "winner"), None)
+    for o in offers:
+        verdict = VERDICTS.get(o["verdict"], o["verdict"])
+        if winner and o is not winner and o["verdict"] == "pricier" \
+                and o["landed_cents"] == winner["landed_cents"]:
+            verdict = "tie: same landed price, lost on condition, FBA, then seller"
         lines.append(f"  #{o['index']:<3} {o['seller_id'] or '?':<16} {o['condition_label']:<18}"
                      f" {'FBA' if o['fba'] else 'MFN'} {dollars(o['price_cents']):>9} + "
-                     f"{o['shipping_cents'] if o['shipping_cents'] is not None else '?':>5} -> "
-                     f"{dollars(o['landed_cents']):>9}  {VERDICTS.get(o['verdict'], o['verdict'])}")
+                     f"{_shipping(o['shipping_cents']):>7} -> "
+                     f"{dollars(o['landed_cents']):>9}  {verdict}")
+    if not offers:
+        lines.append("  none")
+    ties = [o for o in offers if winner and o["landed_cents"] == winner["landed_cents"]]
+    if len(ties) > 1:
+        lines.append(f"  {len(ties)} offers tie at {dollars(winner['landed_cents'])}: "
+                     f"#{winner['index']} wins on condition, FBA, then seller")
     if r["offers"]["no_winner_reason"]:
         lines.append(f"  no buy price: {r['offers']['no_winner_reason']}")
-    lines.append(f"  ({r['offers']['historical_ignored']} historical offers ignored)")
-    sel = r["seller"]
-    q = "unknown" if sel["quality"] is None else f"{sel['quality']:.3f} ({round(sel['quality'] * 10)}/10)"
-    lines += ["", f"Seller: {sel['name'] or sel['seller_id'] or '-'}: {sel['rating_pct']}% of "
-              f"{sel['rating_count']} ratings -> quality {q}", "",
+    if r["offers"]["historical_ignored"]:
+        lines.append(f"  ({r['offers']['historical_ignored']} historical offers ignored)")
+    lines += ["", _seller_line(r["seller"]), "",
               f"Inferred sales: {len(s['events'])} kept of {s['confirmed']} confirmed drops "
-              f"({s['offer_drops']} offer drops, {s['trimmed_outliers']} outliers trimmed), "
-              f"deal trust {s['deal_trust_pct']}%"]
+              f"({s['offer_drops']} offer drops, {s['trimmed_outliers']} outliers trimmed)"
+              + (f", deal trust {pct(s['deal_trust_pct'])}" if s["deal_trust_pct"] is not None
+                 else "")]
     for e in s["events"][-12:]:
-        lines.append(f"  {e['at'][:16]}  {dollars(e['price_cents']):>9}  {e['kind']} "
+        lines.append(f"  {e['at'][:10]}  {dollars(e['price_cents']):>9}  {e['kind']} "
                      f"({e['confirmed_by']})")
-    lines += ["", f"List at: {dollars(la['list_at_cents'])} ({_basis(la)})"
+    p, f = r["prices"], r["fees"]
+    lines += ["", f"List at: {dollars(la['list_at_cents'], 'none')} ({_basis(la)})"
               + (f", capped from {dollars(la['uncapped_cents'])} at 90% of Amazon"
                  if la["capped"] else "")
               + (" SUSPICIOUS: over 3x the current used price" if la["suspicious"] else "")
               + (f" rejected: {la['rejected']}" if la["rejected"] else ""),
               *_velocity_lines(la),
-              f"Season: {la['season']} (sells {la['sells']})", "",
-              f"Buy (landed): {dollars(r['prices']['price_now_cents'])}   1-year average sale: "
-              f"{dollars(r['prices']['avg_1yr_cents'])}   rank {r['prices']['sales_rank']}",
-              f"All-in cost: {dollars(m['all_in_cost_cents'])}   Amazon fees: "
-              f"{dollars(m['amazon_fees_cents'])} (FBA {dollars(r['fees']['fba_fee_cents'])}"
+              *([f"Season: {la['season']}" + (f" (sells {la['sells']})" if la["sells"] else "")]
+                if la["season"] else []), "",
+              f"Buy (landed): {dollars(p['price_now_cents'], 'unknown')}   1-year average "
+              f"sale: {dollars(p['avg_1yr_cents'], 'unknown')}   rank "
+              f"{known(p['sales_rank'], '{:,}')}",
+              f"All-in cost: {dollars(m['all_in_cost_cents'], 'unknown')}   Amazon fees: "
+              f"{dollars(m['amazon_fees_cents'], 'unknown')} (FBA "
+              f"{dollars(f['fba_fee_cents'], 'default')}"
               f"{' est.' if m['fba_fee_estimated'] else ''}, referral "
-              f"{r['fees']['referral_fee_pct']}%, closing {dollars(r['fees']['closing_fee_cents'])})",
-              f"Profit: {dollars(m['profit_cents'])}   margin {pct(m['margin_pct'])}   "
-              f"ROI {pct(m['roi_pct'])}   min listing {dollars(m['min_listing_price_cents'])}",
+              f"{pct(f['referral_fee_pct'], 'default')}, closing "
+              f"{dollars(f['closing_fee_cents'], 'default')})",
+              f"Profit: {dollars(m['profit_cents'], 'unknown')}   margin "
+              f"{pct(m['margin_pct'], 'unknown')}   ROI {pct(m['roi_pct'], 'unknown')}   min "
+              f"listing {dollars(m['min_listing_price_cents'], 'unknown')}",
+              _settings_line(r["settings"]),
               "", *_screen_lines(r["screen"]), _gating_line(r["gating"]),
-              *_freshness_lines(r["freshness"]),
-              "Visible" if r["visible"] else "Hidden: " + "; ".join(r["hidden_because"])]
+              *_freshness_lines(r["freshness"]), *_mark_lines(r.get("mark")),
+              *_link_lines(r["links"]),
+              _visible_line(r)]
     return "\n".join(lines)
+
+
+def _visible_line(r: dict) -> str:
+    if not r["visible"]:
+        return "Hidden: " + "; ".join(r["hidden_because"])
+    mark = (r.get("mark") or {}).get("decision")
+    if mark in ("bought", "ignored"):
+        return f"Visible, but marked {mark}: out of the default lists (--include-marked)"
+    return "Visible"
+
+
+def _shipping(cents: int | None) -> str:
+    return "?" if cents is None or cents < 0 else dollars(cents)
+
+
+def _seller_line(sel: dict) -> str:
+    who = sel["name"] or sel["seller_id"]
+    if not who:
+        return "Seller: none (no winning offer)"
+    if sel["rating_pct"] is None:
+        return f"Seller: {who}: no rating known -> quality unknown"
+    q = "unknown" if sel["quality"] is None else \
+        f"{sel['quality']:.3f} ({round(sel['quality'] * 10)}/10)"
+    return (f"Seller: {who}: {sel['rating_pct']:g}% of {known(sel['rating_count'], '{:,}')} "
+            f"ratings -> quality {q}")
+
+
+def _settings_line(st: dict) -> str:
+    tax = "exempt" if st["tax_exempt"] else f"{st['tax_pct']:g}%"
+    return (f"Settings ({st['source']}): prep {dollars(st['prep_fee_cents'])}, inbound "
+            f"{dollars(st['inbound_shipping_cents'])}, tax {tax}, markup {st['markup_pct']:g}%")
+
+
+def _mark_lines(mark: dict | None) -> list[str]:
+    if not mark:
+        return []
+    line = f"Marked {mark['decision']} at {local_time(mark['decided_at'])}"
+    if mark.get("price_cents") is not None:
+        line += f", paid {dollars(mark['price_cents'])}"
+    if mark.get("note"):
+        line += f": {mark['note']}"
+    return [line]
+
+
+def _link_lines(links_: dict) -> list[str]:
+    return [f"{label}: {links_[key]}" for key, label in
+            (("amazon_url", "Amazon"), ("keepa_url", "Keepa")) if links_.get(key)]
 
 
 def _basis(la: dict) -> str:
@@ -231,19 +324,19 @@ def _screen_lines(sc: dict) -> list[str]:
 def _freshness_lines(f: dict) -> list[str]:
     lines = []
     if f["listed_at"]:
-        lines.append(f"Keepa's deal listing showed it last at {f['listed_at'][:16]}"
+        lines.append(f"Keepa's deal listing showed it last at {local_time(f['listed_at'])}"
                      + (f", priced {dollars(f['listed_price_cents'])} (the deal page's current "
                         f"price, without shipping)" if f["listed_price_cents"] is not None
                         else ""))
     if f["checked_at"] and f["screened_from"]:
-        lines.append(f"Judged from {f['screened_from']} at {f['checked_at'][:16]}, without "
-                     f"buying live offers")
+        lines.append(f"Judged from {f['screened_from']} at {local_time(f['checked_at'])}, "
+                     f"without buying live offers")
     elif f["checked_at"]:
-        lines.append(f"Price checked with live offers at {f['checked_at'][:16]}")
+        lines.append(f"Price checked with live offers at {local_time(f['checked_at'])}")
     if f["retry_reason"]:
         lines.append(f"Last fetch failed ({f['retry_reason']}, {f['retry_count']} in a row since "
-                     f"{(f['retry_since_at'] or '')[:16]}); retried after "
-                     f"{(f['next_check_at'] or '')[:16]}. The numbers above are from the last "
+                     f"{local_time(f['retry_since_at'])}); retried after "
+                     f"{local_time(f['next_check_at'])}. The numbers above are from the last "
                      f"good fetch.")
     return lines
 
@@ -255,11 +348,11 @@ def _gating_line(g: dict) -> str:
     if g.get("condition_type"):
         line += f" for {g['condition_type']}"
     if g.get("checked_at"):
-        line += f", checked {g['checked_at'][:16]}"
+        line += f", checked {local_time(g['checked_at'])}"
     if g.get("message"):
         line += f": {g['message']}"
     if g.get("approval_url"):
         line += f"\n  request approval: {g['approval_url']}"
     if g["status"] == "error" and g.get("retry_at"):
-        line += f"\n  will be checked again after {g['retry_at'][:16]}"
+        line += f"\n  will be checked again after {local_time(g['retry_at'])}"
     return line

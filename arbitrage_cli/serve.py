@@ -25,9 +25,12 @@ MAX_LIMIT = 500
 FLOATS = ("min_profit", "min_roi", "min_percent_down", "min_deal_trust", "min_seller_quality",
           "min_confidence", "max_days_to_sell")
 INTS = ("max_rank", "min_drops_30", "min_sale_days")
-BOOLS = ("hide_gated", "hide_amazon")
+BOOLS = ("hide_gated", "hide_amazon", "include_marked")
 OTHER = ("keyword", "conditions", "sort", "order", "limit", "cursor", "_shape", "format")
 ALLOWED = frozenset(FLOATS + INTS + BOOLS + OTHER)
+# The CLI's names (`deals --condition 3 --asc`) are accepted too.
+ALIASES = {"condition": "conditions"}
+REPEATABLE = frozenset({"conditions"})
 
 
 class BadRequest(Exception):
@@ -55,7 +58,25 @@ def _int(name: str, raw: str) -> int:
         raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
 
 
+def single(query) -> dict[str, str]:
+    """A query string (Starlette's multi-dict, or a plain dict) as one value per name: the
+    CLI's names mapped to the API's, repeated `conditions` joined as a comma list, any other
+    name given twice refused (which one would win is a guess)."""
+    items = query.multi_items() if hasattr(query, "multi_items") else list(query.items())
+    out: dict[str, str] = {}
+    for raw_name, value in items:
+        name = ALIASES.get(raw_name, raw_name)
+        if name in out:
+            if name not in REPEATABLE:
+                raise BadRequest(f"{name} given more than once")
+            out[name] = f"{out[name]},{value}"
+        else:
+            out[name] = value
+    return out
+
+
 def parse(params) -> tuple[DealFilters, int, str | None]:
+    params = single(params)
     unknown = sorted(set(params) - ALLOWED)
     if unknown:
         raise BadRequest(f"unknown parameter(s): {', '.join(unknown)}; allowed: "
@@ -76,7 +97,8 @@ def parse(params) -> tuple[DealFilters, int, str | None]:
     if "keyword" in params:
         kw["keyword"] = params["keyword"]
     if params.get("conditions"):
-        kw["conditions"] = tuple(_int("conditions", c) for c in params["conditions"].split(","))
+        kw["conditions"] = tuple(_int("conditions", c) for c in params["conditions"].split(",")
+                                 if c.strip())
     if "sort" in params:
         if params["sort"] not in SORTS:
             raise BadRequest(f"sort must be one of {', '.join(sorted(SORTS))}")
@@ -134,8 +156,8 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         return endpoint
 
     def deals(request: Request) -> Response:
-        params = dict(request.query_params)
-        filters, limit, cursor = parse(params)
+        filters, limit, cursor = parse(request.query_params)
+        params = single(request.query_params)
         rows, nxt = page(db(), filters, limit, cursor)
         ndjson = params.get("format") == "ndjson" or \
             "application/x-ndjson" in request.headers.get("accept", "")
@@ -153,7 +175,7 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
                                  .fetchone()[0])
         total = cached_count(filters, lambda: count(db(), filters))
         return JSONResponse({"ok": True, "deals": rows, "next": nxt, "total": total,
-                             "total_raw": total_raw})
+                             "total_raw": total_raw}, headers={"X-Next-Cursor": nxt or ""})
 
     def one_deal(request: Request) -> Response:
         from arbitrage_cli import explain
@@ -168,8 +190,32 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         body: dict[str, Any] = {"ok": True, "deal": row}
         found = deal_store.explain_inputs(db(), asin)
         if found is not None:
-            body["explanation"] = explain.report(**found)
+            body["explanation"] = explain.report(**found, settings_source="from the database")
         return JSONResponse(body)
+
+    def chart(request: Request) -> Response:
+        from arbitrage_cli import chart as charts
+        from arbitrage_cli.store import deals as deal_store
+
+        asin = request.path_params["asin"].upper()
+        if set(request.query_params) - {"days"}:
+            raise BadRequest("unknown parameter(s); allowed: days")
+        days = _int("days", request.query_params["days"]) if "days" in request.query_params \
+            else 365
+        if not 7 <= days <= 3650:
+            raise BadRequest("days must be within 7..3650")
+        found = deal_store.stored_product(db(), asin)
+        if found is None:
+            return error(404, f"no stored product {asin}")
+        return Response(charts.render(found[0], found[1], days=days, fmt="svg"),
+                        media_type="image/svg+xml")
+
+    def marks(request: Request) -> Response:
+        from arbitrage_cli.store import marks as mark_store
+
+        if request.query_params:
+            raise BadRequest("/api/marks takes no parameters")
+        return JSONResponse({"ok": True, "marks": mark_store.listing(db())})
 
     def status(request: Request) -> Response:
         if request.query_params:
@@ -189,6 +235,8 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/api/deals", guarded(deals)),
         Route("/api/deals/{asin}", guarded(one_deal)),
+        Route("/api/deals/{asin}/chart.svg", guarded(chart)),
+        Route("/api/marks", guarded(marks)),
         Route("/api/status", guarded(status)),
     ], exception_handlers={404: not_found, 405: not_found, Exception: crashed})
 

@@ -41,3 +41,12 @@ def keepa_minutes_to_iso(keepa_minutes: int) -> str:
 def local_hhmm(epoch_seconds: float) -> str:
     """Short local wall-clock time for people ("resume at 14:05")."""
     return dt.datetime.fromtimestamp(epoch_seconds).astimezone().strftime("%H:%M %Z").strip()
+
+
+def local_time(iso: str | None, unknown: str = "never") -> str:
+    """A stored UTC time as people read it on a terminal: local time, to the minute, with the
+    zone (JSON keeps the UTC string)."""
+    if not iso:
+        return unknown
+    stamp = dt.datetime.fromtimestamp(parse_iso(iso)).astimezone()
+    return stamp.strftime("%Y-%m-%d %H:%M %Z")

@@ -49,7 +49,7 @@ def measure(products: int, seed: int = 11) -> dict:
                                                                         "seller")}
     requests = {e: len(sim.calls(e)) for e in ("deal", "product", "seller")}
     saved = summary["deals_saved"]
-    counters = json.loads(summary["counters"])
+    counters = summary["counters"]
     hits, fetched = counters["sellers_cached"], counters["sellers_fetched"]
     seed_min = (tokens["product"] + saved) / saved
     ours = sum(tokens.values()) / saved

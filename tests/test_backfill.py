@@ -114,7 +114,7 @@ def test_token_accounting_one_product_share_and_one_seller_id_per_deal(baseline)
     product_tokens = sum(r.tokens_consumed for r in sim.calls("product"))
     seller_tokens = sum(r.tokens_consumed for r in sim.calls("seller"))
     page_tokens = sum(r.tokens_consumed for r in sim.calls("deal"))
-    counters = json.loads(summary["counters"])
+    counters = summary["counters"]
     assert summary["tokens_consumed"] == product_tokens + seller_tokens + page_tokens
     assert counters["tokens_per_saved_deal"] == round(summary["tokens_consumed"] / saved, 2)
     # the seed minimum: one /product with offers per product + one /seller per deal
@@ -147,6 +147,23 @@ def _cli(db_path, url, *extra):
     return arbitrage_proc(db_path, url, "backfill", "--query", query_file(db_path), *extra)
 
 
+def gated_sim(hold_at: int | None):
+    """A simulator that counts the calls it serves and holds call `hold_at` until the
+    returned gate is set (None: holds nothing)."""
+    sim, _ = make_sim()
+    gate, served, original = threading.Event(), [], sim.handle
+
+    def handle(method, path, params, body=None):
+        if path.strip("/") != "token":
+            served.append(path)
+            if len(served) == hold_at:
+                gate.wait(30)  # hold this response while the client is killed or signalled
+        return original(method, path, params, body)
+
+    sim.handle = handle
+    return sim, gate, served
+
+
 @pytest.mark.parametrize("kill_after,block", [
     (2, False),  # right after the first /product answered: during a chunk's writes
     (5, False),  # between chunks
@@ -155,19 +172,7 @@ def _cli(db_path, url, *extra):
 ])
 def test_sigkill_anywhere_then_resume_equals_uninterrupted(baseline, tmp_path, kill_after,
                                                            block):
-    sim, clock = make_sim()
-    gate = threading.Event()
-    served = []
-    original = sim.handle
-
-    def handle(method, path, params, body=None):
-        if path.strip("/") != "token":
-            served.append(path)
-            if block and len(served) == kill_after:
-                gate.wait(30)  # hold this response until the client is dead
-        return original(method, path, params, body)
-
-    sim.handle = handle
+    sim, gate, served = gated_sim(kill_after if block else None)
     db_path = str(tmp_path / "deals.db")
     with start_simulator(sim) as server:
         proc = _cli(db_path, server.url)
@@ -301,3 +306,35 @@ def test_max_minutes_stops_cleanly_and_the_next_run_resumes(baseline, tmp_path):
                 break
     assert outcomes.count("stopped") >= 3 and outcomes[-1] == "done", outcomes
     same_listing(db, baseline)  # time moved, so values may too: each ASIN exactly once
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_at_a_safe_point_and_resumes(baseline, tmp_path, sig):
+    """The signal lands while a /product response is in flight: that chunk still lands, the
+    run is recorded `stopped` (not failed), the lock is released, the rerun finishes."""
+    sim, gate, served = gated_sim(4)
+    db_path = str(tmp_path / "deals.db")
+    with start_simulator(sim) as server:
+        proc = _cli(db_path, server.url, "--json")
+        deadline = time.time() + 60
+        while len(served) < 4 and proc.poll() is None:
+            assert time.time() < deadline
+            time.sleep(0.002)
+        time.sleep(0.2)
+        proc.send_signal(sig)
+        gate.set()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        summary = json.loads(out)
+        assert summary["outcome"] == "stopped"
+        assert summary["message"] == "stopped; progress kept; run again to resume"
+        assert isinstance(summary["counters"], dict) and isinstance(summary["skip_reasons"],
+                                                                    dict)
+        db = open_db(db_path)
+        assert db["locks"].count == 0
+        assert db.execute("select outcome from runs").fetchall() == [("stopped",)]
+        assert 0 < db["deals"].count < len(baseline["rows"])
+        again = _cli(db_path, server.url)
+        _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert rows(open_db(db_path)) == baseline["rows"]

@@ -49,8 +49,9 @@ def test_every_command_is_documented_in_the_readme():
 
 
 def test_status_on_a_fresh_database(db_path, capsys):
+    open_db(db_path)
     code, out, _ = run(["--db", db_path, "status"], capsys)
-    assert code == 0 and f"(schema {schema.known_migrations()[-1]})" in out
+    assert code == 0 and f"(schema {schema.known_migrations()[-1]})" in " ".join(out.split())
     assert "0 raw, 0 visible" in out
     code, out, _ = run(["--db", db_path, "status", "--json"], capsys)
     info = json.loads(out)
@@ -62,8 +63,12 @@ def test_status_on_a_fresh_database(db_path, capsys):
 
 def test_db_from_environment(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ARBITRAGE_DB", str(tmp_path / "env.db"))
-    code, _, _ = run(["status"], capsys)
+    code, _, err = run(["status"], capsys)
+    assert code == 2 and "env.db does not exist" in err  # a read never creates it
+    code, _, _ = run(["settings", "set", "prep_fee", "1.5"], capsys)
     assert code == 0 and (tmp_path / "env.db").exists()
+    code, out, _ = run(["status"], capsys)
+    assert code == 0 and "env.db" in out
 
 
 def test_newer_schema_exits_2(db_path, capsys):

@@ -6,6 +6,9 @@ its own virtualenv by the slow test at the end.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -105,7 +108,11 @@ def test_canned_query_and_view(datasette):
     ours = [r["asin"] for r in iter_deals(db, DealFilters(min_profit=5))]
     assert ours and [r["asin"] for r in best["rows"]] == ours[:100]
     pretty = requests.get(f"{url}/deals/deals_pretty.json", params={"_shape": "objects"}).json()
-    assert all(r["buy"].startswith("$") for r in pretty["rows"])
+    # numbers stay numbers (the plugin formats them on the HTML page), in dollars
+    by_asin = {r["asin"]: r for r in iter_deals(db, DealFilters())}
+    assert pretty["rows"] and all(
+        isinstance(r["buy"], float) and round(r["buy"] * 100) == by_asin[r["asin"]]
+        ["price_now_cents"] for r in pretty["rows"])
 
 
 def test_search_and_hidden_tables(datasette):
@@ -121,6 +128,82 @@ def test_search_and_hidden_tables(datasette):
     tables = requests.get(f"{url}/deals.json").json()["tables"]
     hidden = {t["name"] for t in tables if t["hidden"]}
     assert {"locks", "keepa_tokens", "system_state"} <= hidden
+
+
+def _best(db) -> str:
+    return db.execute("select asin from visible_deals order by profit_cents desc limit 1"
+                      ).fetchone()[0]
+
+
+def test_plugin_shows_money_covers_links_and_a_chart(datasette):
+    url, db = datasette
+    page = requests.get(f"{url}/deals/deals_pretty", params={"_sort": "profit"}).text
+    profits = re.findall(r'<td class="col-profit type-float">([^<]*)<', page)
+    assert profits and all(p.startswith("$") or p.startswith("-$") for p in profits)
+    assert '<img src="https://m.media-amazon.com/images/I/' in page
+    assert '>Amazon</a>' in page and '>Keepa</a>' in page and '>chart</a>' in page
+    asin = _best(db)
+    chart = requests.get(f"{url}/-/arbitrage/chart/{asin}")
+    assert chart.status_code == 200 and "<svg" in chart.text and asin in chart.text
+    svg = requests.get(f"{url}/-/arbitrage/chart/{asin}.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
+    assert requests.get(f"{url}/-/arbitrage/chart/0000000000").status_code == 404
+    assert requests.get(f"{url}/-/arbitrage/chart/{asin}", params={"days": "x"}
+                        ).status_code == 404
+    # full-text search on the dollar view, and canned queries without raw :param text
+    word = db.execute(f"select title from deals where asin = '{asin}'").fetchone()[0].split()[0]
+    found = requests.get(f"{url}/deals/deals_pretty.json",
+                         params={"_search": word, "_shape": "objects"}).json()["rows"]
+    assert asin in [r["asin"] for r in found]
+    queries = requests.get(f"{url}/deals.json").json()["queries"]
+    assert queries and not any(":" in (q.get("description") or "") for q in queries)
+
+
+def test_raw_table_says_why_a_row_is_not_visible(datasette):
+    _, db = datasette
+    rows = list(db.query("select asin, visibility, condition, condition_label from deals"))
+    visible = {r[0] for r in db.execute("select asin from visible_deals")}
+    assert {r["asin"] for r in rows if r["visibility"] == "visible"} == visible
+    hidden = [r for r in rows if r["asin"] not in visible]
+    assert hidden and all(r["visibility"] and r["visibility"] != "visible" for r in hidden)
+    assert all(r["condition_label"] for r in rows if r["condition"] in (2, 3, 4, 5))
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _browser(tmp_path, *args: str) -> str:
+    """Headless Chromium as a person's browser (the flags keep it off the closed network)."""
+    out = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", *args],
+        capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("ARBITRAGE_REQUIRE_BROWSER"),
+                    reason="no chromium (apt-get install chromium; .ci/run installs it)")
+def test_in_headless_chromium(datasette, tmp_path):
+    """What a person sees: the deals page sorted by profit reads as ascending money, with
+    covers and links; a deal's chart page holds the SVG chart; a screenshot is a picture."""
+    assert CHROMIUM, "ARBITRAGE_REQUIRE_BROWSER is set but chromium is not installed"
+    url, db = datasette
+    dom = _browser(tmp_path, "--dump-dom", f"{url}/deals/deals_pretty?_sort=profit")
+    shown = re.findall(r'<td class="col-profit type-float">\$([0-9,.]+)<', dom)
+    values = [float(v.replace(",", "")) for v in shown]
+    assert len(values) >= 3 and values == sorted(values)  # numbers, not text: $4 < $11
+    assert "<img" in dom and "m.media-amazon.com/images/I/" in dom
+    assert "amazon.com/dp/" in dom and "keepa.com/#!product/1-" in dom
+    asin = _best(db)
+    chart = _browser(tmp_path, "--dump-dom", f"{url}/-/arbitrage/chart/{asin}")
+    svg = chart[chart.index("<svg"):]
+    assert "List at $" in svg and "sales rank" in svg and asin in chart
+    shot = tmp_path / "chart.png"
+    _browser(tmp_path, f"--screenshot={shot}", "--window-size=1100,800",
+             f"{url}/-/arbitrage/chart/{asin}")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
 
 
 @pytest.mark.slow
@@ -139,7 +222,8 @@ def test_datasette_1_reads_metadata_and_config(tmp_path_factory):
         assert profits == sorted(profits, reverse=True)
         assert set(body["facet_results"]["results"]) >= {"condition", "category", "season"}
         queries = [q["name"] for q in requests.get(f"{url}/deals.json").json()["queries"]]
-        assert queries == ["best_deals", "deals_by_category", "recently_changed"]
+        assert queries == ["best_deals", "deals_by_category", "recently_changed",
+                           "my_decisions"]
         best = requests.get(f"{url}/deals/best_deals.json", params={"min_profit": "12.5"}
                             ).json()
         ours = [r["asin"] for r in iter_deals(open_db(db_path), DealFilters(min_profit=12.5))]

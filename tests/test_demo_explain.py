@@ -86,6 +86,7 @@ def test_explain_bad_product_file_exits_2(tmp_path, capsys, content, fragment):
 
 
 def test_explain_unknown_asin_exits_2(db_path, capsys):
+    open_db(db_path)
     code, _, err = run(["--db", db_path, "explain", "0000000000"], capsys)
     assert code == 2 and "not in" in err
 

@@ -67,6 +67,20 @@ def _author(product: dict) -> str | None:
     return None
 
 
+def _image(product: dict) -> str | None:
+    """The main image's file name: `images[0]` (its medium size) or the deprecated
+    `imagesCSV` (keepa-api.md §2.2)."""
+    for img in lst(product, "images"):
+        if isinstance(img, dict):
+            name = img.get("m") or img.get("l")
+            if isinstance(name, str) and name:
+                return name
+        break
+    names = _text(product, "imagesCSV")
+    first = names.split(",")[0].strip() if names else ""
+    return first or None
+
+
 def _referral_pct(product: dict) -> float | None:
     pct = clean_float(product.get("referralFeePercentage"))
     if pct is None:
@@ -154,6 +168,7 @@ def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
         "category": _category(p),
         "binding": _text(p, "binding"),
         "publisher": _text(p, "manufacturer"),
+        "image_name": _image(p),
         "root_category": clean(p.get("rootCategory")),
         "seller_id": winner.seller_id if winner else None,
         "seller_name": (seller.get("sellerName") if winner and isinstance(seller, dict)

@@ -98,8 +98,7 @@ def report(summary: dict, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, sort_keys=True))
         return
-    counters = json.loads(summary["counters"])
-    reasons = json.loads(summary["skip_reasons"])
+    counters, reasons = summary["counters"], summary["skip_reasons"]
     typer.echo(f"{summary['command']} {summary['outcome']}: {summary['deals_saved']} deals saved, "
                f"{summary['deals_skipped']} skipped"
                + (f" ({', '.join(f'{k} {v}' for k, v in reasons.items())})" if reasons else "")

@@ -86,7 +86,7 @@ def backtest(
         from arbitrage_cli.store import open_db
         from arbitrage_cli.store import settings as settings_store
 
-        db = open_db(ctx.obj.db_path)
+        db = open_db(ctx.obj.db_path, must_exist=True)
         settings = settings_store.load(db)
         items = list(stored_products(db))
     report = evaluate(items, horizon_days, chosen, settings)

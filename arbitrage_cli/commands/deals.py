@@ -1,12 +1,6 @@
 from __future__ import annotations
 
-import csv
-import json
-import sys
-
 import typer
-
-FORMATS = ("json", "ndjson", "csv", "table")
 
 
 def deals(
@@ -36,7 +30,10 @@ def deals(
                              "updated, confidence, days_to_sell, sale_days."),
     ascending: bool = typer.Option(False, "--asc", help="Ascending (default: descending)."),
     limit: int = typer.Option(None, "--limit", min=1, help="At most this many deals."),
-    fmt: str = typer.Option("json", "--format", help="json, ndjson, csv or table."),
+    include_marked: bool = typer.Option(False, "--include-marked",
+                                        help="Also deals you marked bought or ignored."),
+    fmt: str = typer.Option("json", "--format", help="json, ndjson, csv or table (fits the "
+                                                     "terminal)."),
 ) -> None:
     """Export the visible deals to stdout (JSON array, NDJSON, CSV) or show a table.
 
@@ -45,60 +42,54 @@ def deals(
         arbitrage deals --min-profit 10 --format table
         arbitrage deals --format ndjson | jq -r .asin
     """
-    from arbitrage_cli.errors import ConfigError
+    from arbitrage_cli import output
     from arbitrage_cli.store import open_db
-    from arbitrage_cli.store.queries import DealFilters, iter_deals
+    from arbitrage_cli.store.queries import DealFilters, deal_columns, iter_deals
 
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    output.check_format(fmt)
     filters = DealFilters(min_profit=min_profit, min_roi=min_roi, max_rank=max_rank,
                           min_drops_30=min_drops_30, min_percent_down=min_percent_down,
                           min_deal_trust=min_deal_trust, min_seller_quality=min_seller_quality,
                           min_confidence=min_confidence, max_days_to_sell=max_days_to_sell,
-                          min_sale_days=min_sale_days, keyword=keyword, conditions=tuple(condition or ()),
-                          hide_gated=hide_gated, hide_amazon=hide_amazon, sort=sort,
+                          min_sale_days=min_sale_days, keyword=keyword,
+                          conditions=tuple(condition or ()), hide_gated=hide_gated,
+                          hide_amazon=hide_amazon, include_marked=include_marked, sort=sort,
                           descending=not ascending)
-    db = open_db(ctx.obj.db_path)
+    db = open_db(ctx.obj.db_path, must_exist=True)
     rows = iter_deals(db, filters, limit=limit if limit or fmt != "table" else 50)
-    out = sys.stdout
-    if fmt == "json":
-        out.write("[")
-        for i, row in enumerate(rows):
-            out.write(("," if i else "") + "\n" + json.dumps(row))
-        out.write("\n]\n")
-    elif fmt == "ndjson":
-        for row in rows:
-            out.write(json.dumps(row) + "\n")
-    elif fmt == "csv":
-        writer = None
-        for row in rows:
-            if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(row))
-                writer.writeheader()
-            writer.writerow(row)
-        if writer is None:  # still a header when nothing matches
-            cols = [d[1] for d in db.execute("pragma table_info(deals)")]
-            csv.writer(out).writerow(cols)
-    else:
-        _table(rows)
+    output.write(rows, fmt, deal_columns(db), DEAL_TABLE)
 
 
-def _table(rows) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _money(key: str):
+    from arbitrage_cli.explain import dollars
 
-    from arbitrage_cli.explain import dollars, pct
+    return lambda r: dollars(r.get(key))
+
+
+def _short_condition(r: dict) -> str:
     from arbitrage_cli.keepa.constants import CONDITIONS
 
-    table = Table()
-    for name in ("ASIN", "title", "condition", "buy", "list at", "profit", "ROI", "rank",
-                 "seller", "gating"):
-        table.add_column(name, no_wrap=True, overflow="ellipsis",
-                         max_width=40 if name == "title" else None)
-    for r in rows:
-        table.add_row(r["asin"], r["title"] or "", CONDITIONS.get(r["condition"], "?"),
-                      dollars(r["price_now_cents"]), dollars(r["list_at_cents"]),
-                      dollars(r["profit_cents"]), pct(r["roi_pct"]),
-                      f"{r['sales_rank']:,}" if r["sales_rank"] else "-", r["seller_name"] or "",
-                      r.get("gating") or "unknown")
-    Console(width=160).print(table)
+    return CONDITIONS.get(r.get("condition"), "?").replace("Used - ", "")
+
+
+def _deal_table():
+    from arbitrage_cli.output import Column
+
+    return (
+        Column("ASIN", lambda r: r["asin"]),
+        Column("title", lambda r: r.get("title") or "", flex=True),
+        Column("cond.", _short_condition, priority=3),
+        Column("buy", _money("price_now_cents"), justify="right"),
+        Column("list at", _money("list_at_cents"), justify="right"),
+        Column("profit", _money("profit_cents"), justify="right"),
+        Column("ROI", lambda r: "-" if r.get("roi_pct") is None else f"{r['roi_pct']:.0f}%",
+               priority=2, justify="right"),
+        Column("rank", lambda r: f"{r['sales_rank']:,}" if r.get("sales_rank") else "-",
+               priority=4, justify="right"),
+        Column("seller", lambda r: r.get("seller_name") or "", priority=6),
+        Column("gating", lambda r: r.get("gating") or "unknown", priority=5),
+        Column("mark", lambda r: r.get("mark") or "", priority=5),
+    )
+
+
+DEAL_TABLE = _deal_table()

@@ -22,14 +22,14 @@ def demo(
     """
     from rich.console import Console
 
-    from arbitrage_cli.errors import ConfigError
-    from rich.table import Table
-
     from arbitrage_cli.commands.backfill import make_progress, report
+    from arbitrage_cli.commands.deals import DEAL_TABLE
+    from arbitrage_cli.errors import ConfigError
+    from arbitrage_cli.output import print_table
+    from arbitrage_cli.store.queries import DealFilters, iter_deals
     from arbitrage_cli.dealquery import default_query
     from arbitrage_cli.keepa.budget import TokenBudget
     from arbitrage_cli.keepa.client import KeepaClient
-    from arbitrage_cli.keepa.constants import CONDITIONS
     from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
     from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
     from arbitrage_cli.config import DEMO_DB
@@ -43,7 +43,7 @@ def demo(
                           f"sync runs); the demo would mix simulated deals into it and reset "
                           f"your backfill's progress. Use another file: arbitrage --db demo.db "
                           f"demo")
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     err.print(f"Starting the Keepa simulator ({products} books, seed {seed})...")
     sim = KeepaSimulator(Catalog(seed=seed, products=products), refill_rate=1000)
     with start_simulator(sim) as server:
@@ -60,24 +60,16 @@ def demo(
             if bar:
                 bar.stop()
     report(summary, as_json=False)
-    rows = list(db.query("select asin, title, condition, price_now_cents, list_at_cents, "
-                         "profit_cents, roi_pct, seller_name from visible_deals "
-                         "order by profit_cents desc, asin limit ?", [top]))
-    table = Table(title=f"Best {len(rows)} deals")
-    for name in ("ASIN", "title", "condition", "buy", "list at", "profit", "ROI", "seller"):
-        table.add_column(name, no_wrap=True, overflow="ellipsis",
-                         max_width=36 if name == "title" else None)
-    for r in rows:
-        table.add_row(r["asin"], (r["title"] or "")[:40], CONDITIONS.get(r["condition"], "?"),
-                      f"${r['price_now_cents'] / 100:,.2f}", f"${r['list_at_cents'] / 100:,.2f}",
-                      f"${r['profit_cents'] / 100:,.2f}", f"{r['roi_pct']:.0f}%",
-                      r["seller_name"] or "")
-    Console(width=140).print(table)
+    rows = list(iter_deals(db, DealFilters(), limit=top))
+    print_table(rows, DEAL_TABLE, title=f"Best {len(rows)} deals (simulated)")
     path = schema.db_path(db)
     err.print(f"\nSimulated deals are in [bold]{path}[/]; real backfill and sync refuse this "
               f"file, so your Keepa data goes to another (by default ./deals.db). Look closer "
               f"with:\n"
               f"  arbitrage --db {path} explain {rows[0]['asin'] if rows else 'ASIN'}\n"
+              f"  arbitrage --db {path} chart {rows[0]['asin'] if rows else 'ASIN'} --out "
+              f"book.png\n"
               f"  arbitrage --db {path} status\n"
-              f"  arbitrage --db {path} datasette-files && datasette {path} -m metadata.yml"
-              f"   (pip install datasette)")
+              f"  arbitrage --db {path} datasette-files && datasette {path} -m "
+              f"metadata.yml\n  (pip install datasette: the cover, links and charts come with "
+              f"it)")

@@ -9,7 +9,8 @@ from arbitrage_cli.config import read_json_file
 from arbitrage_cli.errors import ConfigError
 
 
-def _from_file(path: Path, asin: str) -> tuple[dict, int | None]:
+def from_file(path: Path, asin: str) -> tuple[dict, int | None]:
+    """The product with `asin` from a saved /product response (or a bare product object)."""
     from arbitrage_cli.analysis.deal import reference_time
 
     data = read_json_file(path)
@@ -24,12 +25,39 @@ def _from_file(path: Path, asin: str) -> tuple[dict, int | None]:
                       f"with asin {asin}")
 
 
+def file_settings(ctx: typer.Context):
+    """(settings, where they came from) for a --product-file: those of --db when that
+    database exists (never creating one), else the defaults."""
+    from arbitrage_cli.analysis.business import BusinessSettings
+    from arbitrage_cli.store import open_db
+    from arbitrage_cli.store import settings as settings_store
+
+    path = ctx.obj.db_path
+    if path and Path(path).exists():
+        return settings_store.load(open_db(path, readonly=True)), f"from {path}"
+    return BusinessSettings(), f"defaults; {path} does not exist"
+
+
+def sparks(product: dict, now: int) -> dict[str, str]:
+    from arbitrage_cli.chart import sparkline
+    from arbitrage_cli.keepa.constants import CSV
+
+    out = {}
+    for label, index, invert in (("used price, 1 yr", CSV["USED"], False),
+                                 ("rank (up: better)", CSV["SALES"], True)):
+        line = sparkline(product, index, now, invert=invert)
+        if line:
+            out[label] = line
+    return out
+
+
 def explain(
     ctx: typer.Context,
     asin: str = typer.Argument(..., help="The ASIN (ISBN-10 for most books)."),
     product_file: Path = typer.Option(None, "--product-file",
                                       help="A saved Keepa /product response or product object: "
-                                           "no key, no network, no database needed."),
+                                           "no key, no network; uses the settings of --db when "
+                                           "that database exists."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show every number of a deal and where it came from: offers, seller, sales, List at,
@@ -45,15 +73,23 @@ def explain(
 
     asin = asin.strip().upper()
     if product_file is not None:
-        product, now = _from_file(product_file, asin)
-        inputs = {"a": analyse(product, None, now=now)}
+        product, now = from_file(product_file, asin)
+        settings, source = file_settings(ctx)
+        inputs = {"a": analyse(product, None, now=now, settings=settings),
+                  "settings": settings, "settings_source": source}
     else:
         from arbitrage_cli.store import deals as deal_store
         from arbitrage_cli.store import open_db
 
-        inputs = deal_store.explain_inputs(open_db(ctx.obj.db_path), asin)
+        db = open_db(ctx.obj.db_path, must_exist=True)
+        inputs = deal_store.explain_inputs(db, asin)
         if inputs is None:
             raise ConfigError(f"{asin}: not in {ctx.obj.db_path} (run backfill, or use "
                               f"--product-file)")
+        product = deal_store.load_payload(db, asin)[0]
+        inputs["settings_source"] = f"from {ctx.obj.db_path}"
     result = ex.report(**inputs)
-    typer.echo(json.dumps(result, indent=2) if as_json else ex.to_text(result))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        typer.echo(ex.to_text(result, sparks(product, inputs["a"].now)))

@@ -26,7 +26,7 @@ def janitor(
     from arbitrage_cli.pipeline.janitor import janitor as run_janitor
     from arbitrage_cli.store import open_db
 
-    summary = run_janitor(open_db(ctx.obj.db_path), JanitorOptions(
+    summary = run_janitor(open_db(ctx.obj.db_path, must_exist=True), JanitorOptions(
         max_age_h=max_age_hours, sync_grace_h=sync_grace_hours, max_share=max_share,
         dry_run=dry_run))
     if as_json:

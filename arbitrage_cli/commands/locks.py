@@ -32,7 +32,7 @@ def list_(ctx: typer.Context,
 
         arbitrage locks list --json
     """
-    db = open_db(ctx.find_root().obj.db_path)
+    db = open_db(ctx.find_root().obj.db_path, must_exist=True)
     held = lock_store.list_locks(db)
     if as_json:
         typer.echo(json.dumps([vars(lk) for lk in held], indent=2))
@@ -54,7 +54,7 @@ def release(ctx: typer.Context, name: str = typer.Argument(..., help="Lock name.
 
         arbitrage locks release backfill --force
     """
-    db = open_db(ctx.find_root().obj.db_path)
+    db = open_db(ctx.find_root().obj.db_path, must_exist=True)
     held = next((lk for lk in lock_store.list_locks(db) if lk.name == name), None)
     if held is None:
         typer.echo(f"lock '{name}' is not held", err=True)

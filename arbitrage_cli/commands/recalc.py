@@ -18,7 +18,7 @@ def recalc(ctx: typer.Context,
     """
     from arbitrage_cli.pipeline.recalc import recalc as run_recalc
 
-    result = run_recalc(open_db(ctx.obj.db_path))
+    result = run_recalc(open_db(ctx.obj.db_path, must_exist=True))
     summary = {"rows": result.rows, "changed": result.changed,
                "seconds": round(result.seconds, 3), "settings_version": result.settings_version}
     if as_json:

@@ -17,7 +17,7 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.callback()
 def _group() -> None:
-    """Listing restrictions (gating): check with Amazon's SP-API, or import and set by hand.
+    """Listing restrictions (gating): check with Amazon's SP-API, import or set by hand, list.
 
     Example:
 
@@ -73,7 +73,7 @@ def check(
                           "or use `arbitrage restrictions import FILE.csv` / `restrictions "
                           "set ASIN STATUS`")
     clock = getattr(ctx.obj, "clock", None) or SystemClock()
-    db = open_db(ctx.obj.db_path)
+    db = open_db(ctx.obj.db_path, must_exist=True)
     todo = store.conditions_of(db, asins) if asins else store.due(db, clock.now(), stale_s)
     todo = todo[:limit] if limit else todo
     client = SpApiClient(creds, clock=clock)
@@ -147,3 +147,33 @@ def set_(ctx: typer.Context,
     store.save(open_db(ctx.obj.db_path), e["asin"], e["status"], now=SystemClock().now(),
                approval_url=e["approval_url"], message="set by hand")
     typer.echo(f"{e['asin']}: {e['status']}", err=True)
+
+
+@app.command("list")
+def list_(ctx: typer.Context,
+          status: str = typer.Option(None, "--status", help="Only this status: allowed, "
+                                                           "restricted, error or unknown."),
+          fmt: str = typer.Option("table", "--format", help="table, json, ndjson or csv.")
+          ) -> None:
+    """Show the stored gating statuses, restricted first.
+
+    Example:
+
+        arbitrage restrictions list --status restricted --format csv
+    """
+    from arbitrage_cli import output
+    from arbitrage_cli.output import Column
+    from arbitrage_cli.store import restrictions as store
+    from arbitrage_cli.timefmt import local_time
+
+    output.check_format(fmt)
+    if status is not None and status not in store.STATUSES:
+        raise ConfigError(f"--status must be one of {', '.join(store.STATUSES)}, got "
+                          f"{status!r}")
+    rows = store.listing(open_db(ctx.obj.db_path, must_exist=True), status)
+    table = (Column("ASIN", lambda r: r["asin"]), Column("status", lambda r: r["status"]),
+             Column("checked", lambda r: local_time(r["checked_at"]), priority=2),
+             Column("title", lambda r: r.get("title") or "", flex=True, priority=3),
+             Column("message", lambda r: r.get("message") or "", flex=True, priority=4),
+             Column("approval", lambda r: r.get("approval_url") or "", priority=5))
+    output.write(rows, fmt, store.LISTING_COLUMNS, table, title="Listing restrictions")

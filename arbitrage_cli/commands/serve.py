@@ -19,7 +19,13 @@ def serve_json(
                                 help="Server processes. Each answers one query at a time, so "
                                      "use about one per CPU core for many concurrent clients."),
 ) -> None:
-    """Serve the deals as a read-only JSON API (/api/deals, /api/deals/ASIN, /api/status).
+    """Serve the deals as a read-only JSON API: /api/deals, /api/deals/ASIN,
+    /api/deals/ASIN/chart.svg, /api/marks, /api/status.
+
+    /api/deals takes the filters of `deals` with underscores (min_profit, max_rank,
+    conditions=3,4 or conditions=3&conditions=4 or condition=3, include_marked=1, sort,
+    order=asc|desc, limit up to 500). It pages by keyset: the response's "next" (and the
+    X-Next-Cursor header, empty on the last page) is the cursor= of the next page.
 
     Example:
 
@@ -39,7 +45,7 @@ def serve_json(
             raise ConfigError(f"--token-file {token_file}: cannot read ({exc.strerror})") from None
         if not token:
             raise ConfigError(f"--token-file {token_file}: the file is empty")
-    open_db(ctx.obj.db_path)  # create and migrate once; the server itself only reads
+    open_db(ctx.obj.db_path, must_exist=True)  # migrate once; the server itself only reads
     if not token and not is_loopback(host):
         typer.echo(f"WARNING: serving {host} without a token: anyone who can reach it can "
                    f"read your deals (use --token-file)", err=True)

@@ -15,6 +15,7 @@ import uuid
 
 import sqlite_utils
 
+from arbitrage_cli import signals
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa import constants as K
 from arbitrage_cli.keepa.errors import BudgetPaused
@@ -192,6 +193,8 @@ class TokenBudget:
                     needed=worst, resume_at=resume_at)
             # The wait ends on a refill tick, so the next decision has more tokens: no livelock.
             self.clock.sleep(wait_s + 0.05)
+            if signals.requested():
+                raise signals.StopRequested()
 
     def observe(self, envelope: dict, reservation_id: int | None, kind: str | None = None,
                 units: int = 0) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import sqlite_utils
 
+from arbitrage_cli import signals
 from arbitrage_cli.clock import Clock
 from arbitrage_cli.errors import ConfigError, LockLost
 from arbitrage_cli.keepa.client import KeepaClient
@@ -40,9 +41,13 @@ class Deadline:
             self.longest = max(self.longest, self.clock.now() - started)
 
     def allows_next(self) -> bool:
+        if signals.requested():
+            return False
         return self.end is None or self.clock.now() + self.longest <= self.end
 
     def message(self) -> str:
+        if signals.requested():
+            return signals.MESSAGE
         return f"--max-minutes {self.minutes:g} reached; the next run resumes"
 
 
@@ -65,7 +70,10 @@ def run_locked(db: sqlite_utils.Database, client: KeepaClient, command: str, clo
     req0, tok0 = client.requests, client.tokens_consumed
     outcome, message, error = "failed", None, None
     try:
-        outcome, message = body(lock, run)
+        with signals.stop_gracefully():
+            outcome, message = body(lock, run)
+    except signals.StopRequested:
+        outcome, message = "stopped", signals.MESSAGE
     except OutOfTokens as exc:
         outcome, message = "paused", exc.summary
     except LockLost as exc:

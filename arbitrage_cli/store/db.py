@@ -44,9 +44,10 @@ def _wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = True
-            ) -> sqlite_utils.Database:
-    """Open (creating and migrating) deals.db.
+def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = True,
+            must_exist: bool = False) -> sqlite_utils.Database:
+    """Open (creating and migrating) deals.db. `must_exist`: a command that only reads
+    refuses a path with no database instead of creating an empty one (a typo'd --db).
 
     The connection runs in driver autocommit mode: every write is either a single statement or
     inside an explicit `immediate()` block, so one chunk lands whole or not at all.
@@ -58,8 +59,9 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = 
         parent = Path(path).resolve().parent
         if not parent.is_dir():
             raise ConfigError(f"database {path}: directory {parent} does not exist")
-        if readonly and not Path(path).exists():
-            raise ConfigError(f"database {path} does not exist (run a command that writes first)")
+        if (readonly or must_exist) and not Path(path).exists():
+            raise ConfigError(f"database {path} does not exist (check --db / ARBITRAGE_DB, "
+                              f"or run backfill or demo first)")
     try:
         conn = _connect(path, readonly)
         if not readonly and path != ":memory:":

@@ -16,7 +16,7 @@ from arbitrage_cli.timefmt import iso_utc
 _COLS = sorted(ANALYSIS_COLUMNS)
 # What describes the book does not disappear: a refresh that lacks it keeps the old value.
 KEEP_IF_MISSING = frozenset({"title", "author", "category", "binding", "publisher",
-                             "root_category"})
+                             "root_category", "image_name"})
 # Outcomes that say "we could not look", not "the market changed" (R23): an existing row keeps
 # its numbers and goes to the retry queue.
 FETCH_FAILURES = frozenset({"offers_unknown", "not_returned", "analysis_error",
@@ -113,6 +113,12 @@ def load_payload(db: sqlite_utils.Database, asin: str) -> tuple[dict, int] | Non
 def reanalyse(db: sqlite_utils.Database, asin: str):
     """(analysis, stored row) of a saved deal from its stored Keepa product, its cached
     seller and the current settings: no tokens. None when the ASIN was never fetched."""
+    found = stored_product(db, asin)
+    return None if found is None else found[1:]
+
+
+def stored_product(db: sqlite_utils.Database, asin: str):
+    """(Keepa product, analysis, stored row), as reanalyse (the chart needs the product)."""
     from arbitrage_cli.analysis.deal import analyse
     from arbitrage_cli.store import settings as settings_store
 
@@ -123,21 +129,22 @@ def reanalyse(db: sqlite_utils.Database, asin: str):
     stored = db["deals"].get(asin)
     sid = stored.get("seller_id")
     seller = seller_as_keepa(cached_sellers(db, [sid], "").get(sid)) if sid else None
-    return analyse(product, seller, now=now, settings=settings_store.load(db)), stored
+    return (product, analyse(product, seller, now=now, settings=settings_store.load(db)),
+            stored)
 
 
 def explain_inputs(db: sqlite_utils.Database, asin: str) -> dict | None:
     """Everything `explain` reports on a stored deal (explain.report's arguments): its
-    re-analysis, the stored row, its gating status and listing evidence. No tokens."""
-    from arbitrage_cli.store import listing, restrictions
-
+    re-analysis, the stored row, its gating status, listing evidence and mark. No tokens."""
+    from arbitrage_cli.store import listing, marks, restrictions
     from arbitrage_cli.store import settings as settings_store
 
-    found = reanalyse(db, asin)
+    found = stored_product(db, asin)
     if found is None:
         return None
-    return {"a": found[0], "stored": found[1], "gating": restrictions.get(db, asin),
-            "listed": listing.get(db, asin), "settings": settings_store.load(db)}
+    return {"a": found[1], "stored": found[2],
+            "gating": restrictions.get(db, asin), "listed": listing.get(db, asin),
+            "settings": settings_store.load(db), "mark": marks.get(db, asin)}
 
 
 # -- seller cache ---------------------------------------------------------------------------

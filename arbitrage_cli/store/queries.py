@@ -16,7 +16,8 @@ from typing import Any
 import sqlite_utils
 
 from arbitrage_cli.errors import ConfigError
-from arbitrage_cli.store.schema import INDEXED_SORTS, VISIBLE_WHERE, gating_columns
+from arbitrage_cli.store.schema import INDEXED_SORTS, VISIBLE_WHERE, gating_columns, \
+    link_columns
 
 SORTS = {
     "profit": "profit_cents", "roi": "roi_pct", "margin": "margin_pct", "rank": "sales_rank",
@@ -34,9 +35,14 @@ BIG = 9.0e18
 WALK_ABOVE_MATCHES = 1500
 
 
-# Every exported deal carries its gating (listing restriction) status and approval link.
+# Every exported deal carries its gating (listing restriction) status and approval link, the
+# links to look at it, and the user's decision on it.
 GATING_COLUMNS = gating_columns("deals")
-DEAL_SELECT = f"deals.*, {GATING_COLUMNS}"
+MARK_COLUMN = "(select m.decision from marks m where m.asin = deals.asin) as mark"
+DEAL_SELECT = f"deals.*, {GATING_COLUMNS}, {link_columns('deals')}, {MARK_COLUMN}"
+# Decided deals leave the default lists (DealFilters.include_marked brings them back).
+UNMARKED = ("not exists (select 1 from marks m where m.asin = deals.asin and "
+            "m.decision in ('bought', 'ignored'))")
 
 
 class QueryError(ConfigError):
@@ -59,6 +65,7 @@ class DealFilters:
     conditions: tuple[int, ...] = ()
     hide_gated: bool = False
     hide_amazon: bool = False
+    include_marked: bool = False  # bought and ignored deals too
     sort: str = "profit"
     descending: bool = True
 
@@ -131,6 +138,8 @@ def where_clause(f: DealFilters, walk: bool = False) -> tuple[str, dict[str, Any
                      "where status = 'restricted')")
     if f.hide_amazon:
         terms.append("coalesce(amazon_selling, 0) = 0")
+    if not f.include_marked:
+        terms.append(UNMARKED)
     return " and ".join(terms), params
 
 
@@ -237,3 +246,10 @@ def get_deal(db: sqlite_utils.Database, asin: str) -> dict | None:
     cur = db.execute(f"select {DEAL_SELECT} from deals where asin = ?", [asin])
     values = cur.fetchone()
     return dict(zip([d[0] for d in cur.description], values)) if values else None
+
+
+def deal_columns(db: sqlite_utils.Database) -> list[str]:
+    """The columns of every deal row, known before any row (a CSV header that does not
+    depend on what matched)."""
+    cur = db.execute(f"select {DEAL_SELECT} from deals limit 0")
+    return [d[0] for d in cur.description]

@@ -42,6 +42,20 @@ def get(db: sqlite_utils.Database, asin: str) -> dict | None:
     return rows[0] if rows else None
 
 
+LISTING_COLUMNS = ("asin", "status", "condition_type", "checked_at", "retry_at", "message",
+                   "approval_url", "title")
+
+
+def listing(db: sqlite_utils.Database, status: str | None = None) -> list[dict]:
+    """Every stored status (or those of one status), restricted first, with the title."""
+    where, params = ("where r.status = ?", [status]) if status else ("", [])
+    return list(db.query(
+        f"select {', '.join('r.' + c for c in LISTING_COLUMNS[:-1])}, d.title "
+        f"from user_restrictions r left join deals d on d.asin = r.asin {where} "
+        "order by case r.status when 'restricted' then 0 when 'error' then 1 else 2 end, "
+        "r.asin", params))
+
+
 def due(db: sqlite_utils.Database, now: float, stale_after_s: float
         ) -> list[tuple[str, int | None]]:
     """(asin, Keepa condition of the winning offer) of the deals to check: never checked,

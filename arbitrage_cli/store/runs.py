@@ -50,7 +50,10 @@ class Run:
             "counters": json.dumps(s.counters, sort_keys=True), "message": message,
         }
         self.db["runs"].update(self.id, row)
+        # The summary carries them as objects: the table stores text
         return {"id": self.id, "command": self.command, **row,
+                "skip_reasons": dict(sorted(s.skip_reasons.items())),
+                "counters": dict(sorted(s.counters.items())),
                 "duration_s": round(self.clock.now() - self.started, 3)}
 
 

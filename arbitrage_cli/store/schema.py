@@ -302,6 +302,15 @@ def m006_visible_sort_indexes(db: sqlite_utils.Database) -> None:
                    f"({expr} desc, asin) where {where}")
 
 
+def link_columns(table: str) -> str:
+    """Where to look at and buy a deal: Amazon's page, Keepa's, the cover (the query layer;
+    migration 011's view writes the same out)."""
+    return (f"'https://www.amazon.com/dp/' || {table}.asin || '?psc=1&aod=1' as amazon_url, "
+            f"'https://keepa.com/#!product/1-' || {table}.asin as keepa_url, "
+            f"case when {table}.image_name is not null then "
+            f"'https://m.media-amazon.com/images/I/' || {table}.image_name end as image_url")
+
+
 def gating_columns(table: str) -> str:
     """A deal's gating status and approval link, as every reader shows them (the query layer
     and the deals_pretty view)."""
@@ -380,3 +389,67 @@ def m010_list_at_confidence_velocity(db: sqlite_utils.Database) -> None:
     db.execute("alter table deals add column list_at_confidence real")
     db.execute("alter table deals add column days_to_sell real")
     db.execute("alter table deals add column sale_days_180 integer")
+
+
+@migrations(name="011_links_marks_visibility")
+def m011_links_marks_visibility(db: sqlite_utils.Database) -> None:
+    # Issue 15. The cover's image name; the user's decisions in their own table (a bought one
+    # keeps what we predicted then); in the raw table, why a row is (not) visible and the
+    # condition's label, computed by SQLite from the row (virtual: never stored twice); and
+    # the Datasette dollar view rebuilt with numbers that stay numbers, the cover, the links
+    # and the mark. The SQL is written out as it shipped.
+    db.execute("alter table deals add column image_name text")
+    db.execute("""create table marks (
+        asin text primary key,
+        decision text not null check (decision in ('bought', 'ignored', 'watch')),
+        note text,
+        price_cents integer,
+        decided_at text not null,
+        list_at_cents integer,
+        price_now_cents integer,
+        profit_cents integer
+    ) strict""")
+    db.execute("""alter table deals add column visibility text generated always as (
+        case when status = 'deal' and hidden = 0 and expired_at is null
+            and coalesce(price_suspicious, 0) = 0 and list_at_cents > 0 and avg_1yr_cents > 0
+            and profit_cents > 0 then 'visible'
+        else rtrim(
+            iif(status != 'deal', 'not a deal: ' || coalesce(skip_reason, status) || '; ', '')
+            || iif(hidden != 0, 'hidden by you; ', '')
+            || iif(expired_at is not null, 'not listed by Keepa for 72 h; ', '')
+            || iif(coalesce(price_suspicious, 0) != 0,
+                   'List at over 3x the used price, needs review; ', '')
+            || iif(coalesce(list_at_cents, 0) <= 0 or coalesce(avg_1yr_cents, 0) <= 0,
+                   'no used sale in the last year; ', '')
+            || iif(coalesce(profit_cents, 0) <= 0, 'not profitable; ', ''), '; ')
+        end) virtual""")
+    db.execute("""alter table deals add column condition_label text generated always as (
+        case condition when 1 then 'New' when 2 then 'Used - Like New'
+            when 3 then 'Used - Very Good' when 4 then 'Used - Good'
+            when 5 then 'Used - Acceptable' when 6 then 'Refurbished'
+            when 7 then 'Collectible - Like New' when 8 then 'Collectible - Very Good'
+            when 9 then 'Collectible - Good' when 10 then 'Collectible - Acceptable'
+            when 11 then 'Rental' end) virtual""")
+    db.execute("drop view if exists deals_pretty")
+    db.execute("""create view deals_pretty as
+select v.asin,
+  case when v.image_name is not null
+    then 'https://m.media-amazon.com/images/I/' || v.image_name end as cover,
+  v.title, v.author, v.category, v.condition_label,
+  round(v.price_now_cents / 100.0, 2) as buy,
+  round(v.list_at_cents / 100.0, 2) as list_at,
+  round(v.profit_cents / 100.0, 2) as profit,
+  round(v.roi_pct, 1) as roi, round(v.margin_pct, 1) as margin,
+  v.list_at_confidence as confidence, v.days_to_sell, v.sale_days_180,
+  v.sales_rank, v.season, v.seller_name,
+  coalesce(r.status, 'unknown') as gating, r.approval_url,
+  m.decision as mark,
+  'https://www.amazon.com/dp/' || v.asin || '?psc=1&aod=1' as amazon_url,
+  'https://keepa.com/#!product/1-' || v.asin as keepa_url,
+  '/-/arbitrage/chart/' || v.asin as chart,
+  v.profit_cents,
+  (select d.rowid from deals d where d.asin = v.asin) as search_rowid
+from visible_deals v
+left join user_restrictions r on r.asin = v.asin
+left join marks m on m.asin = v.asin
+where coalesce(m.decision, '') not in ('bought', 'ignored')""")

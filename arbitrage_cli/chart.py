@@ -1,0 +1,157 @@
+"""A deal's price history as a picture (matplotlib, Agg; no pyplot, so threads are safe):
+used, new and Amazon prices, each inferred used sale at its price, the List at, trough and
+buy-price lines; below, the sales rank and the used offer count. From a stored or saved Keepa
+product: no tokens. `sparkline` is the terminal's one-line version (the sparklines library).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from typing import Any
+
+from arbitrage_cli.analysis.deal import DealAnalysis
+from arbitrage_cli.analysis.keepa_data import series
+from arbitrage_cli.keepa.constants import CSV
+from arbitrage_cli.timefmt import epoch_from_keepa_minutes
+
+FORMATS = ("svg", "png")
+LABELLED_SALES = 24  # more than this and price labels would cover the lines
+DAY_MIN = 24 * 60
+
+
+def _when(keepa_minute: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch_from_keepa_minutes(keepa_minute), tz=dt.timezone.utc)
+
+
+def _steps(product: Any, index: int, since: int, now: int, scale: float = 100.0
+           ) -> tuple[list[dt.datetime], list[float]]:
+    """A Keepa series as a step line over [since, now]: -1 (no offer) breaks the line, the
+    value holding at `since` starts it, the last value runs to `now`."""
+    points = series(product, index)
+    before = [p for p in points if p[0] <= since]
+    shown = ([(since, before[-1][1])] if before else []) + [p for p in points if since < p[0] <= now]
+    if shown:
+        shown.append((now, shown[-1][1]))
+    xs = [_when(t) for t, _ in shown]
+    ys = [v / scale if v >= 0 else math.nan for _, v in shown]
+    return xs, ys
+
+
+def _money(value: float, _pos: Any = None) -> str:
+    """Axis ticks: whole dollars from $10 up."""
+    if value == 0:
+        return "$0"
+    return f"${value:,.0f}" if value >= 10 else f"${value:,.2f}"
+
+
+def render(product: dict, a: DealAnalysis, *, days: int = 365, fmt: str = "svg") -> bytes:
+    """The chart as SVG or PNG bytes."""
+    import matplotlib
+    from matplotlib import dates as mdates
+    from matplotlib import ticker
+    from matplotlib.figure import Figure
+
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be svg or png, got {fmt!r}")
+    now, since = a.now, a.now - days * DAY_MIN
+    fig = Figure(figsize=(10, 6.4), dpi=100, layout="constrained")
+    prices, below = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3])
+    title = (a.row.get("title") or "")[:70]
+    fig.suptitle(f"{a.asin}  {title}", fontsize=11, x=0.01, ha="left")
+
+    for index, label, color in ((CSV["USED"], "used (lowest)", "#1f77b4"),
+                                (CSV["NEW"], "new (lowest)", "#7f7f7f"),
+                                (CSV["AMAZON"], "Amazon", "#ff7f0e")):
+        xs, ys = _steps(product, index, since, now)
+        if xs:
+            prices.step(xs, ys, where="post", label=label, color=color,
+                        linewidth=1.6 if index == CSV["USED"] else 1.0)
+    sold = [s for s in a.history.used if since <= s.time <= now] if a.history else []
+    if sold:
+        prices.scatter([_when(s.time) for s in sold], [s.price_cents / 100 for s in sold],
+                       marker="v", color="#2ca02c", zorder=5, s=28,
+                       label=f"inferred used sale ({len(sold)})")
+        for s in sold[-LABELLED_SALES:]:
+            prices.annotate(f"${s.price_cents / 100:,.2f}", (_when(s.time), s.price_cents / 100),
+                            textcoords="offset points", xytext=(0, 6), ha="center",
+                            fontsize=7, color="#2ca02c")
+    row = a.row
+    for key, label, style, color in (("list_at_cents", "List at", "--", "#2ca02c"),
+                                     ("trough_price_cents", "trough", ":", "#9467bd"),
+                                     ("price_now_cents", "buy now", "-.", "#d62728")):
+        cents = row.get(key)
+        if cents:
+            prices.axhline(cents / 100, linestyle=style, color=color, linewidth=1.1,
+                           label=f"{label} ${cents / 100:,.2f}")
+    prices.yaxis.set_major_formatter(ticker.FuncFormatter(_money))
+    prices.set_ylabel("price (USD)")
+    prices.set_ylim(bottom=0)
+    prices.grid(True, alpha=0.3)
+    if prices.get_legend_handles_labels()[0]:
+        prices.legend(loc="upper left", fontsize=8, ncols=2, framealpha=0.85)
+    else:
+        prices.text(0.5, 0.5, "no price history in this window", transform=prices.transAxes,
+                    ha="center", va="center", color="#7f7f7f")
+
+    xs, ys = _steps(product, CSV["SALES"], since, now, scale=1.0)
+    if xs:
+        below.step(xs, ys, where="post", color="#8c564b", linewidth=1.0, label="sales rank")
+        if any(y > 0 for y in ys if not math.isnan(y)):
+            below.set_yscale("log")
+        below.invert_yaxis()  # a better rank is higher on the chart
+    below.set_ylabel("sales rank")
+    below.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _p: f"{v:,.0f}"))
+    below.grid(True, alpha=0.3)
+    offers = below.twinx()
+    xs, ys = _steps(product, CSV["COUNT_USED"], since, now, scale=1.0)
+    if xs:
+        offers.step(xs, ys, where="post", color="#17becf", linewidth=1.0,
+                    label="used offers")
+    offers.set_ylabel("used offers")
+    offers.set_ylim(bottom=0)
+    offers.yaxis.set_major_locator(ticker.MaxNLocator(integer=True, nbins=4))
+    handles = below.get_legend_handles_labels()[0] + offers.get_legend_handles_labels()[0]
+    if handles:
+        below.legend(handles=handles, loc="upper left", fontsize=8)
+    below.set_xlim(_when(since), _when(now))
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    below.xaxis.set_major_locator(locator)
+    below.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+    out = io.BytesIO()
+    # Text stays text in the SVG (searchable, readable by tools); no creation date and fixed
+    # ids, so the same data gives the same bytes.
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "arbitrage_cli"}):
+        fig.savefig(out, format=fmt, metadata={"Date": None} if fmt == "svg" else {})
+    return out.getvalue()
+
+
+def _sampled(product: Any, index: int, since: int, now: int, buckets: int) -> list[float]:
+    """The series' value at `buckets` evenly spaced times (NaN where there was none)."""
+    points = series(product, index)
+    out, j, value = [], 0, -1
+    for k in range(buckets):
+        t = since + (now - since) * k // max(buckets - 1, 1)
+        while j < len(points) and points[j][0] <= t:
+            value = points[j][1]
+            j += 1
+        out.append(value if value >= 0 else math.nan)
+    return out
+
+
+def sparkline(product: Any, index: int, now: int, *, days: int = 365, width: int = 40,
+              invert: bool = False) -> str | None:
+    """One line of block characters for the series over the last `days` (gaps as spaces);
+    None when there is nothing to draw. `invert` for ranks, where lower is better."""
+    from sparklines import sparklines
+
+    values = _sampled(product, index, now - days * DAY_MIN, now, width)
+    known = [v for v in values if not math.isnan(v)]
+    if len(known) < 2:
+        return None
+    if invert:  # mirrored within its own range: the library shows negatives in reverse video
+        top, bottom = max(known), min(known)
+        values = [top + bottom - v for v in values]
+    return sparklines([None if math.isnan(v) else v for v in values])[0]

@@ -1,0 +1,124 @@
+"""The Datasette plugin (entry point `datasette`): money and percentages shown as people read
+them while the columns stay numbers (so sorting by profit sorts numbers), the cover as an
+image, links that open, and a chart page per deal at /-/arbitrage/chart/ASIN (its SVG at
+/-/arbitrage/chart/ASIN.svg), drawn by arbitrage_cli.chart from the stored Keepa product.
+"""
+
+from __future__ import annotations
+
+import html
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+from markupsafe import Markup
+
+# deals_pretty and the canned queries name their dollar and percent columns so.
+DOLLARS = frozenset({"buy", "list_at", "profit", "paid", "total_profit", "best_profit",
+                     "profit_then", "profit_now"})
+PERCENT = frozenset({"roi", "margin"})
+LINKS = {"amazon_url": "Amazon", "keepa_url": "Keepa", "approval_url": "request approval"}
+PRETTY_TABLES = frozenset({None, "deals_pretty", "marks_pretty"})  # None: a canned query
+
+
+@hookimpl
+def render_cell(value, column, table):
+    if value is None:
+        return None
+    if table in PRETTY_TABLES and isinstance(value, (int, float)) and \
+            not isinstance(value, bool):
+        if column in DOLLARS:
+            sign = "-" if value < 0 else ""
+            return f"{sign}${abs(value):,.2f}"
+        if column in PERCENT:
+            return f"{value:.0f}%"
+    if not isinstance(value, str):
+        return None
+    if column in ("cover", "image_url") and value.startswith("https://"):
+        return Markup(f'<img src="{html.escape(value)}" alt="cover" loading="lazy" '
+                      f'style="max-height:80px">')
+    if column in LINKS and value.startswith("https://"):
+        return Markup(f'<a href="{html.escape(value)}" rel="noopener">{LINKS[column]}</a>')
+    if column == "chart" and value.startswith("/-/arbitrage/chart/"):
+        return Markup(f'<a href="{html.escape(value)}">chart</a>')
+    return None
+
+
+async def _database(datasette, wanted: str | None):
+    """The database holding deals: the one named by ?db=, else the first with a deals table."""
+    names = [wanted] if wanted else [n for n in datasette.databases if n != "_internal"]
+    for name in names:
+        if name in datasette.databases:
+            db = datasette.get_database(name)
+            if await db.table_exists("keepa_products"):
+                return db
+    return None
+
+
+async def _chart(datasette, request, asin: str):
+    from arbitrage_cli.store.deals import stored_product
+
+    db = await _database(datasette, request.args.get("db"))
+    days = request.args.get("days", "365")
+    if db is None:
+        return None, "no database with deals (arbitrage_cli's deals.db) is open"
+    if not days.isdigit() or not 7 <= int(days) <= 3650:
+        return None, "days must be a whole number within 7..3650"
+
+    def draw(conn):
+        import sqlite_utils
+
+        from arbitrage_cli import chart
+
+        found = stored_product(sqlite_utils.Database(conn), asin)
+        if found is None:
+            return None
+        product, analysis, row = found
+        svg = chart.render(product, analysis, days=int(days)).decode()
+        return svg[svg.index("<svg"):], row  # inline in HTML: no XML prolog
+
+    try:
+        drawn = await db.execute_fn(draw)
+    except Exception as exc:  # noqa: BLE001 - a database without the tables
+        return None, f"cannot read deals from {db.name}: {type(exc).__name__}"
+    if drawn is None:
+        return None, f"no stored product {asin} in {db.name}"
+    return drawn, db.name
+
+
+def _money(cents) -> str:
+    return "unknown" if cents is None else \
+        f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.2f}"
+
+
+async def chart_page(datasette, request):
+    asin = request.url_vars["asin"].upper()
+    drawn, note = await _chart(datasette, request, asin)
+    if drawn is None:
+        return Response.html(f"<h1>{html.escape(note)}</h1>", status=404)
+    svg, row = drawn
+    title = html.escape(row.get("title") or asin)
+    facts = (f"buy {_money(row.get('price_now_cents'))} · List at "
+             f"{_money(row.get('list_at_cents'))} · profit {_money(row.get('profit_cents'))}")
+    links = (f'<a href="https://www.amazon.com/dp/{asin}?psc=1&amp;aod=1">Amazon</a> · '
+             f'<a href="https://keepa.com/#!product/1-{asin}">Keepa</a> · '
+             f'<a href="{datasette.urls.table(note, "deals")}/{asin}">row</a> · '
+             f'<a href="{datasette.urls.table(note, "deals_pretty")}">all deals</a>')
+    body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{asin} chart</title>"
+            f"</head><body style='font-family:sans-serif;margin:1em'>"
+            f"<h1 style='font-size:1.2em'>{asin} {title}</h1><p>{facts}</p><p>{links}</p>"
+            f"<div class='chart'>{svg}</div></body></html>")
+    return Response.html(body)
+
+
+async def chart_svg(datasette, request):
+    asin = request.url_vars["asin"].upper()
+    drawn, note = await _chart(datasette, request, asin)
+    if drawn is None:
+        return Response.text(note, status=404)
+    return Response(drawn[0], content_type="image/svg+xml")
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/arbitrage/chart/(?P<asin>[0-9A-Za-z]{10})\.svg$", chart_svg),
+            (r"^/-/arbitrage/chart/(?P<asin>[0-9A-Za-z]{10})$", chart_page)]

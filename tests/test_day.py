@@ -1,0 +1,344 @@
+"""A bookseller's day (issue 15): chart a deal, read it, decide on it, see it leave the list;
+tables fit 80 columns; read commands never create a database; serve-json takes the CLI's
+names and repeated parameters."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from arbitrage_cli.cli import main
+from arbitrage_cli.serve import create_app
+from arbitrage_cli.store import open_db
+from arbitrage_cli.store.deals import load_payload
+from tests.test_datasette import demo_db
+
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "real-keepa"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def run(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.fixture(scope="module")
+def day_db(tmp_path_factory):
+    return demo_db(tmp_path_factory)
+
+
+@pytest.fixture
+def db_copy(day_db, tmp_path):
+    """A private copy for the tests that write (marks)."""
+    import sqlite3
+
+    path = str(tmp_path / "deals.db")
+    src, dst = sqlite3.connect(day_db), sqlite3.connect(path)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    return path
+
+
+def best(path: str, n: int = 1) -> list[str]:
+    return [r[0] for r in open_db(path).execute(
+        "select asin from visible_deals order by profit_cents desc, asin limit ?", [n])]
+
+
+# -- chart ------------------------------------------------------------------------------
+def test_chart_as_png_svg_and_stdout(day_db, tmp_path, capsys):
+    asin = best(day_db)[0]
+    png, svg = tmp_path / "book.png", tmp_path / "book.svg"
+    code, _, err = run(["--db", day_db, "chart", asin, "--out", str(png)], capsys)
+    assert code == 0 and str(png) in err
+    assert png.read_bytes()[:8] == PNG and png.stat().st_size > 20_000
+    assert run(["--db", day_db, "chart", asin, "--out", str(svg), "--days", "90"],
+               capsys)[0] == 0
+    text = svg.read_text()
+    # text stays text: the legend names the List at and the buy price in dollars, axes in $
+    for words in ("List at $", "buy now $", "inferred used sale", "sales rank", "used offers",
+                  "price (USD)"):
+        assert words in text, words
+    code, out, _ = run(["--db", day_db, "chart", asin, "--out", "-"], capsys)
+    assert code == 0 and out.lstrip().startswith("<?xml") and "<svg" in out
+
+
+def test_chart_refuses_bad_input_with_exit_2(day_db, tmp_path, capsys):
+    asin = best(day_db)[0]
+    code, _, err = run(["--db", day_db, "chart", asin, "--out", str(tmp_path / "x.gif")],
+                       capsys)
+    assert code == 2 and ".svg or .png" in err
+    code, _, err = run(["--db", day_db, "chart", "0000000000"], capsys)
+    assert code == 2 and "not in" in err
+    code, _, err = run(["--db", day_db, "chart", asin, "--out",
+                        str(tmp_path / "missing" / "x.png")], capsys)
+    assert code == 2 and "cannot write" in err
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-keepa not beside the checkout")
+def test_chart_of_a_real_keepa_product_marks_its_sales(tmp_path, capsys):
+    """On real data: the sales the analysis infers are the ones drawn (one marker label per
+    sale in the window, at its price)."""
+    from arbitrage_cli.analysis.deal import analyse
+    from arbitrage_cli.config import read_json_file
+
+    f = REAL / "kd-1580626130.json.gz"
+    product = read_json_file(f)
+    out = tmp_path / "real.svg"
+    code, _, err = run(["--db", str(tmp_path / "none.db"), "chart", "1580626130",
+                        "--product-file", str(f), "--out", str(out)], capsys)
+    assert code == 0, err
+    a = analyse(product, None)
+    year = [s for s in a.history.used if a.now - s.time <= 365 * 1440]
+    text = out.read_text()
+    assert year and f"inferred used sale ({len(year)})" in text
+    assert all(f"${s.price_cents / 100:,.2f}" in text for s in year[-24:])
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_serve_json_chart_and_marks(day_db):
+    asin = best(day_db)[0]
+    client = TestClient(create_app(day_db))
+    r = client.get(f"/api/deals/{asin}/chart.svg")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in r.text and "List at $" in r.text
+    assert client.get("/api/deals/0000000000/chart.svg").status_code == 404
+    assert client.get(f"/api/deals/{asin}/chart.svg?days=1").status_code == 400
+    assert client.get("/api/marks").json() == {"ok": True, "marks": []}
+
+
+# -- explain text ---------------------------------------------------------------------
+def _texts(path: str, capsys, n: int = 40):
+    asins = [r[0] for r in open_db(path).execute(
+        "select asin from deals order by profit_cents is null, profit_cents, asin limit ?", [n])]
+    for asin in asins:
+        code, out, err = run(["--db", path, "explain", asin], capsys)
+        assert code == 0, err
+        yield asin, out
+
+
+def test_explain_text_reads_as_money_and_never_says_none(day_db, capsys):
+    losses = 0
+    for asin, text in _texts(day_db, capsys):
+        assert "None" not in text, (asin, text)
+        assert "$-" not in text, asin  # a loss is -$19.78
+        assert not re.search(r"\+\s+-?\d", text), asin  # no raw cents after a dollar price
+        assert f"Settings (from {day_db})" in text and "prep $" in text
+        assert f"https://www.amazon.com/dp/{asin}" in text
+        losses += bool(re.search(r"Profit: -\$\d", text))
+    assert losses  # the ordering starts at the biggest losses: the negative form was seen
+
+
+def test_explain_shows_sparklines_of_price_and_rank(day_db, capsys):
+    asin = best(day_db)[0]
+    code, out, _ = run(["--db", day_db, "explain", asin], capsys)
+    spark = [line for line in out.splitlines() if "used price, 1 yr" in line]
+    assert code == 0 and spark and re.search("[▁▂▃▄▅▆▇█]{10}", spark[0])
+    assert any("rank (up: better)" in line for line in out.splitlines())
+    assert "\x1b[" not in out  # no reverse video from negative values
+
+
+def test_explain_says_a_tie_is_a_tie(day_db, tmp_path, capsys):
+    """A second live offer at the winner's landed price, from another seller: explain says
+    the two tie and why the winner won."""
+    asin = best(day_db)[0]
+    product, _ = load_payload(open_db(day_db), asin)
+    explained = json.loads(run(["--db", day_db, "explain", asin, "--json"], capsys)[1])
+    winner = next(o for o in explained["offers"]["live_considered"] if o["verdict"] == "winner")
+    p = copy.deepcopy(product)
+    twin = {**copy.deepcopy(p["offers"][winner["index"]]), "sellerId": "ATWINSELLER0001"}
+    p["offers"].append(twin)
+    p["liveOffersOrder"].append(len(p["offers"]) - 1)  # indexes into offers (keepa-api §2)
+    f = tmp_path / "tie.json"
+    f.write_text(json.dumps(p))
+    code, out, err = run(["--db", day_db, "explain", asin, "--product-file", str(f)], capsys)
+    assert code == 0, err
+    assert "2 offers tie at $" in out and "tie: same landed price" in out
+    assert f"Settings (from {day_db})" in out
+
+
+def test_explain_product_file_says_which_settings_and_creates_nothing(tmp_path, capsys):
+    f = REAL / "kd-1496849574.json.gz"
+    if not f.exists():
+        pytest.skip("../shared/real-keepa not beside the checkout")
+    missing = tmp_path / "nope.db"
+    code, out, err = run(["--db", str(missing), "explain", "1496849574", "--product-file",
+                          str(f)], capsys)
+    assert code == 0, err
+    assert f"Settings (defaults; {missing} does not exist)" in out and not missing.exists()
+    assert "None" not in out
+    path = str(tmp_path / "mine.db")
+    assert run(["--db", path, "settings", "set", "prep_fee", "1.00"], capsys)[0] == 0
+    code, out, _ = run(["--db", path, "explain", "1496849574", "--product-file", str(f),
+                        "--json"], capsys)
+    r = json.loads(out)
+    assert r["settings"]["source"] == f"from {path}" and r["settings"]["prep_fee_cents"] == 100
+
+
+# -- tables ---------------------------------------------------------------------------
+@pytest.mark.parametrize("width", [60, 80, 120, 200])
+def test_deals_table_fits_the_terminal_without_wrapped_rows(day_db, capsys, monkeypatch,
+                                                            width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    code, out, _ = run(["--db", day_db, "deals", "--format", "table", "--limit", "15"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and all(len(line) <= width for line in lines), width
+    for asin in best(day_db, 15):
+        assert sum(asin in line for line in lines) == 1  # one line per deal: nothing wraps
+    header = next(line for line in lines if "ASIN" in line)
+    assert "profit" in header and "buy" in header
+    assert ("seller" in header) == (width >= 200)  # fewer columns on narrow terminals
+
+
+def test_status_is_labelled_lines_at_80_columns(day_db, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(["--db", day_db, "status"], capsys)
+    assert code == 0 and "=" not in out.split("last runs")[0]  # no key=value dump
+    assert "backfill:" in out and all(len(line) <= 80 for line in out.splitlines())
+
+
+# -- decisions ------------------------------------------------------------------------
+def deals_json(path, capsys, *extra) -> list[dict]:
+    code, out, err = run(["--db", path, "deals", *extra], capsys)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_mark_bought_and_ignored_leave_the_lists_and_come_back(db_copy, capsys):
+    a, b, c = best(db_copy, 3)
+    before = {r["asin"]: r for r in deals_json(db_copy, capsys)}
+    assert {a, b, c} <= set(before)
+    assert run(["--db", db_copy, "mark", a, "bought", "--price", "12.34", "--note", "box 4"],
+               capsys)[0] == 0
+    assert run(["--db", db_copy, "mark", b, "ignored"], capsys)[0] == 0
+    assert run(["--db", db_copy, "mark", c, "watch"], capsys)[0] == 0
+    shown = {r["asin"]: r for r in deals_json(db_copy, capsys)}
+    assert a not in shown and b not in shown and shown[c]["mark"] == "watch"
+    again = {r["asin"]: r for r in deals_json(db_copy, capsys, "--include-marked")}
+    assert again[a]["mark"] == "bought" and again[b]["mark"] == "ignored"
+    # serve-json and Datasette's dollar view agree
+    client = TestClient(create_app(db_copy))
+    api = [d["asin"] for d in client.get("/api/deals?limit=500").json()["deals"]]
+    assert a not in api and c in api
+    assert a in [d["asin"] for d in client.get("/api/deals?limit=500&include_marked=1")
+                 .json()["deals"]]
+    pretty = {r[0] for r in open_db(db_copy).execute("select asin from deals_pretty")}
+    assert a not in pretty and b not in pretty and c in pretty
+    marks = {m["asin"]: m for m in client.get("/api/marks").json()["marks"]}
+    # bought keeps what was predicted when it was bought
+    assert marks[a]["price_cents"] == 1234 and marks[a]["note"] == "box 4"
+    assert marks[a]["profit_cents"] == before[a]["profit_cents"]
+    assert marks[a]["list_at_cents"] == before[a]["list_at_cents"]
+    assert marks[b]["profit_cents"] is None
+    # ... and keeps it after the settings change every deal's profit
+    assert run(["--db", db_copy, "settings", "set", "prep_fee", "9.00"], capsys)[0] == 0
+    code, out, _ = run(["--db", db_copy, "marks", "--format", "json"], capsys)
+    listed = {m["asin"]: m for m in json.loads(out)}
+    assert listed[a]["profit_cents"] == before[a]["profit_cents"]
+    assert listed[a]["profit_now_cents"] < before[a]["profit_cents"]
+    assert run(["--db", db_copy, "unmark", a], capsys)[0] == 0
+    assert a in {r["asin"] for r in deals_json(db_copy, capsys)}
+    code, _, err = run(["--db", db_copy, "unmark", a], capsys)
+    assert code == 2 and "no mark" in err
+
+
+def test_mark_refuses_bad_input(db_copy, capsys):
+    a = best(db_copy)[0]
+    for args, words in ((["0000000000", "bought"], "not in this database"),
+                        ([a, "sold"], "bought, ignored, watch"),
+                        ([a, "bought", "--price", "nan"], "--price"),
+                        ([a, "bought", "--price", "-3"], "--price")):
+        code, _, err = run(["--db", db_copy, "mark", *args], capsys)
+        assert code == 2 and words in err, (args, err)
+    assert open_db(db_copy)["marks"].count == 0
+
+
+def test_marks_table_at_80_columns(db_copy, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    a = best(db_copy)[0]
+    run(["--db", db_copy, "mark", a, "bought", "--price", "5", "--note", "x" * 200], capsys)
+    code, out, _ = run(["--db", db_copy, "marks"], capsys)
+    assert code == 0 and all(len(line) <= 80 for line in out.splitlines())
+    assert sum(a in line for line in out.splitlines()) == 1
+
+
+# -- links and exports ----------------------------------------------------------------
+def test_every_deal_carries_links_visibility_and_a_stable_csv_header(day_db, capsys):
+    rows = deals_json(day_db, capsys)
+    assert rows and all(r["amazon_url"] == f"https://www.amazon.com/dp/{r['asin']}?psc=1&aod=1"
+                        and r["keepa_url"] == f"https://keepa.com/#!product/1-{r['asin']}"
+                        and r["visibility"] == "visible" for r in rows)
+    assert all(r["image_url"].startswith("https://m.media-amazon.com/images/I/")
+               for r in rows if r["image_name"])
+    assert any(r["image_url"] for r in rows)
+    _, some, _ = run(["--db", day_db, "deals", "--format", "csv"], capsys)
+    _, none, _ = run(["--db", day_db, "deals", "--format", "csv", "--min-profit", "99999"],
+                     capsys)
+    header = next(csv.reader(io.StringIO(some)))
+    assert header == next(csv.reader(io.StringIO(none)))
+    assert {"gating", "approval_url", "amazon_url", "mark"} <= set(header)
+    assert len(none.splitlines()) == 1
+
+
+def test_restrictions_list(db_copy, capsys):
+    a = best(db_copy)[0]
+    assert run(["--db", db_copy, "restrictions", "set", a, "restricted", "--approval-url",
+                "https://sellercentral.amazon.com/approve"], capsys)[0] == 0
+    code, out, _ = run(["--db", db_copy, "restrictions", "list", "--format", "json"], capsys)
+    listed = json.loads(out)
+    assert code == 0 and listed[0]["asin"] == a and listed[0]["status"] == "restricted"
+    assert listed[0]["title"]
+    code, out, _ = run(["--db", db_copy, "restrictions", "list", "--status", "allowed"], capsys)
+    assert code == 0 and "none" in out
+    code, _, err = run(["--db", db_copy, "restrictions", "list", "--status", "maybe"], capsys)
+    assert code == 2 and "--status" in err
+
+
+# -- serve-json parameters ------------------------------------------------------------
+def test_serve_json_repeated_and_cli_names(day_db):
+    client = TestClient(create_app(day_db))
+
+    def asins(q):
+        r = client.get(f"/api/deals?limit=500&{q}")
+        assert r.status_code == 200, r.text
+        return [d["asin"] for d in r.json()["deals"]]
+
+    both = asins("conditions=3,4")
+    assert both and asins("conditions=3&conditions=4") == both
+    assert asins("condition=3&condition=4") == both
+    assert asins("condition=3") == asins("conditions=3")
+    r = client.get("/api/deals?limit=5&limit=6")
+    assert r.status_code == 400 and "limit given more than once" in r.json()["error"]
+    r = client.get("/api/deals?limit=1")
+    assert r.headers["x-next-cursor"] == r.json()["next"]
+
+
+# -- safe by default ------------------------------------------------------------------
+@pytest.mark.parametrize("command", [["deals"], ["status"], ["explain", "0131103628"],
+                                     ["chart", "0131103628"], ["marks"], ["serve-json"],
+                                     ["recalc"], ["restrictions", "list"], ["locks", "list"]])
+def test_read_commands_refuse_a_missing_database(tmp_path, capsys, command):
+    path = tmp_path / "typo.db"
+    code, out, err = run(["--db", str(path), *command], capsys)
+    assert code == 2 and f"{path} does not exist" in err and out == ""
+    assert not path.exists()
+
+
+def test_empty_db_and_global_option_after_the_command(tmp_path, capsys):
+    code, _, err = run(["--db", "", "deals"], capsys)
+    assert code == 2 and "--db" in err and "empty" in err
+    path = str(tmp_path / "x.db")
+    code, _, err = run(["deals", "--db", path, "--format", "csv"], capsys)
+    assert code == 2
+    assert f"goes before the command: arbitrage --db {path} deals --format csv" in err
+    code, _, err = run(["status", "-q"], capsys)
+    assert code == 2 and "arbitrage -q status" in err
