@@ -6,15 +6,16 @@ function, print. Human messages go to stderr, data to stdout.
 
 from __future__ import annotations
 
-import logging
+import os
 import sys
+import traceback
 
 import typer
 
 from arbitrage_cli.config import DEFAULT_DB, AppConfig
 from arbitrage_cli.errors import EXIT_UNEXPECTED, EXIT_USAGE, ArbitrageError, ConfigError
 from arbitrage_cli.keepa.constants import DEFAULT_BASE_URL
-from arbitrage_cli.logs import known_secrets, redact, setup_logging
+from arbitrage_cli.logs import known_secrets, redact, setup_logging, to_log_file
 
 app = typer.Typer(
     name="arbitrage",
@@ -42,6 +43,9 @@ def _global_options(
                           "--db deals.db")
     verbosity = -1 if quiet else verbose
     setup_logging(verbosity, log_file)
+    _RUN["verbosity"] = verbosity
+    if quiet:  # only errors: progress, summaries and notes on stderr go nowhere
+        _RUN["devnull"] = sys.stderr = open(os.devnull, "w")
     # typer bundles its own click: compare by name, not with click.core's enum
     given = getattr(ctx.get_parameter_source("db"), "name", None) == "COMMANDLINE"
     ctx.obj = AppConfig(db_path=db, keepa_url=keepa_url, verbosity=verbosity, db_given=given)
@@ -76,6 +80,9 @@ def _register() -> None:
 _register()
 
 
+# This process's verbosity, and the real stderr that errors go to even under -q.
+_RUN: dict = {"verbosity": 0, "devnull": None}
+
 GLOBAL_OPTIONS = ("--db", "--keepa-url", "--verbose", "-v", "--quiet", "-q", "--log-file")
 
 
@@ -94,29 +101,49 @@ def _global_after_command(exc: Exception, argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps errors to DESIGN §4 exit codes, never prints the key."""
+    stderr = sys.stderr
+    try:
+        code = _main(argv, stderr)
+    finally:
+        if _RUN["devnull"] is not None:
+            sys.stderr = stderr
+            _RUN["devnull"].close()
+            _RUN["devnull"] = None
+        _RUN["verbosity"] = 0
+    sys.exit(code)
+
+
+def _main(argv: list[str] | None, stderr) -> int:
+    def error(text: str) -> None:
+        print(text, file=stderr)
+        to_log_file(text)
+
     try:
         rv = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(EXIT_UNEXPECTED)
+        error("aborted")
+        return EXIT_UNEXPECTED
     except typer.TyperException as exc:  # usage errors of Typer's bundled click
         misplaced = _global_after_command(exc, argv if argv is not None else sys.argv[1:])
         if misplaced:
-            print(f"error: {misplaced}", file=sys.stderr)
-            sys.exit(EXIT_USAGE)
-        exc.show()
-        sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
+            error(f"error: {misplaced}")
+            return EXIT_USAGE
+        exc.show(file=stderr)
+        return getattr(exc, "exit_code", EXIT_USAGE)
     except ArbitrageError as exc:
-        print(f"error: {redact(str(exc), known_secrets())}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        error(f"error: {redact(str(exc), known_secrets())}")
+        if _RUN["verbosity"] >= 2:
+            error(redact(traceback.format_exc(), known_secrets()))
+        return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        error("interrupted")
+        return 130
     except Exception as exc:  # noqa: BLE001 - last resort: a message, not a traceback with secrets
-        logging.getLogger("arbitrage_cli").debug("unexpected error", exc_info=True)
-        print(f"unexpected error: {redact(f'{type(exc).__name__}: {exc}', known_secrets())} "
-              "(run with -v for details)", file=sys.stderr)
-        sys.exit(EXIT_UNEXPECTED)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        error(f"unexpected error: {redact(f'{type(exc).__name__}: {exc}', known_secrets())}"
+              + ("" if _RUN["verbosity"] >= 1 else " (run with -v for details)"))
+        if _RUN["verbosity"] >= 1:  # the traceback, with every known secret scrubbed
+            error(redact(traceback.format_exc(), known_secrets()))
+        return EXIT_UNEXPECTED
+    return rv if isinstance(rv, int) else 0

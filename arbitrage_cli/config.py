@@ -25,21 +25,55 @@ class AppConfig:
         return load_keepa_key()
 
 
-def load_keepa_key(env: dict[str, str] | None = None) -> str:
-    """The key from KEEPA_API_KEY or the file named by KEEPA_API_KEY_FILE; never a flag."""
+def warn_if_shared(path: str | Path, what: str) -> bool:
+    """Warn when a file holding a secret can be read by others than its owner."""
+    import logging
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logging.getLogger("arbitrage_cli").warning(
+            "%s %s can be read by other users (mode %s): chmod 600 %s", what, path,
+            oct(stat.S_IMODE(mode)), path)
+        return True
+    return False
+
+
+KEY_LENGTH = 64  # Keepa's keys are 64 letters and digits
+
+
+def checked_key(key: str, source: str) -> str:
+    """The key if it has Keepa's shape; ConfigError naming where it came from (never the
+    key itself) otherwise, before any call is paid for."""
+    if len(key) != KEY_LENGTH or not key.isascii() or not key.isalnum():
+        raise ConfigError(f"{source}: a Keepa API key is {KEY_LENGTH} letters and digits; "
+                          f"this one has {len(key)} characters"
+                          + ("" if key.isascii() and key.isalnum() else
+                             " and some that are not letters or digits")
+                          + " (copy it again from keepa.com > API)")
+    return key
+
+
+def load_keepa_key(env: dict[str, str] | None = None, check: bool = True) -> str:
+    """The key from KEEPA_API_KEY or the file named by KEEPA_API_KEY_FILE; never a flag.
+    `check=False`: as given, malformed or not (what the log redaction must hide)."""
     env = os.environ if env is None else env
     key = (env.get("KEEPA_API_KEY") or "").strip()
     if key:
-        return key
+        return checked_key(key, "KEEPA_API_KEY") if check else key
     path = env.get("KEEPA_API_KEY_FILE")
     if path:
+        warn_if_shared(path, "KEEPA_API_KEY_FILE")
         try:
             key = Path(path).read_text().strip()
         except OSError as exc:
             raise ConfigError(f"KEEPA_API_KEY_FILE {path}: cannot read ({exc.strerror})") from None
         if not key:
             raise ConfigError(f"KEEPA_API_KEY_FILE {path}: the file is empty")
-        return key
+        return checked_key(key, f"KEEPA_API_KEY_FILE {path}") if check else key
     raise ConfigError("no Keepa API key: set KEEPA_API_KEY, or KEEPA_API_KEY_FILE to a file "
                       "holding it (try `arbitrage demo` to run without a key)")
 

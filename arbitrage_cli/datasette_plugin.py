@@ -72,8 +72,12 @@ async def _chart(datasette, request, asin: str):
         found = stored_product(sqlite_utils.Database(conn), asin)
         if found is None:
             return None
+        from arbitrage_cli.explain import links
+        from arbitrage_cli.store.marketplace import stored
+
         product, analysis, row = found
         svg = chart.render(product, analysis, days=int(days)).decode()
+        row = {**row, **links(asin, None, stored(sqlite_utils.Database(conn)) or 1)}
         return svg[svg.index("<svg"):], row  # inline in HTML: no XML prolog
 
     try:
@@ -99,8 +103,8 @@ async def chart_page(datasette, request):
     title = html.escape(row.get("title") or asin)
     facts = (f"buy {_money(row.get('price_now_cents'))} · List at "
              f"{_money(row.get('list_at_cents'))} · profit {_money(row.get('profit_cents'))}")
-    links = (f'<a href="https://www.amazon.com/dp/{asin}?psc=1&amp;aod=1">Amazon</a> · '
-             f'<a href="https://keepa.com/#!product/1-{asin}">Keepa</a> · '
+    links = (f'<a href="{html.escape(row["amazon_url"])}">Amazon</a> · '
+             f'<a href="{html.escape(row["keepa_url"])}">Keepa</a> · '
              f'<a href="{datasette.urls.table(note, "deals")}/{asin}">row</a> · '
              f'<a href="{datasette.urls.table(note, "deals_pretty")}">all deals</a>')
     body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{asin} chart</title>"

@@ -32,7 +32,8 @@ def price_type(query: dict) -> int:
 
 
 def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """An integer Keepa can take: its fields are Java ints (32-bit)."""
+    return isinstance(v, int) and not isinstance(v, bool) and -MAX_INT - 1 <= v <= MAX_INT
 
 
 def validate(query: Any, source: str) -> dict:
@@ -51,10 +52,10 @@ def validate(query: Any, source: str) -> dict:
             raise bad(f, "true or false", query[f])
     for f in K.DEAL_INT_FIELDS:
         if f in query and not _int(query[f]):
-            raise bad(f, "an integer (not a string)", query[f])
+            raise bad(f, f"an integer within +-{MAX_INT:,} (not a string)", query[f])
     for f in K.DEAL_INT_LIST_FIELDS:
         if f in query and not (isinstance(query[f], list) and all(_int(x) for x in query[f])):
-            raise bad(f, "a list of integers", query[f])
+            raise bad(f, f"a list of integers within +-{MAX_INT:,}", query[f])
     for f in K.DEAL_RANGE_FIELDS:
         v = query.get(f)
         if f in query and not (isinstance(v, list) and len(v) == 2 and all(_int(x) for x in v)
@@ -68,15 +69,20 @@ def validate(query: Any, source: str) -> dict:
         raise bad("titleSearch", "a string", query["titleSearch"])
     if query.get("domainId", 1) not in K.DOMAINS:
         raise bad("domainId", f"one of {sorted(K.DOMAINS)}", query.get("domainId"))
-    pts = query.get("priceTypes", [2])
+    # Required: Keepa's own default (0, Amazon's price) is never what a used-book query means,
+    # and a guess here would differ from the simulator's and Keepa's.
+    if "priceTypes" not in query:
+        raise bad("priceTypes", "a list of exactly one price type, e.g. [2] for the lowest "
+                  "used price (required)", None)
+    pts = query["priceTypes"]
     if len(pts) != 1 or pts[0] not in K.DEAL_PRICE_TYPES:
         raise bad("priceTypes", f"exactly one of {sorted(K.DEAL_PRICE_TYPES)}", pts)
     if query.get("dateRange", 0) not in K.DATE_RANGE_DAYS:
         raise bad("dateRange", "0 (day), 1 (week), 2 (month) or 3 (90 days)",
                   query.get("dateRange"))
-    if abs(query.get("sortType", 1)) not in (1, 2, 3, 4):
+    if query.get("sortType", 1) not in (1, 2, 3, 4, -2, -3, -4):
         raise bad("sortType", "1 deal age, 2 absolute delta, 3 sales rank, 4 percent delta "
-                  "(negative reverses)", query.get("sortType"))
+                  "(negative reverses 2-4; 1 cannot be reversed)", query.get("sortType"))
     if "page" in query:
         raise bad("page", "no page: backfill walks the pages itself", query["page"])
     dpr = query.get("deltaPercentRange")

@@ -98,7 +98,8 @@ def screen_report(a: DealAnalysis, stored: dict | None,
 
 def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = None,
            listed: dict | None = None, settings: BusinessSettings | None = None,
-           settings_source: str | None = None, mark: dict | None = None) -> dict[str, Any]:
+           settings_source: str | None = None, mark: dict | None = None,
+           domain: int | None = None) -> dict[str, Any]:
     """`gating`: the user_restrictions row of the ASIN, when there is one; `listed`: its
     listing evidence; `settings`: the ones the numbers were computed with (and where they
     came from); `mark`: the user's decision on it."""
@@ -156,17 +157,22 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
         "screen": screen_report(a, stored, settings),
         "settings": {"source": settings_source or "defaults",
                      **dataclasses.asdict(settings or BusinessSettings())},
-        "links": links(a.asin, row.get("image_name")),
+        "links": links(a.asin, row.get("image_name"), domain or 1),
         "mark": mark,
     }
 
 
-def links(asin: str | None, image_name: str | None) -> dict[str, str | None]:
-    """Where to look at the deal (the same URLs as store.schema.link_columns)."""
+def links(asin: str | None, image_name: str | None, domain: int = 1
+          ) -> dict[str, str | None]:
+    """Where to look at the deal on marketplace `domain` (the same URLs as
+    store.schema.link_columns)."""
+    from arbitrage_cli.keepa.constants import DOMAINS
+
     if not asin:
         return {"amazon_url": None, "keepa_url": None, "image_url": None}
-    return {"amazon_url": f"https://www.amazon.com/dp/{asin}?psc=1&aod=1",
-            "keepa_url": f"https://keepa.com/#!product/1-{asin}",
+    return {"amazon_url": f"https://www.amazon.{DOMAINS.get(domain, 'com')}/dp/{asin}"
+                          f"?psc=1&aod=1",
+            "keepa_url": f"https://keepa.com/#!product/{domain}-{asin}",
             "image_url": f"https://m.media-amazon.com/images/I/{image_name}"
             if image_name else None}
 

@@ -36,7 +36,8 @@ class RedactingFilter(logging.Filter):
 def redact(text: str, secrets: list[str] | None = None) -> str:
     text = _KEY_PARAM.sub(r"\1<redacted>", text)
     for secret in [*(secrets or []), *_RUNTIME_SECRETS]:
-        if secret:
+        # a short "secret" (a dummy key) would cut ordinary words apart: real ones are long
+        if secret and len(secret) >= 12:
             text = text.replace(secret, "<redacted>")
     return text
 
@@ -48,7 +49,7 @@ def known_secrets() -> list[str]:
     from arbitrage_cli.spapi import credential_secrets
 
     try:
-        keepa = [load_keepa_key()]
+        keepa = [load_keepa_key(check=False)]
     except ConfigError:
         keepa = []
     return keepa + credential_secrets()
@@ -56,6 +57,18 @@ def known_secrets() -> list[str]:
 
 LOG_MAX_BYTES = 5 * 1024 * 1024
 LOG_BACKUPS = 3
+
+
+_FILE: dict = {"handler": None}  # the log file, for the errors main() prints
+
+
+def to_log_file(message: str) -> None:
+    """An error the user saw on stderr, into the log file too (cron can then drop stderr
+    and the file, which rotates, tells the whole story)."""
+    fh = _FILE["handler"]
+    if fh is not None:
+        fh.handle(logging.LogRecord("arbitrage_cli", logging.ERROR, __file__, 0, message,
+                                    None, None))
 
 
 def setup_logging(verbosity: int = 0, log_file: str | None = None) -> None:
@@ -67,6 +80,8 @@ def setup_logging(verbosity: int = 0, log_file: str | None = None) -> None:
     for h in list(root.handlers):
         if getattr(h, "_arbitrage", False):
             root.removeHandler(h)
+            h.close()
+    _FILE["handler"] = None
     handler = logging.StreamHandler(sys.stderr)
     handler._arbitrage = True
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -88,6 +103,7 @@ def setup_logging(verbosity: int = 0, log_file: str | None = None) -> None:
                                           "%(message)s"))
         fh.addFilter(RedactingFilter(known_secrets()))
         root.addHandler(fh)
+        _FILE["handler"] = fh
         level = min(level, logging.INFO)
         handler.setLevel(logging.ERROR if verbosity < 0 else logging.WARNING
                          if verbosity == 0 else logging.DEBUG)

@@ -18,20 +18,26 @@ class Spec:
     field: str  # BusinessSettings field and settings-table key
     kind: str  # money | pct | bool
     help: str
-    upper: float | None = None  # exclusive upper bound for pct
+    upper: float | None = None  # pct: percent; money: cents
     max_inclusive: bool = True
 
 
+MAX_MONEY_CENTS = 100_000  # $1,000: no per-book cost or fee is near it; beyond it, a typo
+
+
 SPECS: dict[str, Spec] = {s.field.removesuffix("_cents"): s for s in [
-    Spec("prep_fee_cents", "money", "prep (labelling, bagging) cost per book"),
-    Spec("inbound_shipping_cents", "money", "estimated cost to ship one book to Amazon"),
+    Spec("prep_fee_cents", "money", "prep (labelling, bagging) cost per book", MAX_MONEY_CENTS),
+    Spec("inbound_shipping_cents", "money", "estimated cost to ship one book to Amazon",
+         MAX_MONEY_CENTS),
     Spec("tax_pct", "pct", "sales tax paid on the buy price, percent", 100),
     Spec("tax_exempt", "bool", "true if you pay no sales tax on purchases"),
     Spec("markup_pct", "pct", "markup over break-even for the minimum listing price", 100,
          max_inclusive=False),
-    Spec("default_fba_fee_cents", "money", "FBA pick&pack fee when Keepa has none"),
+    Spec("default_fba_fee_cents", "money", "FBA pick&pack fee when Keepa has none",
+         MAX_MONEY_CENTS),
     Spec("default_referral_pct", "pct", "referral fee percent when Keepa has none", 100),
-    Spec("default_closing_fee_cents", "money", "closing fee when Keepa has none (US media $1.80)"),
+    Spec("default_closing_fee_cents", "money", "closing fee when Keepa has none (US media $1.80)",
+         MAX_MONEY_CENTS),
     Spec("screen_margin_pct", "pct", "buy live offers only for books profitable at this much "
          "below Keepa's lowest used price (the history screen's safety margin)", 100,
          max_inclusive=False),
@@ -41,7 +47,7 @@ DEFAULTS = BusinessSettings()
 
 def allowed(spec: Spec) -> str:
     if spec.kind == "money":
-        return "an amount in dollars >= 0, e.g. 2.75"
+        return f"an amount in dollars from 0 to {spec.upper / 100:,.0f}, e.g. 2.75"
     if spec.kind == "bool":
         return "true or false"
     return f"a percent from 0 to {spec.upper:g}" + ("" if spec.max_inclusive else " (exclusive)")
@@ -73,12 +79,12 @@ def parse(name: str, raw: Any, source: str = "settings") -> tuple[str, Any]:
     if not number.is_finite() or number < 0:
         raise bad
     if spec.kind == "money":
-        if name.endswith("_cents"):
-            if number != number.to_integral_value():
-                raise bad
-            return spec.field, int(number)
-        cents = number * 100
+        cents = number if name.endswith("_cents") else number * 100
+        if cents > spec.upper:
+            raise bad
         if cents != cents.to_integral_value():
+            if name.endswith("_cents"):
+                raise bad
             raise ConfigError(f"{source}: {key} = {raw!r}: at most two decimals (cents)")
         return spec.field, int(cents)
     value = float(number)
@@ -89,10 +95,23 @@ def parse(name: str, raw: Any, source: str = "settings") -> tuple[str, Any]:
 
 
 def from_stored(stored: dict[str, Any]) -> BusinessSettings:
-    values = {f.name: stored[f.name] for f in dataclasses.fields(BusinessSettings)
-              if f.name in stored}
-    if "tax_exempt" in values:
-        values["tax_exempt"] = bool(values["tax_exempt"])
+    """The settings from the table. A stored value outside today's range (written by an
+    older version, or by hand) is replaced by its default with a warning: recalc and every
+    run go on."""
+    import logging
+
+    values = {}
+    for f in dataclasses.fields(BusinessSettings):
+        if f.name not in stored:
+            continue
+        try:
+            field, value = parse(f.name, stored[f.name], "stored settings")
+        except ConfigError as exc:
+            logging.getLogger(__name__).warning("%s; using the default %s (fix it with "
+                                                "`arbitrage settings set`)", exc,
+                                                display(f.name, getattr(DEFAULTS, f.name)))
+            continue
+        values[field] = bool(value) if f.name == "tax_exempt" else value
     return dataclasses.replace(DEFAULTS, **values)
 
 

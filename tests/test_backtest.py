@@ -262,7 +262,7 @@ def test_confidence_and_velocity_are_columns_of_every_analysed_deal(analysed):
             assert r["list_at_confidence"] is None and r["days_to_sell"] is None
         else:
             assert 0 < r["list_at_confidence"] <= 1 and r["days_to_sell"] > 0
-        assert r["sale_days_180"] >= 0
+        assert 0 <= r["sale_days_180"] <= min(180, r["sales_inferred"])
     assert len({r["list_at_confidence"] for r in rows}) > 3
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -109,7 +110,10 @@ def test_dead_owner_lock_released_without_force(db_path, capsys):
     db = open_db(db_path)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    locks.acquire(db, "sync", pid=dead.pid)
+    held = locks.acquire(db, "sync", pid=dead.pid)
+    code, _, err = run(["--db", db_path, "locks", "release", "sync"], capsys)
+    assert code == 3  # its OS lock is still held (by this process): alive, not released
+    os.close(held.os_lock)  # what the kernel does when the owner dies
     code, _, err = run(["--db", db_path, "locks", "release", "sync"], capsys)
     assert code == 0 and "released" in err
 

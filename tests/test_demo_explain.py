@@ -92,11 +92,14 @@ def test_explain_unknown_asin_exits_2(db_path, capsys):
 
 
 def test_backfill_bad_query_exits_2_before_any_work(db_path, tmp_path, capsys):
-    for content, fragment in [('{"dateRange": "3"}', "dateRange"),
+    for content, fragment in [('{"priceTypes": [2], "dateRange": "3"}', "dateRange"),
                               ('{"priceTypes": [2, 3]}', "priceTypes"),
+                              ('{"dateRange": 3}', "priceTypes"),
                               ('{"bogus": 1}', "unknown field"),
-                              ('{"currentRange": [500, 100]}', "currentRange"),
-                              ('{"page": 2}', "page"), ("nope", "not valid JSON")]:
+                              ('{"priceTypes": [2], "currentRange": [500, 100]}',
+                               "currentRange"),
+                              ('{"priceTypes": [2], "page": 2}', "page"),
+                              ("nope", "not valid JSON")]:
         q = tmp_path / "q.json"
         q.write_text(content)
         code, _, err = run(["--db", db_path, "--keepa-url", "http://127.0.0.1:9", "backfill",
@@ -108,7 +111,7 @@ def test_backfill_bad_query_exits_2_before_any_work(db_path, tmp_path, capsys):
 def test_backfill_without_a_key_exits_2(db_path, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("KEEPA_API_KEY")
     q = tmp_path / "q.json"
-    q.write_text("{}")
+    q.write_text('{"priceTypes": [2]}')
     code, _, err = run(["--db", db_path, "backfill", "--query", str(q)], capsys)
     assert code == 2 and "KEEPA_API_KEY" in err
 

@@ -146,20 +146,21 @@ def test_mutated_deal_pages_list_only_valid_asins(keepa, ops):
     COUNTS["deal pages"] += 1
 
 
-class ReplayClient:
-    """Answers /product with the (mutated) recorded Keepa JSON, /seller with recorded
-    sellers: the pipeline sees exactly the hostile payload."""
-
-    budget = None
+class ReplayClient(KeepaClient):
+    """The real client (its parameter validation included) with the network replaced:
+    /product answers the (mutated) recorded Keepa JSON, /seller the recorded sellers, so the
+    pipeline sees exactly the hostile payload."""
 
     def __init__(self, products, sellers: dict, now_ms):
+        super().__init__(SENTINEL_KEY, base_url="http://replay.invalid")
         self.products, self.sellers, self.now_ms = products, sellers, now_ms
+        self.seller_calls: list[str] = []
 
-    def product(self, asins, **kw):
+    def request(self, endpoint, params, **kw):
+        if endpoint == "seller":
+            self.seller_calls.append(params["seller"])
+            return {"timestamp": self.now_ms, "sellers": self.sellers}
         return {"timestamp": self.now_ms, "tokensLeft": 100, "products": self.products}
-
-    def seller(self, ids):
-        return {"timestamp": self.now_ms, "sellers": self.sellers}
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +185,23 @@ def test_mutated_payloads_never_stop_the_pipeline(keepa, chunk_db, ops, seller_o
     assert all(r["status"] == "deal" or r["skip_reason"] for r in got.values())
     assert len(result.saved) + sum(result.skipped.values()) == len(asins)
     COUNTS["pipeline chunks"] += 1
+
+
+def test_a_malformed_seller_id_from_keepa_skips_that_seller_not_the_run(keepa, chunk_db):
+    """Keepa answers a winning offer with a seller id the client refuses to send (lowercase):
+    the chunk still saves every product, asks /seller only for the good ids, and says why."""
+    products = json.loads(json.dumps(keepa["products"][:4]))
+    for p in products:
+        for o in p.get("offers") or []:
+            o["sellerId"] = o["sellerId"].lower()
+    db = chunk_db
+    db.execute("delete from deals")
+    db.execute("delete from sellers")
+    client = ReplayClient(products, {}, int(SIM_EPOCH * 1000))
+    asins = [p["asin"] for p in products]
+    result = process_chunk(db, client, asins, clock=FakeClock(SIM_EPOCH), seller_ttl_s=0)
+    assert db["deals"].count == len(asins) and client.seller_calls == []
+    assert result.bad_seller_ids and all(s.islower() for s in result.bad_seller_ids)
 
 
 def test_record_hostile_counts():

@@ -48,11 +48,15 @@ def test_expired_lease_of_a_live_pid_is_not_taken_over(fresh_db):
 
 
 def test_heartbeat_extends_and_detects_loss(fresh_db):
+    from arbitrage_cli.timefmt import iso_utc
+
     clock = FakeClock(1000)
     lock = locks.acquire(fresh_db, "backfill", lease_s=10, clock=clock)
+    assert locks.list_locks(fresh_db, clock)[0].expires_at == iso_utc(1010)
     clock.advance(8)
     lock.heartbeat()
-    assert locks.list_locks(fresh_db, clock)[0].expires_at > "1970-01-01T00:16:47"
+    # the lease now runs from the beat: later than the first expiry, which alone cannot pass
+    assert locks.list_locks(fresh_db, clock)[0].expires_at == iso_utc(1018)
     locks.force_release(fresh_db, "backfill")
     lock.heartbeat()
     with pytest.raises(LockLost):
@@ -101,3 +105,25 @@ def test_killed_owner_is_taken_over_live_owner_is_not(db_path):
     time.sleep(1.2)  # let the last heartbeat's lease expire
     lock = locks.acquire(db, "backfill")
     assert lock.release()
+
+
+def test_killed_owner_whose_pid_was_reused_is_taken_over(db_path):
+    """The row names a PID that is alive again (here: ours, as after PID reuse or PID 1 in a
+    container) and a lease that has not run out: the OS lock, dropped by the kernel when the
+    owner was killed, is what says the owner is gone."""
+    open_db(db_path)
+    holder = subprocess.Popen([sys.executable, "-c", _holder_script(db_path, 60, 3600)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "won"
+    db = open_db(db_path)
+    with pytest.raises(LockHeld, match="alive"):  # alive: never taken over
+        locks.acquire(db, "backfill")
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    db.execute("update locks set pid = ?", [os.getpid()])  # the PID now belongs to a live process
+    assert locks.list_locks(db)[0].owner_alive is False and not locks.list_locks(db)[0].expired
+    taken = locks.acquire(db, "backfill")
+    assert locks.list_locks(db)[0].owner == taken.owner
+    with pytest.raises(LockHeld):  # and ours excludes the next one, in this process too
+        locks.acquire(open_db(db_path), "backfill")
+    taken.release()

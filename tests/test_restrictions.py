@@ -38,15 +38,18 @@ def _redact_token(response):
     return response
 
 
+# Re-recording against Amazon (--record-mode=once with real credentials) keeps no secret:
+# the token exchange body, the access-token header and token answers are redacted before
+# anything is written (test_recording_redacts_every_secret proves it on a real recording).
+VCR_OPTIONS = {"match_on": ["method", "scheme", "host", "path", "query"],
+               "filter_headers": ["x-amz-access-token", "authorization"],
+               "before_record_request": _redact_body,
+               "before_record_response": _redact_token}
+
+
 @pytest.fixture(scope="module")
 def vcr_config():
-    """Re-recording against Amazon (--record-mode=once with real credentials) keeps no
-    secret: the token exchange body, the access-token header and token answers are
-    redacted before anything is written."""
-    return {"match_on": ["method", "scheme", "host", "path", "query"],
-            "filter_headers": ["x-amz-access-token", "authorization"],
-            "before_record_request": _redact_body,
-            "before_record_response": _redact_token}
+    return VCR_OPTIONS
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +261,60 @@ def test_cassettes_hold_no_secret():
         text = f.read_text()
         assert SECRET not in text and REFRESH not in text
         assert "client_secret=REDACTED" in text or "auth/o2/token" not in text
+
+
+def test_recording_redacts_every_secret(tmp_path, monkeypatch):
+    """Record for real through vcrpy, with this module's options, against a local stand-in
+    for Amazon that answers with secret-looking tokens: the cassette written must hold none
+    of the secrets sent or received."""
+    import http.server
+    import threading
+
+    import vcr
+
+    from arbitrage_cli import spapi
+
+    access = "Atza|SENTINEL-ACCESS-TOKEN-9e8d7c6b"
+    new_refresh = "Atzr|SENTINEL-ROTATED-REFRESH-5a4b"
+
+    class Amazon(http.server.BaseHTTPRequestHandler):
+        def _send(self, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):  # the Login with Amazon token exchange
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self._send({"access_token": access, "refresh_token": new_refresh,
+                        "token_type": "bearer", "expires_in": 3600})
+
+        def do_GET(self):
+            assert self.headers["x-amz-access-token"] == access
+            self._send({"restrictions": []})
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Amazon)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setattr(spapi, "TOKEN_URL", url + "/auth/o2/token")
+    creds = spapi.load_credentials(env={
+        "SPAPI_CLIENT_ID": "amzn1.application-oa2-client.SENTINELID", "SPAPI_CLIENT_SECRET":
+        SECRET, "SPAPI_REFRESH_TOKEN": REFRESH, "SPAPI_SELLER_ID": "A2TESTSELLER0",
+        "SPAPI_ENDPOINT": url})
+    cassette = tmp_path / "recorded.yaml"
+    try:
+        with vcr.VCR(record_mode="all", **VCR_OPTIONS).use_cassette(str(cassette)):
+            result = spapi.SpApiClient(creds).restrictions(FREE, "used_good")
+    finally:
+        server.shutdown()
+    assert result.status == "allowed"
+    text = cassette.read_text()
+    assert "auth/o2/token" in text and "restrictions" in text  # both calls were recorded
+    for secret in (SECRET, REFRESH, access, new_refresh, "SENTINELID"):
+        assert secret not in text, secret
+    assert "client_secret=REDACTED" in text and '"access_token": "REDACTED"' in text

@@ -83,10 +83,18 @@ def test_status_and_healthz(client):
     assert status["counts"]["deals_raw"] == 300 and "health" in status
 
 
+# Values as a hostile client sends them: text, huge integers, nan, inf, negative zero.
+VALUES = st.one_of(st.text(max_size=20),
+                   st.integers(min_value=-10**30, max_value=10**30).map(str),
+                   st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                   st.sampled_from(["nan", "NaN", "inf", "-inf", "Infinity", "-0", "-0.0",
+                                    "1e400", "99999999999999999999", "9223372036854775808"]))
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(st.one_of(st.sampled_from(sorted(ALLOWED)), st.text(max_size=8)),
-                       st.text(max_size=20), max_size=6))
+                       VALUES, max_size=6))
 def test_fuzzed_query_strings_never_500(client, params):
     r = client.get("/api/deals", params=params)
     assert r.status_code in (200, 400), (params, r.text)
@@ -102,6 +110,14 @@ def test_record_fuzz_counts():
         record("hostile input", "serve-json: fuzzed /api/deals query strings (hypothesis)",
                sum(FUZZED.values()), "no 500; answers by status: "
                + ", ".join(f"{k}: {v}" for k, v in sorted(FUZZED.items())))
+
+
+@pytest.mark.parametrize("name", ["max_rank", "min_drops_30", "min_sale_days", "min_profit",
+                                  "min_roi"])
+@pytest.mark.parametrize("value", ["99999999999999999999", "nan", "inf", "-1e400"])
+def test_out_of_range_numbers_are_400_naming_the_parameter(client, name, value):
+    r = client.get("/api/deals", params={name: value})
+    assert r.status_code == 400 and name in r.json()["error"], r.text
 
 
 def test_token_protects_everything_but_healthz(path):

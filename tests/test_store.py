@@ -142,3 +142,32 @@ def test_database_at_migration_001_is_migrated_forward(db_path):
     assert "closing_fee_estimated" in db["deals"].columns_dict
     assert db["deals"].get("0000000001")["profit_cents"] == 5
     assert schema.applied_migrations(db) == schema.known_migrations()
+
+
+def test_migrations_read_no_live_constants():
+    """Each migration does forever what it did when it shipped: it may read its own frozen
+    `M0xx_` literals, never a constant or helper that later code can change (the visibility
+    rule, the sorts, the columns)."""
+    import inspect
+
+    from arbitrage_cli.store import schema
+
+    live = {name for name, value in vars(schema).items()
+            if not name.startswith(("M0", "_")) and not inspect.ismodule(value)
+            and name != "migrations"}
+    for m in schema.migrations._migrations:
+        code = m.fn.__code__
+        names = set(code.co_names)
+        for const in code.co_consts:  # nested code (comprehensions) reads names too
+            if inspect.iscode(const):
+                names |= set(const.co_names)
+        assert not names & live, (m.name, sorted(names & live))
+
+
+def test_the_frozen_sort_indexes_are_the_query_layers_expressions():
+    """The planner uses a partial index only for the exact expression the query emits."""
+    from arbitrage_cli.store import frozen_sql, schema
+    from arbitrage_cli.store.queries import sort_expr
+
+    for sort, sql in zip(schema.INDEXED_SORTS, frozen_sql.M006_INDEXES):
+        assert f"({sort_expr(sort, True)} desc, asin)" in sql

@@ -254,7 +254,8 @@ def test_status_warns_about_stalled_sync_dead_lock_and_still_watermark(db_path):
     dead.wait()
     from arbitrage_cli.store import locks
 
-    locks.acquire(db, "backfill", pid=dead.pid, clock=clock)
+    held = locks.acquire(db, "backfill", pid=dead.pid, clock=clock)
+    os.close(held.os_lock)  # as the kernel does when the owner dies
     warnings = gather(db, clock)["health"]["warnings"]
     assert any("sync has not succeeded for 3.0 h" in w for w in warnings)
     assert any("watermark has not moved" in w for w in warnings)

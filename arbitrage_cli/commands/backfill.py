@@ -67,16 +67,20 @@ def backfill(
         KEEPA_API_KEY_FILE=~/.keepa arbitrage backfill --chunk-size 2
     """
     from arbitrage_cli.keepa.budget import TokenBudget
-    from arbitrage_cli.keepa.client import KeepaClient
+    from arbitrage_cli.keepa.client import KeepaClient, checked_base_url
     from arbitrage_cli.pipeline.backfill import BackfillOptions
     from arbitrage_cli.pipeline.backfill import backfill as run_backfill
     from arbitrage_cli.store import open_db
 
     cfg = ctx.obj
-    q, _ = dealquery.load(query)  # bad config exits 2 before any token or row
+    q, source = dealquery.load(query)  # bad config exits 2 before any token or row
     key = cfg.keepa_key()
+    checked_base_url(cfg.keepa_url)  # exit 2 before the database is touched
     db = open_db(cfg.db_path)
-    client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db))
+    from arbitrage_cli.store import marketplace
+
+    domain = marketplace.claim(db, q.get("domainId", 1), source)  # exit 2 on a mix
+    client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db), domain=domain)
     bar, update = make_progress()
     if bar:
         bar.start()

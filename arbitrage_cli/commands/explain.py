@@ -75,8 +75,10 @@ def explain(
     if product_file is not None:
         product, now = from_file(product_file, asin)
         settings, source = file_settings(ctx)
+        domain = product.get("domainId")
         inputs = {"a": analyse(product, None, now=now, settings=settings),
-                  "settings": settings, "settings_source": source}
+                  "settings": settings, "settings_source": source,
+                  "domain": domain if isinstance(domain, int) else None}
     else:
         from arbitrage_cli.store import deals as deal_store
         from arbitrage_cli.store import open_db

@@ -39,6 +39,9 @@ def serve_json(
 
     token = os.environ.get("ARBITRAGE_SERVE_TOKEN") or None
     if token_file is not None:
+        from arbitrage_cli.config import warn_if_shared
+
+        warn_if_shared(token_file, "--token-file")
         try:
             token = token_file.read_text().strip()
         except OSError as exc:
@@ -46,6 +49,7 @@ def serve_json(
         if not token:
             raise ConfigError(f"--token-file {token_file}: the file is empty")
     open_db(ctx.obj.db_path, must_exist=True)  # migrate once; the server itself only reads
+    _check_port(host, port)
     if not token and not is_loopback(host):
         typer.echo(f"WARNING: serving {host} without a token: anyone who can reach it can "
                    f"read your deals (use --token-file)", err=True)
@@ -55,3 +59,25 @@ def serve_json(
         os.environ["ARBITRAGE_SERVE_TOKEN"] = token
     uvicorn.run("arbitrage_cli.serve:app_from_env", factory=True, workers=workers, host=host,
                 port=port, log_level="warning", access_log=False)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a busy or unusable address (exit 2) before announcing anything."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host}: cannot resolve ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"--port {port}: port in use on {host} (another serve-json "
+                                  f"or program; choose another --port)") from None
+            raise ConfigError(f"--host {host} --port {port}: cannot listen ({exc.strerror})"
+                              ) from None

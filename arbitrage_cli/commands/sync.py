@@ -47,16 +47,20 @@ def sync(
     """
     from arbitrage_cli.commands.backfill import report
     from arbitrage_cli.keepa.budget import TokenBudget
-    from arbitrage_cli.keepa.client import KeepaClient
+    from arbitrage_cli.keepa.client import KeepaClient, checked_base_url
     from arbitrage_cli.pipeline.sync import SyncOptions
     from arbitrage_cli.pipeline.sync import sync as run_sync
     from arbitrage_cli.store import open_db
 
     cfg = ctx.obj
-    q, _ = dealquery.load(query)
+    q, source = dealquery.load(query)
     key = cfg.keepa_key()
+    checked_base_url(cfg.keepa_url)  # exit 2 before the database is touched
     db = open_db(cfg.db_path)
-    client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db))
+    from arbitrage_cli.store import marketplace
+
+    domain = marketplace.claim(db, q.get("domainId", 1), source)  # exit 2 on a mix
+    client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db), domain=domain)
     summary = run_sync(db, client, q, SyncOptions(
         chunk_size=chunk_size, max_pages=max_pages, min_tokens=min_tokens,
         max_minutes=max_minutes, reconcile_share=reconcile_share, refresh_hours=refresh_hours,

@@ -108,6 +108,7 @@ class TokenBudget:
         self.clock = clock or SystemClock()
         self.allowance = allowance
         self.max_wait_s = max_wait_s
+        self.stop_at: float | None = None  # --max-minutes: never wait for tokens past it
         self.reservation_ttl_ms = int(reservation_ttl_s * 1000)
         self.owner = f"budget-{uuid.uuid4().hex[:8]}"
 
@@ -191,6 +192,11 @@ class TokenBudget:
                     f"paused: {worst} tokens needed, balance {d.available}, "
                     f"refill at {local_hhmm(resume_at)}",
                     needed=worst, resume_at=resume_at)
+            if self.stop_at is not None and self.clock.now() + wait_s > self.stop_at:
+                raise BudgetPaused(
+                    f"paused: the {wait_s:.0f} s wait for {worst} tokens would pass "
+                    f"--max-minutes; the next run resumes", needed=worst,
+                    resume_at=self.clock.now() + wait_s)
             # The wait ends on a refill tick, so the next decision has more tokens: no livelock.
             self.clock.sleep(wait_s + 0.05)
             if signals.requested():

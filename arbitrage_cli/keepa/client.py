@@ -70,6 +70,23 @@ def _ids(name: str, values: Iterable[str], pattern: re.Pattern, limit: int) -> l
     return ids
 
 
+def checked_base_url(url: str) -> str:
+    """http(s)://host[:port][/path], or ConfigError naming the setting (exit 2)."""
+    from urllib.parse import urlsplit
+
+    from arbitrage_cli.errors import ConfigError
+
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--keepa-url / KEEPA_API_URL = {url!r} is not a URL; expected "
+                          f"http(s)://host[:port], e.g. {K.DEFAULT_BASE_URL} or "
+                          f"http://127.0.0.1:8765 for simulate-keepa")
+    if parts.query or parts.fragment or parts.username:
+        raise ConfigError(f"--keepa-url / KEEPA_API_URL = {url!r}: no query, fragment or "
+                          f"credentials in it (the key comes from KEEPA_API_KEY)")
+    return url.rstrip("/")
+
+
 class KeepaClient:
     def __init__(self, key: str, *, base_url: str = K.DEFAULT_BASE_URL,
                  budget: TokenBudget | None = None, clock: Clock | None = None,
@@ -81,7 +98,7 @@ class KeepaClient:
         if domain not in K.DOMAINS:
             raise InvalidRequest(f"domain must be one of {sorted(K.DOMAINS)}, got {domain}")
         self._key = key
-        self.base_url = base_url.rstrip("/")
+        self.base_url = checked_base_url(base_url)
         self.budget = budget
         self.clock = clock or (budget.clock if budget else SystemClock())
         self.session = session or requests.Session()
@@ -94,6 +111,8 @@ class KeepaClient:
         self.requests = 0
         self.tokens_consumed = 0
         self.last_envelope: dict = {}
+        self._unsettled: list[int] = []  # reservations of calls that timed out
+        self.stop_at: float | None = None  # --max-minutes: no retry wait past it
 
     def __repr__(self) -> str:
         return f"KeepaClient(base_url={self.base_url!r}, domain={self.domain}, key=<redacted>)"
@@ -179,13 +198,18 @@ class KeepaClient:
             resp = self.session.get(url, params={"key": self._key, **params},
                                     timeout=self.timeout)
             body = resp.content
-        except requests.Timeout:
-            self._settle({}, reservation)
-            raise TransientError(f"Keepa /{endpoint}: timed out", endpoint=endpoint) from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+        except (requests.ReadTimeout, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
+            # Keepa had the request and may have charged it: its reservation stands until
+            # the next envelope reports the balance (or the reservation's lease runs out).
+            if reservation is not None:
+                self._unsettled.append(reservation)
+            what = "timed out" if isinstance(exc, requests.Timeout) else "response cut off"
+            raise TransientError(f"Keepa {self.base_url}/{endpoint}: {what} "
+                                 f"({type(exc).__name__})", endpoint=endpoint) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:  # never reached Keepa
             self._settle({}, reservation)
-            raise TransientError(f"Keepa /{endpoint}: connection failed "
+            raise TransientError(f"Keepa {self.base_url}/{endpoint}: connection failed "
                                  f"({type(exc).__name__})", endpoint=endpoint) from None
         self.requests += 1
         payload = _decode(body)
@@ -200,6 +224,11 @@ class KeepaClient:
         self.tokens_consumed += int(envelope.get("tokensConsumed") or 0)
         if self.budget is not None:
             self.budget.observe(envelope, reservation, kind, units)
+            if envelope.get("tokensLeft") is not None:
+                # the balance now includes whatever the timed-out calls cost
+                for rid in self._unsettled:
+                    self.budget.release(rid)
+                self._unsettled.clear()
 
     def _check(self, endpoint: str, status: int, payload: dict | None, envelope: dict) -> dict:
         err = (payload or {}).get("error") or {}
@@ -261,6 +290,9 @@ class KeepaClient:
         if retry_state.attempt_number >= self.max_attempts:
             return True
         elapsed = self.clock.now() - self._retry_started
+        if self.stop_at is not None and \
+                self.clock.now() + self._next_wait(retry_state) > self.stop_at:
+            return True
         return elapsed + self._next_wait(retry_state) > self.max_retry_s
 
     def _log_retry(self, retry_state: tenacity.RetryCallState) -> None:

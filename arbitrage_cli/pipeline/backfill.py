@@ -19,7 +19,7 @@ from arbitrage_cli.keepa.client import KeepaClient, canonical_json
 from arbitrage_cli.pipeline import funnel
 from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full
 from arbitrage_cli.pipeline.funnel import HISTORY_BATCH
-from arbitrage_cli.pipeline.runner import WRITER_LOCK, Deadline, run_locked
+from arbitrage_cli.pipeline.runner import WRITER_LOCK, Deadline, check_domain, run_locked
 from arbitrage_cli.store import listing, runs, state
 from arbitrage_cli.store.db import immediate
 from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch
@@ -71,6 +71,7 @@ def backfill(db: sqlite_utils.Database, client: KeepaClient, query: dict,
     options = options or BackfillOptions()
     clock = clock or SystemClock()
     progress = progress or (lambda event, data: None)
+    check_domain(query, client)
     return run_locked(db, client, command, clock, options.lease_s,
                       lambda lock, run: _walk(db, client, query, options, clock, progress,
                                               lock, run))
@@ -85,7 +86,7 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
                         "use --restart to run it again")
     started = state.get(db, "backfill_started_at")
     stats = run.stats
-    deadline = Deadline(clock, options.max_minutes)
+    deadline = Deadline(clock, options.max_minutes).bind(client)
     while True:
         page = state.get(db, "backfill_page", 0)
         listed = state.get(db, "backfill_page_asins")

@@ -16,7 +16,7 @@ from arbitrage_cli.analysis.deal import analyse, reference_time
 from arbitrage_cli.analysis.offers import OfferChoice, select_offer
 from arbitrage_cli.clock import Clock
 from arbitrage_cli.analysis.keepa_data import clean
-from arbitrage_cli.keepa.client import ASIN_RE, KeepaClient
+from arbitrage_cli.keepa.client import ASIN_RE, SELLER_RE, KeepaClient
 from arbitrage_cli.keepa.constants import DEALS_PER_PAGE, OFFERS_MIN
 from arbitrage_cli.pipeline.recalc import recalc_rows
 from arbitrage_cli.store import deals as deal_store
@@ -39,6 +39,7 @@ class ChunkResult:
     failed: list[str] = dataclasses.field(default_factory=list)  # queued for a retry
     sellers_fetched: int = 0
     sellers_cached: int = 0
+    bad_seller_ids: list = dataclasses.field(default_factory=list)
 
 
 def listed_deals(body: dict) -> tuple[list[dict], int]:
@@ -99,11 +100,19 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
     winners = sorted({c.winner.seller_id for c in choices.values() if c.winner})
     cache = deal_store.cached_sellers(db, winners, iso_utc(clock.now() - seller_ttl_s))
     missing = [s for s in winners if s not in cache]
+    # An id Keepa gave us that /seller would refuse (keepa/client.SELLER_RE) is skipped, with
+    # the deal kept and its seller unrated: one odd offer must not stop every run here.
+    bad_ids = [s for s in missing if not isinstance(s, str) or not SELLER_RE.match(s)]
+    if bad_ids:
+        log.warning("skipping malformed seller id(s) from Keepa: %s", bad_ids[:5])
+        missing = [s for s in missing if s not in bad_ids]
     fetched: dict = {}
     if missing:
         body = client.seller(missing)
         fetched = body.get("sellers") if isinstance(body.get("sellers"), dict) else {}
-    result = ChunkResult(sellers_fetched=len(missing), sellers_cached=len(winners) - len(missing))
+    result = ChunkResult(sellers_fetched=len(missing),
+                         sellers_cached=len(winners) - len(missing) - len(bad_ids),
+                         bad_seller_ids=bad_ids)
     rows = []
     for asin in asins:
         p = products.get(asin)

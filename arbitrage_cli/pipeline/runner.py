@@ -40,6 +40,14 @@ class Deadline:
         finally:
             self.longest = max(self.longest, self.clock.now() - started)
 
+    def bind(self, client: KeepaClient) -> Deadline:
+        """No wait of the client's (a retry, tokens) may run past the limit either."""
+        if self.end is not None:
+            client.stop_at = self.end
+            if client.budget is not None:
+                client.budget.stop_at = self.end
+        return self
+
     def allows_next(self) -> bool:
         if signals.requested():
             return False
@@ -49,6 +57,14 @@ class Deadline:
         if signals.requested():
             return signals.MESSAGE
         return f"--max-minutes {self.minutes:g} reached; the next run resumes"
+
+
+def check_domain(query: dict, client: KeepaClient) -> None:
+    """/deal asks the query's marketplace and /product, /seller the client's: the same one."""
+    if query.get("domainId", client.domain) != client.domain:
+        raise ConfigError(f"the query asks domainId {query.get('domainId')} but the Keepa "
+                          f"client asks domain {client.domain}: every call must ask one "
+                          f"marketplace")
 
 
 def run_locked(db: sqlite_utils.Database, client: KeepaClient, command: str, clock: Clock,

@@ -21,7 +21,7 @@ from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.pipeline import funnel, reconcile
 from arbitrage_cli.pipeline.backfill import query_hash
 from arbitrage_cli.pipeline.recalc import recalc_rows
-from arbitrage_cli.pipeline.runner import Deadline, run_locked
+from arbitrage_cli.pipeline.runner import Deadline, check_domain, run_locked
 from arbitrage_cli.store import deals as deal_store
 from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store import state
@@ -54,6 +54,7 @@ def sync(db: sqlite_utils.Database, client: KeepaClient, query: dict,
          options: SyncOptions | None = None, *, clock: Clock | None = None) -> dict:
     options = options or SyncOptions()
     clock = clock or SystemClock()
+    check_domain(query, client)
     return run_locked(db, client, "sync", clock, options.lease_s,
                       lambda lock, run: _sync(db, client, query, options, clock, lock, run))
 
@@ -70,7 +71,7 @@ def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None
     if balance is not None and balance < options.min_tokens:
         return "skipped: low tokens", (f"balance {balance} < --min-tokens "
                                        f"{options.min_tokens}")
-    deadline = Deadline(clock, options.max_minutes)
+    deadline = Deadline(clock, options.max_minutes).bind(client)
     watermark = state.get(db, "watermark_keepa")
     full = reconcile.full_walk_due(db, clock.now(), options.reconcile_share,
                                    envelope.get("refillRate"))

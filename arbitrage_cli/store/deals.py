@@ -136,7 +136,7 @@ def stored_product(db: sqlite_utils.Database, asin: str):
 def explain_inputs(db: sqlite_utils.Database, asin: str) -> dict | None:
     """Everything `explain` reports on a stored deal (explain.report's arguments): its
     re-analysis, the stored row, its gating status, listing evidence and mark. No tokens."""
-    from arbitrage_cli.store import listing, marks, restrictions
+    from arbitrage_cli.store import listing, marketplace, marks, restrictions
     from arbitrage_cli.store import settings as settings_store
 
     found = stored_product(db, asin)
@@ -144,7 +144,8 @@ def explain_inputs(db: sqlite_utils.Database, asin: str) -> dict | None:
         return None
     return {"a": found[1], "stored": found[2],
             "gating": restrictions.get(db, asin), "listed": listing.get(db, asin),
-            "settings": settings_store.load(db), "mark": marks.get(db, asin)}
+            "settings": settings_store.load(db), "mark": marks.get(db, asin),
+            "domain": marketplace.stored(db)}
 
 
 # -- seller cache ---------------------------------------------------------------------------

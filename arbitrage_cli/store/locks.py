@@ -1,13 +1,18 @@
 """Advisory locks as rows (R9): atomic acquire, a leased heartbeat, healing takeover.
 
-A lock is taken over only when its lease has expired AND its owner is gone: on the same host
-the PID must be dead; from another host (a shared network drive) the lease must have been
-expired for `foreign_grace_s` too, since we cannot see that process.
+For a database file, the holder also keeps an OS lock (`fcntl.flock`) on a file beside it
+(`deals.db.backfill.lock`) for the life of its process. The kernel drops it when the process
+dies, however it dies, so a row whose file lock is free has a dead owner, even when its PID was
+reused (or is PID 1 in a container), and is taken over at once. The row stays what
+`status` and `locks list` show. Without a file (`:memory:`), or for an owner on another
+host (a shared network drive, where flock cannot be trusted), the old rule holds: the lease
+must have expired and the PID be dead, or from another host expired `foreign_grace_s` ago.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import socket
 import sqlite3
@@ -66,16 +71,29 @@ def list_locks(db: sqlite_utils.Database, clock: Clock | None = None) -> list[Lo
     for row in db.query("select * from locks order by name"):
         same_host = row["host"] == host
         out.append(LockInfo(**row, expired=row["expires_at"] < now,
-                            owner_alive=pid_alive(row["pid"]) if same_host else None))
+                            owner_alive=_alive(db, row) if same_host else None))
     return out
+
+
+def _alive(db: sqlite_utils.Database, row: dict) -> bool:
+    """Whether the owner on this host lives: its OS lock held (the kernel knows), else, with
+    no lock file, its PID."""
+    path = lock_file(db, row["name"])
+    if path is None or not os.path.exists(path):
+        return pid_alive(row["pid"])
+    fd, free = _os_lock(path)
+    if fd is not None:
+        os.close(fd)
+    return not free
 
 
 class Lock:
     """A held lock: `with acquire(db, 'backfill') as lock: ... lock.check()`."""
 
     def __init__(self, db: sqlite_utils.Database, name: str, owner: str, lease_s: float,
-                 clock: Clock):
+                 clock: Clock, os_lock: int | None = None):
         self.db, self.name, self.owner, self.lease_s, self.clock = db, name, owner, lease_s, clock
+        self.os_lock = os_lock  # the flock'ed file descriptor, held until release
         self.lost = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -119,6 +137,9 @@ class Lock:
             self._thread.join(timeout=5)
         cur = self.db.execute("delete from locks where name = ? and owner = ?",
                               [self.name, self.owner])
+        if self.os_lock is not None:
+            os.close(self.os_lock)  # closing drops the flock
+            self.os_lock = None
         return cur.rowcount == 1
 
     def __enter__(self) -> Lock:
@@ -132,34 +153,74 @@ def new_owner(command: str) -> str:
     return f"{command}-{uuid.uuid4().hex[:12]}"
 
 
+def lock_file(db: sqlite_utils.Database, name: str) -> str | None:
+    from arbitrage_cli.store.schema import db_path
+
+    path = db_path(db)
+    return None if path == ":memory:" or not path else f"{path}.{name}.lock"
+
+
+def _os_lock(path: str | None) -> tuple[int | None, bool]:
+    """(descriptor, True) when we got the OS lock; (None, False) when a live process holds
+    it; (None, True) when there is no file to lock."""
+    if path is None:
+        return None, True
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None, False
+    return fd, True
+
+
 def acquire(db: sqlite_utils.Database, name: str, *, owner: str | None = None,
             lease_s: float = DEFAULT_LEASE_S, clock: Clock | None = None,
             pid: int | None = None, foreign_grace_s: float = FOREIGN_GRACE_S) -> Lock:
     """Take lock `name` or raise LockHeld naming the holder. Never waits."""
-    clock = clock or SystemClock()
+    path = lock_file(db, name)
+    # A holder from before OS locks never made the file: then only the old rule can judge.
+    existed = path is not None and os.path.exists(path)
+    fd, free = _os_lock(path)
+    try:
+        return _acquire(db, name, owner, lease_s, clock or SystemClock(), pid,
+                        foreign_grace_s, fd if existed else None, free, fd)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        raise
+
+
+def _acquire(db, name, owner, lease_s, clock, pid, foreign_grace_s, proof, free, fd) -> Lock:
+    """`proof`: our OS lock on a file that existed, so a same-host row's owner is dead."""
     owner = owner or new_owner(name)
     pid = os.getpid() if pid is None else pid
     host = socket.gethostname()
     now = clock.now()
     row = [name, owner, pid, host, iso_utc(now), iso_utc(now), iso_utc(now + lease_s)]
+    held = next((lk for lk in list_locks(db, clock) if lk.name == name), None)
+    if not free:  # a live process on this host holds the OS lock
+        raise LockHeld(held.describe() if held else f"lock '{name}' is held by a process "
+                       f"on this host (its row is being written)")
     # Fresh lock: one conditional INSERT; whoever inserts first owns it.
     cur = db.execute(
         "insert into locks (name, owner, pid, host, acquired_at, heartbeat_at, expires_at) "
         "values (?, ?, ?, ?, ?, ?, ?) on conflict(name) do nothing", row)
     if cur.rowcount == 1:
-        return Lock(db, name, owner, lease_s, clock)
+        return Lock(db, name, owner, lease_s, clock, fd)
     held = next((lk for lk in list_locks(db, clock) if lk.name == name), None)
     if held is None:  # released between our two statements: try once more
-        return acquire(db, name, owner=owner, lease_s=lease_s, clock=clock, pid=pid,
-                       foreign_grace_s=foreign_grace_s)
-    if _can_take_over(held, now, foreign_grace_s):
+        return _acquire(db, name, owner, lease_s, clock, pid, foreign_grace_s, proof, free, fd)
+    # With the OS lock ours, an owner on this host is dead whatever its PID says now.
+    dead_here = proof is not None and held.host == host
+    if dead_here or _can_take_over(held, now, foreign_grace_s):
         # Compare-and-swap on the old owner: of two contenders only one matches.
         cur = db.execute(
             "update locks set owner = ?, pid = ?, host = ?, acquired_at = ?, heartbeat_at = ?, "
             "expires_at = ? where name = ? and owner = ? and expires_at = ?",
             row[1:] + [name, held.owner, held.expires_at])
         if cur.rowcount == 1:
-            return Lock(db, name, owner, lease_s, clock)
+            return Lock(db, name, owner, lease_s, clock, fd)
     raise LockHeld(held.describe())
 
 

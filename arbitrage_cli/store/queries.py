@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import math
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -70,11 +71,28 @@ class DealFilters:
     descending: bool = True
 
     def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in THRESHOLDS and value is not None:
+                _check_number(field.name, value)
         if self.sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(sorted(SORTS))}, got {self.sort!r}")
         bad = [c for c in self.conditions if c not in range(0, 12)]
         if bad:
             raise QueryError(f"conditions must be Keepa condition codes 1-11, got {bad}")
+
+
+INT64 = 2**63 - 1
+
+
+def _check_number(name: str, value: Any) -> None:
+    """A threshold SQLite can compare: finite, and within its 64-bit integers."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise QueryError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise QueryError(f"{name} must be a finite number, got {value}")
+    if not -INT64 <= value <= INT64:
+        raise QueryError(f"{name} is out of range: {value}")
 
 
 def _fts_phrase(keyword: str) -> str:

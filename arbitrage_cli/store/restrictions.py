@@ -94,7 +94,11 @@ def parse_csv(path: Path) -> list[dict]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    reader = csv.DictReader(io.StringIO(text))
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (save the file as UTF-8 CSV)"
+                          ) from None
+    reader = csv.DictReader(io.StringIO(text), restkey="_extra")
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     if "asin" not in fields or "status" not in fields:
         raise ConfigError(f"{path}: the header must name the columns asin,status"
@@ -103,10 +107,15 @@ def parse_csv(path: Path) -> list[dict]:
     if unknown:
         raise ConfigError(f"{path}: unknown column(s) {', '.join(unknown)}")
     rows = []
-    for line, raw in enumerate(reader, start=2):
+    for raw in reader:
+        # the line the row ended on: csv skips blank lines, so counting rows would drift
+        where = f"{path}:{reader.line_num}"
+        if raw.get("_extra"):
+            raise ConfigError(f"{where}: more fields than the header's {len(fields)} "
+                              f"({', '.join(fields)}); quote a value that holds a comma")
         row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
         rows.append(entry(row.get("asin", ""), row.get("status", ""),
-                          row.get("approval_url") or None, where=f"{path}:{line}"))
+                          row.get("approval_url") or None, where=where))
     return rows
 
 

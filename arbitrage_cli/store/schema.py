@@ -14,6 +14,7 @@ import sqlite3
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from arbitrage_cli.store import frozen_sql as frozen
 from arbitrage_cli.errors import SchemaTooNew
 from arbitrage_cli.store.db import immediate
 
@@ -113,14 +114,13 @@ DERIVED_COLUMNS = frozenset({
     "all_in_cost_cents", "amazon_fees_cents", "profit_cents", "margin_pct", "roi_pct",
     "min_listing_price_cents", "settings_version", "screen_bound_cents"})
 
-VISIBLE_DEALS_SQL = f"select * from deals\nwhere {VISIBLE_WHERE}\n"
 FTS_COLUMNS = ["title", "author", "category"]
 
 
 @migrations(name="001_initial")
 def m001_initial(db: sqlite_utils.Database) -> None:
     db["deals"].create(
-        DEAL_COLUMNS, pk="asin", strict=True,
+        frozen.M001_DEAL_COLUMNS, pk="asin", strict=True,
         not_null={"status", "hidden"}, defaults={"status": "new", "hidden": 0},
     )
     db["deals"].create_index(["status"])
@@ -172,7 +172,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
          "message": str, "checked_at": str, "retry_at": str},
         pk="asin", strict=True, not_null={"status"}, defaults={"status": "unknown"},
     )
-    db.create_view("visible_deals", VISIBLE_DEALS_SQL, replace=True)
+    db.create_view("visible_deals", frozen.M001_VISIBLE_DEALS_SQL, replace=True)
 
 
 def ensure_shape(db: sqlite_utils.Database) -> None:
@@ -259,28 +259,15 @@ def m003_keepa_products(db: sqlite_utils.Database) -> None:
 def m004_full_text_search(db: sqlite_utils.Database) -> None:
     # keyword search over title, author and category (sqlite-utils FTS5, kept by triggers;
     # ensure_shape narrows the update trigger to those columns)
-    db["deals"].enable_fts(FTS_COLUMNS, create_triggers=True)
+    db["deals"].enable_fts(frozen.M004_FTS_COLUMNS, create_triggers=True)
 
 
 @migrations(name="005_deals_pretty_view")
 def m005_deals_pretty_view(db: sqlite_utils.Database) -> None:
     # For people browsing in Datasette: dollars, condition labels; numbers stay in `deals`.
-    db.create_view("deals_pretty", DEALS_PRETTY_SQL, replace=True)
+    db.create_view("deals_pretty", frozen.M005_DEALS_PRETTY_SQL, replace=True)
 
 
-DEALS_PRETTY_SQL = """
-select asin, title, author, category,
-  case condition when 1 then 'New' when 2 then 'Used - Like New'
-    when 3 then 'Used - Very Good' when 4 then 'Used - Good' when 5 then 'Used - Acceptable'
-    else 'Other' end as condition_label,
-  printf('$%.2f', price_now_cents / 100.0) as buy,
-  printf('$%.2f', list_at_cents / 100.0) as list_at,
-  printf('$%.2f', profit_cents / 100.0) as profit,
-  printf('%.1f%%', roi_pct) as roi,
-  sales_rank, season, seller_name, profit_cents,
-  'https://www.amazon.com/dp/' || asin || '?psc=1&aod=1' as amazon_url
-from visible_deals
-"""
 
 
 INDEXED_SORTS = ("profit", "roi", "rank", "last_change")
@@ -290,24 +277,24 @@ INDEXED_SORTS = ("profit", "roi", "rank", "last_change")
 def m006_visible_sort_indexes(db: sqlite_utils.Database) -> None:
     # Partial indexes over the visible rows only, in the exact sort expressions the query
     # layer emits: the default list and the common sorts read 50 rows instead of sorting all.
-    from arbitrage_cli.store.queries import sort_expr
-
     # nearly every row has status 'deal': that index only misleads the planner
     db.execute("drop index if exists idx_deals_status")
-    for sort in INDEXED_SORTS:
-        expr = sort_expr(sort, True)
-        derived = any(c in expr for c in DERIVED_COLUMNS)
-        where = " ".join((VISIBLE_WHERE if derived else VISIBLE_BASE).split())
-        db.execute(f"create index if not exists idx_visible_{sort} on deals "
-                   f"({expr} desc, asin) where {where}")
+    for sql in frozen.M006_INDEXES:
+        db.execute(sql)
+
+
+# The database's marketplace (store/marketplace.py; amazon.com for a database from before).
+AMAZON_HOST_SQL = ("'https://www.amazon.' || coalesce((select value from system_state "
+                   "where key = 'amazon_tld'), 'com')")
+KEEPA_DOMAIN_SQL = "coalesce((select value from system_state where key = 'domain_id'), 1)"
 
 
 def link_columns(table: str) -> str:
-    """Where to look at and buy a deal: Amazon's page, Keepa's, the cover (the query layer;
-    migration 011's view writes the same out)."""
-    return (f"'https://www.amazon.com/dp/' || {table}.asin || '?psc=1&aod=1' as amazon_url, "
-            f"'https://keepa.com/#!product/1-' || {table}.asin as keepa_url, "
-            f"case when {table}.image_name is not null then "
+    """Where to look at and buy a deal, on the database's marketplace: Amazon's page,
+    Keepa's, the cover (the query layer; migration 012's view writes the same out)."""
+    return (f"{AMAZON_HOST_SQL} || '/dp/' || {table}.asin || '?psc=1&aod=1' as amazon_url, "
+            f"'https://keepa.com/#!product/' || {KEEPA_DOMAIN_SQL} || '-' || {table}.asin "
+            f"as keepa_url, case when {table}.image_name is not null then "
             f"'https://m.media-amazon.com/images/I/' || {table}.image_name end as image_url")
 
 
@@ -319,10 +306,6 @@ def gating_columns(table: str) -> str:
             f"where r.asin = {table}.asin) as approval_url")
 
 
-DEALS_PRETTY_GATING_SQL = DEALS_PRETTY_SQL.replace(
-    " as amazon_url\nfrom visible_deals",
-    f" as amazon_url,\n  {gating_columns('visible_deals')}\nfrom visible_deals")
-assert DEALS_PRETTY_GATING_SQL != DEALS_PRETTY_SQL
 
 
 @migrations(name="007_gating")
@@ -330,7 +313,7 @@ def m007_gating(db: sqlite_utils.Database) -> None:
     # A restriction answer holds for one condition: remember which, so a deal whose winning
     # offer changed condition is checked again. Browsing shows the gating status.
     db["user_restrictions"].add_column("condition_type", str)
-    db.create_view("deals_pretty", DEALS_PRETTY_GATING_SQL, replace=True)
+    db.create_view("deals_pretty", frozen.M007_DEALS_PRETTY_SQL, replace=True)
 
 
 @migrations(name="008_listing_evidence")
@@ -431,25 +414,11 @@ def m011_links_marks_visibility(db: sqlite_utils.Database) -> None:
             when 9 then 'Collectible - Good' when 10 then 'Collectible - Acceptable'
             when 11 then 'Rental' end) virtual""")
     db.execute("drop view if exists deals_pretty")
-    db.execute("""create view deals_pretty as
-select v.asin,
-  case when v.image_name is not null
-    then 'https://m.media-amazon.com/images/I/' || v.image_name end as cover,
-  v.title, v.author, v.category, v.condition_label,
-  round(v.price_now_cents / 100.0, 2) as buy,
-  round(v.list_at_cents / 100.0, 2) as list_at,
-  round(v.profit_cents / 100.0, 2) as profit,
-  round(v.roi_pct, 1) as roi, round(v.margin_pct, 1) as margin,
-  v.list_at_confidence as confidence, v.days_to_sell, v.sale_days_180,
-  v.sales_rank, v.season, v.seller_name,
-  coalesce(r.status, 'unknown') as gating, r.approval_url,
-  m.decision as mark,
-  'https://www.amazon.com/dp/' || v.asin || '?psc=1&aod=1' as amazon_url,
-  'https://keepa.com/#!product/1-' || v.asin as keepa_url,
-  '/-/arbitrage/chart/' || v.asin as chart,
-  v.profit_cents,
-  (select d.rowid from deals d where d.asin = v.asin) as search_rowid
-from visible_deals v
-left join user_restrictions r on r.asin = v.asin
-left join marks m on m.asin = v.asin
-where coalesce(m.decision, '') not in ('bought', 'ignored')""")
+    db.execute(frozen.M011_DEALS_PRETTY_SQL)
+
+
+@migrations(name="012_marketplace_links")
+def m012_marketplace_links(db: sqlite_utils.Database) -> None:
+    # Issue 16: one marketplace per database; the dollar view's links follow it.
+    db.execute("drop view if exists deals_pretty")
+    db.execute(frozen.M012_DEALS_PRETTY_SQL)

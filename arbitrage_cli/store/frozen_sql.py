@@ -1,0 +1,134 @@
+"""The migrations' SQL as it shipped (store/schema.py runs them).
+
+A migration must do tomorrow what it did the day it shipped, so it reads only these literals,
+never the live constants of schema.py or the query layer (the visibility rule, the sorts, the
+columns may change; a new migration carries such a change). tests/test_store.py holds the
+migrations to this.
+"""
+
+M001_DEAL_COLUMNS = {
+    'asin': str,
+    'status': str,
+    'skip_reason': str,
+    'title': str,
+    'author': str,
+    'category': str,
+    'binding': str,
+    'publisher': str,
+    'root_category': int,
+    'seller_id': str,
+    'seller_name': str,
+    'seller_rating_pct': float,
+    'seller_rating_count': int,
+    'seller_quality': float,
+    'condition': int,
+    'is_fba': int,
+    'price_cents': int,
+    'shipping_cents': int,
+    'price_now_cents': int,
+    'used_offer_count': int,
+    'live_offer_count': int,
+    'list_at_cents': int,
+    'list_at_uncapped_cents': int,
+    'list_at_basis': str,
+    'list_at_capped': int,
+    'price_suspicious': int,
+    'trough_price_cents': int,
+    'peak_month': int,
+    'trough_month': int,
+    'season': str,
+    'sells': str,
+    'avg_1yr_cents': int,
+    'percent_down_pct': float,
+    'recent_sale_cents': int,
+    'sales_inferred': int,
+    'offer_drops': int,
+    'deal_trust_pct': float,
+    'offers_trend': str,
+    'price_trend': str,
+    'sales_rank': int,
+    'drops_30': int,
+    'drops_90': int,
+    'drops_365': int,
+    'amazon_price_cents': int,
+    'amazon_selling': int,
+    'fba_fee_cents': int,
+    'fba_fee_estimated': int,
+    'referral_fee_pct': float,
+    'referral_fee_estimated': int,
+    'closing_fee_cents': int,
+    'all_in_cost_cents': int,
+    'amazon_fees_cents': int,
+    'profit_cents': int,
+    'margin_pct': float,
+    'roi_pct': float,
+    'min_listing_price_cents': int,
+    'settings_version': int,
+    'last_update_keepa': int,
+    'last_price_change_keepa': int,
+    'offers_checked_keepa': int,
+    'first_seen_at': str,
+    'confirmed_at': str,
+    'updated_at': str,
+    'next_check_at': str,
+    'expired_at': str,
+    'hidden': int,
+}
+M001_VISIBLE_DEALS_SQL = "select * from deals\nwhere status = 'deal'\n  and hidden = 0\n  and expired_at is null\n  and coalesce(price_suspicious, 0) = 0\n  and list_at_cents > 0\n  and avg_1yr_cents > 0\n  and profit_cents > 0\n"
+M004_FTS_COLUMNS = ["title", "author", "category"]
+M006_INDEXES = (
+    "create index if not exists idx_visible_profit on deals (coalesce(profit_cents, -9e+18) desc, asin) where status = 'deal' and hidden = 0 and expired_at is null and coalesce(price_suspicious, 0) = 0 and list_at_cents > 0 and avg_1yr_cents > 0 and profit_cents > 0",
+    "create index if not exists idx_visible_roi on deals (coalesce(roi_pct, -9e+18) desc, asin) where status = 'deal' and hidden = 0 and expired_at is null and coalesce(price_suspicious, 0) = 0 and list_at_cents > 0 and avg_1yr_cents > 0 and profit_cents > 0",
+    "create index if not exists idx_visible_rank on deals (coalesce(sales_rank, -9e+18) desc, asin) where status = 'deal' and hidden = 0 and expired_at is null and coalesce(price_suspicious, 0) = 0 and list_at_cents > 0 and avg_1yr_cents > 0",
+    "create index if not exists idx_visible_last_change on deals (coalesce(last_price_change_keepa, -9e+18) desc, asin) where status = 'deal' and hidden = 0 and expired_at is null and coalesce(price_suspicious, 0) = 0 and list_at_cents > 0 and avg_1yr_cents > 0",
+)
+M011_DEALS_PRETTY_SQL = """create view deals_pretty as
+select v.asin,
+  case when v.image_name is not null
+    then 'https://m.media-amazon.com/images/I/' || v.image_name end as cover,
+  v.title, v.author, v.category, v.condition_label,
+  round(v.price_now_cents / 100.0, 2) as buy,
+  round(v.list_at_cents / 100.0, 2) as list_at,
+  round(v.profit_cents / 100.0, 2) as profit,
+  round(v.roi_pct, 1) as roi, round(v.margin_pct, 1) as margin,
+  v.list_at_confidence as confidence, v.days_to_sell, v.sale_days_180,
+  v.sales_rank, v.season, v.seller_name,
+  coalesce(r.status, 'unknown') as gating, r.approval_url,
+  m.decision as mark,
+  'https://www.amazon.com/dp/' || v.asin || '?psc=1&aod=1' as amazon_url,
+  'https://keepa.com/#!product/1-' || v.asin as keepa_url,
+  '/-/arbitrage/chart/' || v.asin as chart,
+  v.profit_cents,
+  (select d.rowid from deals d where d.asin = v.asin) as search_rowid
+from visible_deals v
+left join user_restrictions r on r.asin = v.asin
+left join marks m on m.asin = v.asin
+where coalesce(m.decision, '') not in ('bought', 'ignored')"""
+# 012: the same view with the links of the database's marketplace
+M012_DEALS_PRETTY_SQL = M011_DEALS_PRETTY_SQL.replace("""
+  'https://www.amazon.com/dp/' || v.asin || '?psc=1&aod=1' as amazon_url,
+  'https://keepa.com/#!product/1-' || v.asin as keepa_url,""", """
+  'https://www.amazon.' || coalesce((select value from system_state
+    where key = 'amazon_tld'), 'com') || '/dp/' || v.asin || '?psc=1&aod=1' as amazon_url,
+  'https://keepa.com/#!product/' || coalesce((select value from system_state
+    where key = 'domain_id'), 1) || '-' || v.asin as keepa_url,""")
+assert M012_DEALS_PRETTY_SQL != M011_DEALS_PRETTY_SQL
+M005_DEALS_PRETTY_SQL = """
+select asin, title, author, category,
+  case condition when 1 then 'New' when 2 then 'Used - Like New'
+    when 3 then 'Used - Very Good' when 4 then 'Used - Good' when 5 then 'Used - Acceptable'
+    else 'Other' end as condition_label,
+  printf('$%.2f', price_now_cents / 100.0) as buy,
+  printf('$%.2f', list_at_cents / 100.0) as list_at,
+  printf('$%.2f', profit_cents / 100.0) as profit,
+  printf('%.1f%%', roi_pct) as roi,
+  sales_rank, season, seller_name, profit_cents,
+  'https://www.amazon.com/dp/' || asin || '?psc=1&aod=1' as amazon_url
+from visible_deals
+"""
+# 007: the same with the gating status
+M007_DEALS_PRETTY_SQL = M005_DEALS_PRETTY_SQL.replace(
+    " as amazon_url\nfrom visible_deals",
+    " as amazon_url,\n  coalesce((select r.status from user_restrictions r where r.asin = "
+    "visible_deals.asin), 'unknown') as gating, (select r.approval_url from "
+    "user_restrictions r where r.asin = visible_deals.asin) as approval_url\nfrom visible_deals")
