@@ -14,6 +14,7 @@ from typing import Any
 from arbitrage_cli.analysis.deal import DealAnalysis
 from arbitrage_cli.analysis.keepa_data import series
 from arbitrage_cli.keepa.constants import CSV
+from arbitrage_cli.money import money, symbol
 from arbitrage_cli.timefmt import epoch_from_keepa_minutes
 
 FORMATS = ("svg", "png")
@@ -41,9 +42,10 @@ def _steps(product: Any, index: int, since: int, now: int, scale: float = 100.0
 
 def _money(value: float, _pos: Any = None) -> str:
     """Axis ticks: whole dollars from $10 up."""
+    sym = symbol()
     if value == 0:
-        return "$0"
-    return f"${value:,.0f}" if value >= 10 else f"${value:,.2f}"
+        return f"{sym}0"
+    return f"{sym}{value:,.0f}" if value >= 10 else f"{sym}{value:,.2f}"
 
 
 def render(product: dict, a: DealAnalysis, *, days: int = 365, fmt: str = "svg") -> bytes:
@@ -74,7 +76,7 @@ def render(product: dict, a: DealAnalysis, *, days: int = 365, fmt: str = "svg")
                        marker="v", color="#2ca02c", zorder=5, s=28,
                        label=f"inferred used sale ({len(sold)})")
         for s in sold[-LABELLED_SALES:]:
-            prices.annotate(f"${s.price_cents / 100:,.2f}", (_when(s.time), s.price_cents / 100),
+            prices.annotate(money(s.price_cents), (_when(s.time), s.price_cents / 100),
                             textcoords="offset points", xytext=(0, 6), ha="center",
                             fontsize=7, color="#2ca02c")
     row = a.row
@@ -84,9 +86,9 @@ def render(product: dict, a: DealAnalysis, *, days: int = 365, fmt: str = "svg")
         cents = row.get(key)
         if cents:
             prices.axhline(cents / 100, linestyle=style, color=color, linewidth=1.1,
-                           label=f"{label} ${cents / 100:,.2f}")
+                           label=f"{label} {money(cents)}")
     prices.yaxis.set_major_formatter(ticker.FuncFormatter(_money))
-    prices.set_ylabel("price (USD)")
+    prices.set_ylabel(f"price ({symbol()})")
     prices.set_ylim(bottom=0)
     prices.grid(True, alpha=0.3)
     if prices.get_legend_handles_labels()[0]:

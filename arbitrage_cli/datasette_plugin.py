@@ -20,15 +20,35 @@ LINKS = {"amazon_url": "Amazon", "keepa_url": "Keepa", "approval_url": "request 
 PRETTY_TABLES = frozenset({None, "deals_pretty", "marks_pretty"})  # None: a canned query
 
 
+_SYMBOLS: dict[str, str] = {}  # database name -> its marketplace's currency symbol
+
+
+async def _symbol(datasette, database: str) -> str:
+    """The currency of the database's marketplace (store/marketplace.py), read once."""
+    if database not in _SYMBOLS:
+        from arbitrage_cli.money import SYMBOLS
+
+        try:
+            rows = await datasette.get_database(database).execute(
+                "select value from system_state where key = 'domain_id'")
+            domain = rows.first()[0] if rows.first() else 1
+        except Exception:  # noqa: BLE001 - not an arbitrage_cli database
+            domain = 1
+        _SYMBOLS[database] = SYMBOLS.get(domain, "$")
+    return _SYMBOLS[database]
+
+
 @hookimpl
-def render_cell(value, column, table):
+def render_cell(value, column, table, database, datasette):
     if value is None:
         return None
     if table in PRETTY_TABLES and isinstance(value, (int, float)) and \
             not isinstance(value, bool):
         if column in DOLLARS:
-            sign = "-" if value < 0 else ""
-            return f"{sign}${abs(value):,.2f}"
+            async def money():
+                sign = "-" if value < 0 else ""
+                return f"{sign}{await _symbol(datasette, database)}{abs(value):,.2f}"
+            return money
         if column in PERCENT:
             return f"{value:.0f}%"
     if not isinstance(value, str):

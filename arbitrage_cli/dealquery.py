@@ -69,6 +69,9 @@ def validate(query: Any, source: str) -> dict:
         raise bad("titleSearch", "a string", query["titleSearch"])
     if query.get("domainId", 1) not in K.DOMAINS:
         raise bad("domainId", f"one of {sorted(K.DOMAINS)}", query.get("domainId"))
+    if query.get("domainId") == 5:
+        raise bad("domainId", "a marketplace other than 5: amazon.co.jp prices have no "
+                  "hundredths, and every amount here is in hundredths (cents)", 5)
     # Required: Keepa's own default (0, Amazon's price) is never what a used-book query means,
     # and a guess here would differ from the simulator's and Keepa's.
     if "priceTypes" not in query:

@@ -11,6 +11,7 @@ from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.analysis.deal import DealAnalysis
 from arbitrage_cli.analysis.sales import why_no_price
 from arbitrage_cli.keepa.constants import CONDITIONS
+from arbitrage_cli.money import money
 from arbitrage_cli.timefmt import keepa_minutes_to_iso, local_time
 
 VERDICTS = {"winner": "WINNER: lowest landed price", "pricier": "lost: higher landed price",
@@ -22,10 +23,8 @@ VERDICTS = {"winner": "WINNER: lowest landed price", "pricier": "lost: higher la
 
 
 def dollars(cents: int | None, unknown: str = "-") -> str:
-    """$1,234.56; a loss as -$19.78."""
-    if cents is None:
-        return unknown
-    return f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.2f}"
+    """$1,234.56; a loss as -$19.78 (in the marketplace's currency: money.py)."""
+    return money(cents, unknown)
 
 
 def pct(value: float | None, unknown: str = "-") -> str:

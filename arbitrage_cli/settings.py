@@ -118,7 +118,9 @@ def from_stored(stored: dict[str, Any]) -> BusinessSettings:
 def display(field: str, value: Any) -> str:
     spec = SPECS[field.removesuffix("_cents")]
     if spec.kind == "money":
-        return f"${value / 100:,.2f}"
+        from arbitrage_cli.money import money
+
+        return money(value)
     if spec.kind == "bool":
         return "true" if value else "false"
     return f"{value:g}%"

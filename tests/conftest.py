@@ -35,6 +35,9 @@ def _env(monkeypatch):
     monkeypatch.delenv("KEEPA_API_KEY_FILE", raising=False)
     monkeypatch.delenv("ARBITRAGE_DB", raising=False)
     monkeypatch.delenv("KEEPA_API_URL", raising=False)
+    from arbitrage_cli import money
+
+    money.use_marketplace(1)  # a test that opened another marketplace's database set it
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ def test_chart_as_png_svg_and_stdout(day_db, tmp_path, capsys):
     text = svg.read_text()
     # text stays text: the legend names the List at and the buy price in dollars, axes in $
     for words in ("List at $", "buy now $", "inferred used sale", "sales rank", "used offers",
-                  "price (USD)"):
+                  "price ($)"):
         assert words in text, words
     code, out, _ = run(["--db", day_db, "chart", asin, "--out", "-"], capsys)
     assert code == 0 and out.lstrip().startswith("<?xml") and "<svg" in out

@@ -305,3 +305,30 @@ def test_every_call_asks_the_querys_marketplace_and_a_database_holds_one(tmp_pat
         assert r["keepa_url"] == f"https://keepa.com/#!product/3-{r['asin']}"
     pretty = list(db.query("select amazon_url from deals_pretty"))
     assert all(p["amazon_url"].startswith("https://www.amazon.de/") for p in pretty)
+    # amounts read in the marketplace's currency
+    code, out, _ = run(["--db", db_path, "deals", "--format", "table", "--include-marked"],
+                       capsys)
+    assert code == 0 and ("€" in out or not rows) and "$" not in out
+    asin = db.execute("select asin from deals order by price_now_cents is null limit 1"
+                      ).fetchone()[0]
+    code, out, _ = run(["--db", db_path, "explain", asin], capsys)
+    assert code == 0 and "prep €2.75" in out and "$" not in out
+    if pretty:  # and Datasette's dollar view, through the plugin
+        import requests
+
+        from tests.test_datasette import serve
+
+        proc, url = serve(sys.executable, db_path)
+        try:
+            page = requests.get(f"{url}/de/deals_pretty").text
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        assert '<td class="col-profit type-float">€' in page
+
+
+def test_amazon_co_jp_is_refused_its_prices_have_no_cents(db_path, tmp_path, capsys):
+    f = tmp_path / "q.json"
+    f.write_text(json.dumps({"domainId": 5, "priceTypes": [2]}))
+    code, _, err = run(["--db", db_path, "backfill", "--query", str(f)], capsys)
+    assert code == 2 and "'domainId'" in err and "co.jp" in err

@@ -42,8 +42,7 @@ class Screen:
 def describe(code: str | None, judged: int | None, bound_buy: int | None,
              bound_profit: int | None) -> str:
     """The words for a verdict, from stored numbers (labels only at output)."""
-    def usd(c):
-        return f"${c / 100:,.2f}" if c >= 0 else f"-${-c / 100:,.2f}"
+    from arbitrage_cli.money import money as usd
 
     if code == NO_USED_SALE:
         return "no used sale in the last year"

@@ -74,6 +74,14 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = 
         schema.check_version(db)
     elif migrate:
         schema.migrate(db)
+    if path != ":memory:" and (readonly or migrate):
+        from arbitrage_cli import money
+        from arbitrage_cli.store import marketplace
+
+        try:
+            money.use_marketplace(marketplace.stored(db))  # amounts shown in its currency
+        except sqlite3.OperationalError:  # a read-only view of a database not yet migrated
+            money.use_marketplace(None)
     return db
 
 

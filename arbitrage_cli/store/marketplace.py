@@ -44,6 +44,5 @@ def claim(db: sqlite_utils.Database, domain: int, source: str,
         log.warning("marketplace amazon.%s: the fee defaults (default_fba_fee, "
                     "default_referral_pct, default_closing_fee) are US values; Keepa's "
                     "per-product fees are used where it has them, set the others for your "
-                    "marketplace with `arbitrage settings set`; amounts are in its currency "
-                    "(shown with $)", DOMAINS[domain])
+                    "marketplace with `arbitrage settings set`", DOMAINS[domain])
     return domain
