@@ -14,12 +14,11 @@ from arbitrage_cli.keepa.constants import CONDITIONS
 from arbitrage_cli.money import money
 from arbitrage_cli.timefmt import keepa_minutes_to_iso, local_time
 
-VERDICTS = {"winner": "WINNER: lowest landed price", "pricier": "lost: higher landed price",
-            "historical": "ignored: historical (not in liveOffersOrder)",
-            "stale": "ignored: not seen at the last offers refresh",
-            "not_used": "ignored: not a used condition",
-            "no_price": "rejected: no price", "unknown_shipping": "rejected: shipping unknown",
-            "ghost_mfn_shipping": "rejected: merchant offer with unknown shipping (ghost)"}
+# Short, so an offer fits one 80-column line; the heading above the offers says what they mean.
+VERDICTS = {"winner": "WINNER", "pricier": "costs more", "historical": "historical",
+            "stale": "not seen lately", "not_used": "not used", "no_price": "no price",
+            "unknown_shipping": "shipping unknown", "ghost_mfn_shipping": "ghost offer"}
+WIDTH = 80  # the text reads on an 80-column terminal: longer lines wrap under themselves
 
 
 def dollars(cents: int | None, unknown: str = "-") -> str:
@@ -183,18 +182,22 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
     lines = [f"{r['asin']}  {r['title'] or ''}".rstrip(),
              f"analysed at {local_time(r['analysed_at'])}"]
     lines += [f"  {label:<18} {line}" for label, line in (sparks or {}).items()]
-    lines += ["", "Live offers considered (landed = price + shipping):"]
+    lines += ["", "Live offers: price + shipping = landed. The WINNER is the lowest landed "
+                  "used offer; a historical offer (not in liveOffersOrder), one not seen "
+                  "lately, a new one, or a merchant offer with unknown shipping (ghost) "
+                  "never wins:"]
     offers = r["offers"]["live_considered"]
     winner = next((o for o in offers if o["verdict"] == "winner"), None)
     for o in offers:
         verdict = VERDICTS.get(o["verdict"], o["verdict"])
         if winner and o is not winner and o["verdict"] == "pricier" \
                 and o["landed_cents"] == winner["landed_cents"]:
-            verdict = "tie: same landed price, lost on condition, FBA, then seller"
-        lines.append(f"  #{o['index']:<3} {o['seller_id'] or '?':<16} {o['condition_label']:<18}"
-                     f" {'FBA' if o['fba'] else 'MFN'} {dollars(o['price_cents']):>9} + "
-                     f"{_shipping(o['shipping_cents']):>7} -> "
-                     f"{dollars(o['landed_cents']):>9}  {verdict}")
+            verdict = "tie, lost"
+        condition = o["condition_label"].replace("Used - ", "")
+        lines.append(f"  #{o['index']:<3} {o['seller_id'] or '?':<14.14} {condition:<10.10}"
+                     f" {'FBA' if o['fba'] else 'MFN'} {dollars(o['price_cents']):>8} +"
+                     f"{_shipping(o['shipping_cents']):>6} ="
+                     f"{dollars(o['landed_cents']):>8} {verdict}")
     if not offers:
         lines.append("  none")
     ties = [o for o in offers if winner and o["landed_cents"] == winner["landed_cents"]]
@@ -239,7 +242,22 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
               *_freshness_lines(r["freshness"]), *_mark_lines(r.get("mark")),
               *_link_lines(r["links"]),
               _visible_line(r)]
-    return "\n".join(lines)
+    return "\n".join(_wrapped(lines))
+
+
+def _wrapped(lines: list[str], width: int = WIDTH) -> list[str]:
+    """Each line within `width`, a long one continued under itself (URLs never broken)."""
+    import textwrap
+
+    out = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
+                             break_on_hyphens=False) or [line]
+    return out
 
 
 def _visible_line(r: dict) -> str:

@@ -130,6 +130,7 @@ def test_explain_text_reads_as_money_and_never_says_none(day_db, capsys):
     losses = 0
     for asin, text in _texts(day_db, capsys):
         assert "None" not in text, (asin, text)
+        assert all(len(line) <= 80 for line in text.splitlines()), asin  # 80 columns
         assert "$-" not in text, asin  # a loss is -$19.78
         assert not re.search(r"\+\s+-?\d", text), asin  # no raw cents after a dollar price
         assert f"Settings (from {day_db})" in text and "prep $" in text
@@ -162,7 +163,7 @@ def test_explain_says_a_tie_is_a_tie(day_db, tmp_path, capsys):
     f.write_text(json.dumps(p))
     code, out, err = run(["--db", day_db, "explain", asin, "--product-file", str(f)], capsys)
     assert code == 0, err
-    assert "2 offers tie at $" in out and "tie: same landed price" in out
+    assert "2 offers tie at $" in out and "tie, lost" in out
     assert f"Settings (from {day_db})" in out
 
 
@@ -174,7 +175,8 @@ def test_explain_product_file_says_which_settings_and_creates_nothing(tmp_path, 
     code, out, err = run(["--db", str(missing), "explain", "1496849574", "--product-file",
                           str(f)], capsys)
     assert code == 0, err
-    assert f"Settings (defaults; {missing} does not exist)" in out and not missing.exists()
+    words = " ".join(out.split())  # wrapped at 80 columns
+    assert f"Settings (defaults; {missing} does not exist)" in words and not missing.exists()
     assert "None" not in out
     path = str(tmp_path / "mine.db")
     assert run(["--db", path, "settings", "set", "prep_fee", "1.00"], capsys)[0] == 0

@@ -164,7 +164,7 @@ def test_a_failed_refresh_keeps_the_payload_that_explains_the_row(world):
     report = explain.report(**explain_inputs(world["db"], a))
     assert report["freshness"]["retry_reason"] == "offers_unknown"
     assert any(o["verdict"] == "winner" for o in report["offers"]["live_considered"])
-    text = explain.to_text(report)
+    text = " ".join(explain.to_text(report).split())  # wrapped at 80 columns
     assert "Last fetch failed (offers_unknown, 1 in a row" in text
     assert "from the last good fetch" in text and "Keepa's deal listing showed it" in text
 
