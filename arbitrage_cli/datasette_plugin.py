@@ -12,6 +12,8 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
+from arbitrage_cli.money import money
+
 # deals_pretty and the canned queries name their dollar and percent columns so.
 DOLLARS = frozenset({"buy", "list_at", "profit", "paid", "total_profit", "best_profit",
                      "profit_then", "profit_now"})
@@ -44,11 +46,10 @@ def render_cell(value, column, table, database, datasette):
         return None
     if table in PRETTY_TABLES and isinstance(value, (int, float)) and \
             not isinstance(value, bool):
-        if column in DOLLARS:
-            async def money():
-                sign = "-" if value < 0 else ""
-                return f"{sign}{await _symbol(datasette, database)}{abs(value):,.2f}"
-            return money
+        if column in DOLLARS:  # the view's dollars are cents / 100
+            async def shown():
+                return money(value * 100, sym=await _symbol(datasette, database))
+            return shown
         if column in PERCENT:
             return f"{value:.0f}%"
     if not isinstance(value, str):
@@ -109,11 +110,6 @@ async def _chart(datasette, request, asin: str):
     return drawn, db.name
 
 
-def _money(cents) -> str:
-    return "unknown" if cents is None else \
-        f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.2f}"
-
-
 async def chart_page(datasette, request):
     asin = request.url_vars["asin"].upper()
     drawn, note = await _chart(datasette, request, asin)
@@ -121,8 +117,9 @@ async def chart_page(datasette, request):
         return Response.html(f"<h1>{html.escape(note)}</h1>", status=404)
     svg, row = drawn
     title = html.escape(row.get("title") or asin)
-    facts = (f"buy {_money(row.get('price_now_cents'))} · List at "
-             f"{_money(row.get('list_at_cents'))} · profit {_money(row.get('profit_cents'))}")
+    sym = await _symbol(datasette, note)
+    facts = " · ".join(f"{label} {money(row.get(key), 'unknown', sym)}" for label, key in (
+        ("buy", "price_now_cents"), ("List at", "list_at_cents"), ("profit", "profit_cents")))
     links = (f'<a href="{html.escape(row["amazon_url"])}">Amazon</a> · '
              f'<a href="{html.escape(row["keepa_url"])}">Keepa</a> · '
              f'<a href="{datasette.urls.table(note, "deals")}/{asin}">row</a> · '

@@ -21,7 +21,9 @@ def symbol() -> str:
     return _SYMBOL.get()
 
 
-def money(cents: int | float | None, unknown: str = "-") -> str:
+def money(cents: int | float | None, unknown: str = "-", sym: str | None = None) -> str:
+    """`sym`: this symbol instead of the current marketplace's (a server with several
+    databases)."""
     if cents is None:
         return unknown
-    return f"{'-' if cents < 0 else ''}{symbol()}{abs(cents) / 100:,.2f}"
+    return f"{'-' if cents < 0 else ''}{sym or symbol()}{abs(cents) / 100:,.2f}"

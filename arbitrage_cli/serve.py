@@ -75,8 +75,8 @@ def single(query) -> dict[str, str]:
     return out
 
 
-def parse(params) -> tuple[DealFilters, int, str | None]:
-    params = single(params)
+def parse(params: dict[str, str]) -> tuple[DealFilters, int, str | None]:
+    """Filters, page size and cursor from a query string already made `single`."""
     unknown = sorted(set(params) - ALLOWED)
     if unknown:
         raise BadRequest(f"unknown parameter(s): {', '.join(unknown)}; allowed: "
@@ -156,8 +156,8 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         return endpoint
 
     def deals(request: Request) -> Response:
-        filters, limit, cursor = parse(request.query_params)
         params = single(request.query_params)
+        filters, limit, cursor = parse(params)
         rows, nxt = page(db(), filters, limit, cursor)
         ndjson = params.get("format") == "ndjson" or \
             "application/x-ndjson" in request.headers.get("accept", "")

@@ -332,3 +332,14 @@ def test_amazon_co_jp_is_refused_its_prices_have_no_cents(db_path, tmp_path, cap
     f.write_text(json.dumps({"domainId": 5, "priceTypes": [2]}))
     code, _, err = run(["--db", db_path, "backfill", "--query", str(f)], capsys)
     assert code == 2 and "'domainId'" in err and "co.jp" in err
+
+
+def test_a_client_reused_without_a_limit_keeps_no_old_deadline(client_factory):
+    from arbitrage_cli.clock import FakeClock
+    from arbitrage_cli.pipeline.runner import Deadline
+
+    client = client_factory("http://127.0.0.1:9")
+    Deadline(FakeClock(1000), 1.2).bind(client)
+    assert client.stop_at == client.budget.stop_at == 1000 + 72
+    Deadline(FakeClock(5000), None).bind(client)  # the next run has no --max-minutes
+    assert client.stop_at is None and client.budget.stop_at is None

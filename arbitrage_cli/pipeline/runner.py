@@ -41,11 +41,12 @@ class Deadline:
             self.longest = max(self.longest, self.clock.now() - started)
 
     def bind(self, client: KeepaClient) -> Deadline:
-        """No wait of the client's (a retry, tokens) may run past the limit either."""
-        if self.end is not None:
-            client.stop_at = self.end
-            if client.budget is not None:
-                client.budget.stop_at = self.end
+        """No wait of the client's (a retry, tokens) may run past the limit either. Always
+        set, None included: a client reused for a run without a limit must not keep the
+        last run's."""
+        client.stop_at = self.end
+        if client.budget is not None:
+            client.budget.stop_at = self.end
         return self
 
     def allows_next(self) -> bool:
