@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import shlex
 import subprocess
 import sys
@@ -372,8 +373,36 @@ def render_freshness(runs: list[dict], command: str) -> list[str]:
                 f"{min(h['visible_coverage'] or 1 for h in backlog):.1%}: the due queue "
                 "fetches changed deals that could be profitable before new and unpromising "
                 "ones.")
-    lines.append("")
+    lines += ["", *_short_budget(runs), ""]
     return lines
+
+
+def _short_budget(runs: list[dict]) -> list[str]:
+    """Where the tokens went when they were short: the hours the backfill still ran."""
+    by_rate: dict[int, list[str]] = {}
+    for r in (r for r in runs if r["rate_per_min"] < 20):
+        done = r["backfill_completed_hour"]
+        if done is None:
+            continue
+        during = [h for h in r["hourly"] if 0 < h["hour"] <= math.ceil(done)
+                  and h["visible_listed"]]
+        after = [h for h in r["hourly"] if h["hour"] > math.ceil(done)]
+        if during and after:
+            by_rate.setdefault(r["rate_per_min"], []).append(
+                f"{r['creation_date']}: hours {during[0]['hour']}-{during[-1]['hour']}, all "
+                f"{min(h['coverage'] for h in during):.1%} / visible "
+                f"{min(h['visible_coverage'] for h in during):.1%}; later hours "
+                f"{min(h['coverage'] for h in after):.1%} / "
+                f"{min(h['visible_coverage'] or 1 for h in after):.1%}")
+    return [f"At {rate} tokens/min the tokens are short until the backfill completes. Lowest "
+            f"coverage before a run, of all listed deals / of the listed deals that are "
+            f"visible, up to the first hour mark after the backfill and later "
+            f"({'; '.join(parts)}). Each tick runs sync before backfill, and sync's queue "
+            "serves due retries, then changes that could pay at the listed price (highest "
+            "bound profit first), then new and unpromising ones; "
+            "`test_a_short_budget_goes_to_the_most_valuable_changes_first` pauses a sync on a "
+            "5 tokens/min plan mid-queue and checks that what it bought is the head of that "
+            "order." for rate, parts in by_rate.items()]
 
 
 def main() -> None:

@@ -322,6 +322,44 @@ def test_the_due_queue_serves_retries_then_value():
     assert "A000000007" not in {d.asin for d in no_new}
 
 
+def test_a_short_budget_goes_to_the_most_valuable_changes_first(world):
+    """On a 5 tokens/min plan a sync cannot fetch every change at once: what it does fetch
+    are the changes that could pay the most at the price the listing shows."""
+    from arbitrage_cli.analysis.business import BusinessSettings
+    from arbitrage_cli.pipeline import reconcile
+
+    do_sync(world)
+    later(world, 10)
+    changed = set(change(world, 16, factor=0.6))
+    later(world, 3)
+    db, clock = world["db"], world["clock"]
+    w = reconcile.walk(db, world["client"], QUERY, full=True, watermark=None, max_pages=67,
+                       overlap_min=60, clock=clock)  # the listing as sync will see it
+    assert w.to_end
+    queue = [d for d in reconcile.due(db, now=clock.now(), now_keepa=world["sim"].now_keepa(),
+                                      settings=BusinessSettings(), include_new=True,
+                                      refresh_after_min=None, retry_window_s=3 * 86400,
+                                      screening=world["screen"])
+             if d.asin in changed]
+    assert {d.asin for d in queue} == changed
+    bucket = world["sim"].bucket
+    bucket.rate, bucket.capacity = 5, 300
+    bucket.set_balance(45)  # the listing page and a few chunks
+    world["client"].token()
+    world["sim"].log.clear()
+    assert do_sync(world, min_tokens=0)["outcome"] == "paused"
+    got = fetched(world["sim"])
+    assert got and got < changed
+    head = [d.asin for d in queue[:len(got)]]
+    assert set(head) == got  # the best the listed prices allow, first
+    assert [d.rank for d in queue] == sorted((d.rank for d in queue), reverse=True)
+    assert sorted(changed)[:len(got)] != sorted(head)  # not simply ASIN order
+    left = reconcile.due(db, now=clock.now(), now_keepa=world["sim"].now_keepa(),
+                         settings=BusinessSettings(), include_new=True, refresh_after_min=None,
+                         retry_window_s=3 * 86400, screening=world["screen"])
+    assert {d.asin for d in left} >= changed - got  # the rest waits, nothing forgotten
+
+
 # -- Keepa's 10,000-deal cap and --max-pages ----------------------------------------------------
 class PagedListing:
     """A /deal client over a fixed listing of Keepa-shaped deal objects, newest first."""

@@ -10,6 +10,10 @@ from arbitrage_cli.store.status import gather
 from arbitrage_cli.timefmt import local_time
 
 
+NO_BALANCE = ("none recorded yet (backfill and sync record Keepa's balance; demo "
+              "does not)")
+
+
 def status(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
@@ -80,7 +84,7 @@ def render(info: dict, console: Console) -> None:
                                      f"(no live offers bought); {c['screened_promising']} "
                                      f"could pay now and get live offers at the next sync")
     t = info["tokens"]
-    _line(console, "tokens", "no snapshot yet (no Keepa call made)" if t is None else
+    _line(console, "tokens", NO_BALANCE if t is None else
           f"{t['tokens_left']} at {local_time(t['observed_at'])}, projected now "
           f"{t['projected_now']} of {t['capacity']} (refill {t['refill_rate']}/min, "
           f"reserved {t['reserved']})")
