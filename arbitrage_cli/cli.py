@@ -75,6 +75,18 @@ def _register() -> None:
     app.add_typer(locks.app, name="locks")
     app.add_typer(restrictions.app, name="restrictions")
     app.command("simulate-keepa")(simulate.simulate_keepa)
+    _summaries(app)
+
+
+def _summaries(typer_app: typer.Typer) -> None:
+    """Command lists show each docstring's first paragraph; typer's rich help keeps its
+    source line breaks there, so give it as one line."""
+    for info in typer_app.registered_commands:
+        doc = info.help or (info.callback.__doc__ if info.callback else None)
+        if info.short_help is None and doc:
+            info.short_help = " ".join(doc.strip().split("\n\n")[0].split())
+    for group in typer_app.registered_groups:
+        _summaries(group.typer_instance)
 
 
 _register()

@@ -44,6 +44,28 @@ def test_help_lists_every_command_and_each_has_an_example(capsys):
     assert {"status", "locks", "simulate-keepa"} <= set(command_names())
 
 
+def test_command_lists_read_as_prose_at_80_columns(capsys, monkeypatch):
+    """A summary runs on to the edge of its column: no break where the docstring's source
+    line ended (typer's rich help keeps those)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for args in (["--help"], ["restrictions", "--help"], ["settings", "--help"],
+                 ["locks", "--help"]):
+        code, out, _ = run(args, capsys)
+        assert code == 0
+        lines = out.splitlines()
+        assert max(len(line) for line in lines) <= 80
+        start = next(k for k, line in enumerate(lines) if "─ Commands ─" in line)
+        end = next(k for k in range(start, len(lines)) if lines[k].startswith("╰"))
+        rows = [re.match(r"^│ ([a-z-]*) +(\S.*?) *│$", line) for line in lines[start + 1:end]]
+        width = len(lines[start]) - 3 - rows[0].start(2)  # the text column's width
+        for this, nxt in zip(rows, rows[1:]):
+            if nxt.group(1):  # the next command's row
+                continue
+            # a continuation whose first word would have fitted on the line above
+            assert len(this.group(2)) + 1 + len(nxt.group(2).split()[0]) > width, \
+                (args, this.group(2), nxt.group(2))
+
+
 def test_every_command_is_documented_in_the_readme():
     for name in command_names():
         assert f"`{name}" in README, name
