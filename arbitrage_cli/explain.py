@@ -187,6 +187,11 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
                   "lately, a new one, or a merchant offer with unknown shipping (ghost) "
                   "never wins:"]
     offers = r["offers"]["live_considered"]
+    screened = r["status"] == "screened"
+    if screened:  # the funnel stopped before live offers: nothing failed, nothing was bought
+        lines[-1] = ("Live offers: not bought. The screen judged this book from its history "
+                     "alone (see Screen below); a sync buys them once the listed price or "
+                     "your settings could make it pay.")
     winner = next((o for o in offers if o["verdict"] == "winner"), None)
     for o in offers:
         verdict = VERDICTS.get(o["verdict"], o["verdict"])
@@ -198,17 +203,18 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
                      f" {'FBA' if o['fba'] else 'MFN'} {dollars(o['price_cents']):>8} +"
                      f"{_shipping(o['shipping_cents']):>6} ="
                      f"{dollars(o['landed_cents']):>8} {verdict}")
-    if not offers:
+    if not offers and not screened:
         lines.append("  none")
     ties = [o for o in offers if winner and o["landed_cents"] == winner["landed_cents"]]
     if len(ties) > 1:
         lines.append(f"  {len(ties)} offers tie at {dollars(winner['landed_cents'])}: "
                      f"#{winner['index']} wins on condition, FBA, then seller")
-    if r["offers"]["no_winner_reason"]:
+    if r["offers"]["no_winner_reason"] and not screened:
         lines.append(f"  no buy price: {r['offers']['no_winner_reason']}")
     if r["offers"]["historical_ignored"]:
         lines.append(f"  ({r['offers']['historical_ignored']} historical offers ignored)")
-    lines += ["", _seller_line(r["seller"]), "",
+    lines += ["", "Seller: none (no live offers bought)" if screened
+              else _seller_line(r["seller"]), "",
               f"Inferred sales: {len(s['events'])} kept of {s['confirmed']} confirmed drops "
               f"({s['offer_drops']} offer drops, {s['trimmed_outliers']} outliers trimmed)"
               + (f", deal trust {pct(s['deal_trust_pct'])}" if s["deal_trust_pct"] is not None
@@ -262,7 +268,10 @@ def _wrapped(lines: list[str], width: int = WIDTH) -> list[str]:
 
 def _visible_line(r: dict) -> str:
     if not r["visible"]:
-        return "Hidden: " + "; ".join(r["hidden_because"])
+        why = r["hidden_because"]
+        if r["skip_reason"] == "not_profitable":  # said once is enough
+            why = [w for w in why if w != "not profitable"]
+        return "Hidden: " + "; ".join(why)
     mark = (r.get("mark") or {}).get("decision")
     if mark in ("bought", "ignored"):
         return f"Visible, but marked {mark}: out of the default lists (--include-marked)"

@@ -136,6 +136,12 @@ def test_explain_says_why_a_book_was_screened(tmp_path, capsys):
     text = explain.to_text(report)
     assert "Screen (history alone, 1 token; margin 10%): REJECT: not profitable at $" in text
     assert "Screened from the history without buying live offers" in text
+    words = " ".join(text.split())  # wrapped at 80 columns
+    # nothing failed: the funnel chose not to buy live offers, and says so once
+    assert "Live offers: not bought. The screen judged this book from its history alone" \
+        in words and "Seller: none (no live offers bought)" in words
+    assert "offers_unknown" not in words and "no buy price" not in words
+    assert words.endswith("Hidden: not a deal: not_profitable")
 
 
 # -- stage 0 in sync, and re-judging at 0 tokens --------------------------------------------------
