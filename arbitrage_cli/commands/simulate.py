@@ -29,7 +29,8 @@ def simulate_keepa(
     Example:
 
         arbitrage simulate-keepa --port 8765 --products 500 &
-        KEEPA_API_KEY=test arbitrage --keepa-url http://127.0.0.1:8765 status
+        export KEEPA_API_KEY=$(printf "%064d" 0) KEEPA_API_URL=http://127.0.0.1:8765
+        arbitrage --db sim.db backfill --max-deals 20
     """
     from arbitrage_cli.simulator import Catalog, KeepaSimulator, SimulatorServer
     from arbitrage_cli.simulator.faults import FaultPlan
