@@ -9,6 +9,8 @@ from typing import Any
 from arbitrage_cli.analysis import screen
 from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.analysis.deal import DealAnalysis
+from arbitrage_cli.analysis.offers import GHOST_OFFER, NO_LIVE_OFFER, NO_LIVE_USED_OFFER, \
+    NO_PRICED_OFFER, OFFERS_UNKNOWN
 from arbitrage_cli.analysis.sales import why_no_price
 from arbitrage_cli.keepa.constants import CONDITIONS
 from arbitrage_cli.money import money
@@ -210,7 +212,8 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
         lines.append(f"  {len(ties)} offers tie at {dollars(winner['landed_cents'])}: "
                      f"#{winner['index']} wins on condition, FBA, then seller")
     if r["offers"]["no_winner_reason"] and not screened:
-        lines.append(f"  no buy price: {r['offers']['no_winner_reason']}")
+        code = r["offers"]["no_winner_reason"]
+        lines.append(f"  no buy price: {NO_WINNER.get(code, code)} ({code})")
     if r["offers"]["historical_ignored"]:
         lines.append(f"  ({r['offers']['historical_ignored']} historical offers ignored)")
     lines += ["", "Seller: none (no live offers bought)" if screened
@@ -264,6 +267,15 @@ def _wrapped(lines: list[str], width: int = WIDTH) -> list[str]:
         out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
                              break_on_hyphens=False) or [line]
     return out
+
+
+NO_WINNER = {  # analysis/offers.py's reasons, for people
+    OFFERS_UNKNOWN: "Keepa did not collect the live offers (offersSuccessful false)",
+    NO_LIVE_OFFER: "no offer is live (all are historical)",
+    NO_LIVE_USED_OFFER: "no live used offer",
+    GHOST_OFFER: "the live used offers are merchant offers with unknown shipping",
+    NO_PRICED_OFFER: "no live used offer has a price",
+}
 
 
 def _visible_line(r: dict) -> str:

@@ -91,3 +91,16 @@ def test_a_real_failed_refresh_keeps_the_real_deal_and_its_payload(tmp_path):
         {k: v for k, v in before.items() if k not in queue}
     assert after["retry_reason"] in FETCH_FAILURES and after["retry_count"] == 1
     assert load_payload(db, full["asin"]) == stored_before  # explain still explains this row
+
+
+def test_explain_says_in_words_why_a_real_answer_has_no_buy_price(tmp_path, capsys):
+    from arbitrage_cli.cli import main
+
+    path = REAL / "av-0593655036-raw-nooffers.json.gz"
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", str(tmp_path / "none.db"), "explain", "0593655036",
+              "--product-file", str(path)])
+    assert exc.value.code == 0
+    words = " ".join(capsys.readouterr().out.split())
+    assert "no buy price: Keepa did not collect the live offers (offersSuccessful false) " \
+        "(offers_unknown)" in words
