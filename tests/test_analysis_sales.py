@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from arbitrage_cli.analysis.deal import NO_INFERRED_SALES, analyse
@@ -181,3 +183,17 @@ def test_amazon_selling_the_item_caps_list_at_in_the_full_analysis():
     assert a.row["list_at_cents"] == 4950 and a.row["list_at_uncapped_cents"] == 6000
     assert a.row["list_at_capped"] == 1 and a.row["price_suspicious"] == 0
     assert a.offer.winner.seller_id == "A2BIGSELLER0001"  # Amazon's new offer is not used
+
+
+def test_why_no_price_counts_in_words():
+    from arbitrage_cli.analysis.sales import EMPTY, Sale, why_no_price
+
+    assert why_no_price(dataclasses.replace(EMPTY, drops=1), 0) == \
+        "1 offer drop, none confirmed by a sales-rank improvement: no sale to price from"
+    assert why_no_price(dataclasses.replace(EMPTY, drops=3, confirmed=1), 0) == \
+        "1 confirmed sale, all new-condition: no used sale to price from"
+    old = Sale(time=1, price_cents=1000, kind="used", confirmed_by="window")
+    one = dataclasses.replace(EMPTY, sales=(old,), drops=2, confirmed=2, used_confirmed=1)
+    assert why_no_price(one, 0) == "1 used sale, none in the last year: no recent sale to " \
+        "price from"
+    assert why_no_price(one, 1) is None

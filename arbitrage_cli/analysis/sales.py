@@ -128,11 +128,17 @@ def why_no_price(s: SalesInference, used_last_year: int) -> str | None:
     if not s.drops:
         return "no offer-count drop in the history: no sale to price from"
     if not s.confirmed:
-        return (f"{s.drops} offer drops, none confirmed by a sales-rank improvement: no sale "
-                f"to price from")
+        return (f"{_n(s.drops, 'offer drop')}, none confirmed by a sales-rank improvement: no "
+                f"sale to price from")
     if not s.used_confirmed:
-        return f"{s.confirmed} confirmed sales, all new-condition: no used sale to price from"
+        return (f"{_n(s.confirmed, 'confirmed sale')}, all new-condition: no used sale to "
+                f"price from")
     used = sum(1 for x in s.sales if x.kind == "used")
-    return (f"{used} used sales, none in the last year: no recent sale to price from" if used
-            else f"{s.used_confirmed} confirmed used sales, none with a used price before it: "
-                 f"no sale to price from")
+    return (f"{_n(used, 'used sale')}, none in the last year: no recent sale to price from"
+            if used else
+            f"{_n(s.used_confirmed, 'confirmed used sale')}, none with a used price before it: "
+            f"no sale to price from")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
