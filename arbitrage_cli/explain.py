@@ -15,6 +15,7 @@ from arbitrage_cli.analysis.sales import why_no_price
 from arbitrage_cli.keepa.constants import CONDITIONS
 from arbitrage_cli.money import money
 from arbitrage_cli.timefmt import keepa_minutes_to_iso, local_time
+from arbitrage_cli.words import count
 
 # Short, so an offer fits one 80-column line; the heading above the offers says what they mean.
 VERDICTS = {"winner": "WINNER", "pricier": "costs more", "historical": "historical",
@@ -215,11 +216,14 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
         code = r["offers"]["no_winner_reason"]
         lines.append(f"  no buy price: {NO_WINNER.get(code, code)} ({code})")
     if r["offers"]["historical_ignored"]:
-        lines.append(f"  ({r['offers']['historical_ignored']} historical offers ignored)")
+        lines.append(f"  ({count(r['offers']['historical_ignored'], 'historical offer')} "
+                     f"ignored)")
     lines += ["", "Seller: none (no live offers bought)" if screened
               else _seller_line(r["seller"]), "",
-              f"Inferred sales: {len(s['events'])} kept of {s['confirmed']} confirmed drops "
-              f"({s['offer_drops']} offer drops, {s['trimmed_outliers']} outliers trimmed)"
+              f"Inferred sales: {len(s['events'])} kept of "
+              f"{count(s['confirmed'], 'confirmed drop')} "
+              f"({count(s['offer_drops'], 'offer drop')}, "
+              f"{count(s['trimmed_outliers'], 'outlier')} trimmed)"
               + (f", deal trust {pct(s['deal_trust_pct'])}" if s["deal_trust_pct"] is not None
                  else "")]
     for e in s["events"][-12:]:
@@ -349,8 +353,8 @@ def _velocity_lines(la: dict) -> list[str]:
         "Confidence: unknown"
     sells = (f"; sells one copy in about {la['days_to_sell']:.0f} days" if la["days_to_sell"]
              is not None else "")
-    return [line + sells + f"; {la['sale_days_180'] or 0} days with a used sale in the "
-            f"last 180"]
+    return [line + sells + f"; {count(la['sale_days_180'] or 0, 'day')} with a used sale "
+            f"in the last 180"]
 
 
 def _screen_lines(sc: dict) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from arbitrage_cli.analysis.keepa_data import series, valid
 from arbitrage_cli.keepa.constants import CSV
+from arbitrage_cli.words import count
 
 WINDOW_MIN = 240 * 60  # rank reports often lag the offer change by hours
 LOOKAHEAD_MIN = 30 * 24 * 60  # sparse rank histories: the next report within 30 days
@@ -128,17 +129,15 @@ def why_no_price(s: SalesInference, used_last_year: int) -> str | None:
     if not s.drops:
         return "no offer-count drop in the history: no sale to price from"
     if not s.confirmed:
-        return (f"{_n(s.drops, 'offer drop')}, none confirmed by a sales-rank improvement: no "
-                f"sale to price from")
+        return (f"{count(s.drops, 'offer drop')}, none confirmed by a sales-rank "
+                f"improvement: no sale to price from")
     if not s.used_confirmed:
-        return (f"{_n(s.confirmed, 'confirmed sale')}, all new-condition: no used sale to "
+        return (f"{count(s.confirmed, 'confirmed sale')}, all new-condition: no used sale to "
                 f"price from")
     used = sum(1 for x in s.sales if x.kind == "used")
-    return (f"{_n(used, 'used sale')}, none in the last year: no recent sale to price from"
-            if used else
-            f"{_n(s.used_confirmed, 'confirmed used sale')}, none with a used price before it: "
-            f"no sale to price from")
+    if used:
+        return (f"{count(used, 'used sale')}, none in the last year: no recent sale to price "
+                f"from")
+    return (f"{count(s.used_confirmed, 'confirmed used sale')}, none with a used price before "
+            f"it: no sale to price from")
 
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
