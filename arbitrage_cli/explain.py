@@ -285,7 +285,7 @@ NO_WINNER = {  # analysis/offers.py's reasons, for people
 def _visible_line(r: dict) -> str:
     if not r["visible"]:
         why = r["hidden_because"]
-        if r["skip_reason"] == "not_profitable":  # said once is enough
+        if r["skip_reason"] == screen.NOT_PROFITABLE:  # said once is enough
             why = [w for w in why if w != "not profitable"]
         return "Hidden: " + "; ".join(why)
     mark = (r.get("mark") or {}).get("decision")
