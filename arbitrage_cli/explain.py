@@ -13,7 +13,7 @@ from arbitrage_cli.analysis.offers import GHOST_OFFER, NO_LIVE_OFFER, NO_LIVE_US
     NO_PRICED_OFFER, OFFERS_UNKNOWN
 from arbitrage_cli.analysis.sales import why_no_price
 from arbitrage_cli.keepa.constants import CONDITIONS
-from arbitrage_cli.money import money
+from arbitrage_cli.money import money as dollars  # $1,234.56; a loss as -$19.78
 from arbitrage_cli.timefmt import keepa_minutes_to_iso, local_time
 from arbitrage_cli.words import count
 
@@ -22,11 +22,6 @@ VERDICTS = {"winner": "WINNER", "pricier": "costs more", "historical": "historic
             "stale": "not seen lately", "not_used": "not used", "no_price": "no price",
             "unknown_shipping": "shipping unknown", "ghost_mfn_shipping": "ghost offer"}
 WIDTH = 80  # the text reads on an 80-column terminal: longer lines wrap under themselves
-
-
-def dollars(cents: int | None, unknown: str = "-") -> str:
-    """$1,234.56; a loss as -$19.78 (in the marketplace's currency: money.py)."""
-    return money(cents, unknown)
 
 
 def pct(value: float | None, unknown: str = "-") -> str:

@@ -61,9 +61,9 @@ def deals(
 
 
 def _money(key: str):
-    from arbitrage_cli.explain import dollars
+    from arbitrage_cli.money import money
 
-    return lambda r: dollars(r.get(key))
+    return lambda r: money(r.get(key))
 
 
 def _short_condition(r: dict) -> str:

@@ -32,13 +32,13 @@ def mark(
 
         arbitrage mark 0131103628 bought --price 23.10 --note "FBA box 4"
     """
-    from arbitrage_cli.explain import dollars
+    from arbitrage_cli.money import money
     from arbitrage_cli.store import marks, open_db
 
     m = marks.mark(open_db(ctx.obj.db_path, must_exist=True), asin.strip().upper(),
                    decision.strip().lower(), note, _cents(price))
-    extra = (f" (predicted then: List at {dollars(m['list_at_cents'])}, buy "
-             f"{dollars(m['price_now_cents'])}, profit {dollars(m['profit_cents'])})"
+    extra = (f" (predicted then: List at {money(m['list_at_cents'])}, buy "
+             f"{money(m['price_now_cents'])}, profit {money(m['profit_cents'])})"
              if m["decision"] == "bought" else "")
     typer.echo(f"{m['asin']}: {m['decision']}{extra}", err=True)
 
@@ -77,7 +77,7 @@ def marks_(
 
 
 def _mark_table():
-    from arbitrage_cli.explain import dollars
+    from arbitrage_cli.money import money
     from arbitrage_cli.output import Column
     from arbitrage_cli.timefmt import local_time
 
@@ -86,11 +86,11 @@ def _mark_table():
         Column("decision", lambda r: r["decision"]),
         Column("when", lambda r: local_time(r["decided_at"]), priority=3),
         Column("title", lambda r: r.get("title") or "", flex=True, priority=4),
-        Column("paid", lambda r: dollars(r.get("price_cents"), ""), priority=2,
+        Column("paid", lambda r: money(r.get("price_cents"), ""), priority=2,
                justify="right"),
-        Column("profit then", lambda r: dollars(r.get("profit_cents"), ""), priority=2,
+        Column("profit then", lambda r: money(r.get("profit_cents"), ""), priority=2,
                justify="right"),
-        Column("profit now", lambda r: dollars(r.get("profit_now_cents"), ""), priority=2,
+        Column("profit now", lambda r: money(r.get("profit_now_cents"), ""), priority=2,
                justify="right"),
         Column("note", lambda r: r.get("note") or "", flex=True, priority=5),
     )
