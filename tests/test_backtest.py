@@ -243,6 +243,17 @@ def test_backtest_bad_input_exits_2(args, words, capsys):
     assert code == 2 and words in err
 
 
+@pytest.mark.parametrize("name, content, words", [
+    ("cut.json.gz", b"\x1f\x8b\x08\x00", "cannot read"),
+    ("bad.json", b'{"products": [', "not valid JSON"),
+    ("latin1.json", b'{"title": "caf\xe9"}', "not UTF-8"),
+])
+def test_backtest_names_the_damaged_file(tmp_path, name, content, words, capsys):
+    (tmp_path / name).write_bytes(content)
+    code, _, err = run(["backtest", "--product-dir", str(tmp_path)], capsys)
+    assert code == 2 and f"{tmp_path / name}: {words}" in err, err
+
+
 # -- confidence and velocity: columns, filters, explain -----------------------------------------
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):

@@ -11,9 +11,8 @@ from arbitrage_cli.errors import ConfigError
 def saved_products(directory: Path):
     """(product, end of history, name) from every .json / .json.gz below `directory`: a
     /product envelope (its timestamp ends the history) or a bare product (its lastUpdate)."""
-    import gzip
-
     from arbitrage_cli.analysis.deal import reference_time
+    from arbitrage_cli.config import read_json_file
 
     if not directory.is_dir():
         raise ConfigError(f"--product-dir {directory}: not a directory")
@@ -21,11 +20,7 @@ def saved_products(directory: Path):
     if not files:
         raise ConfigError(f"--product-dir {directory}: no .json or .json.gz files in it")
     for f in files:
-        try:
-            raw = gzip.open(f).read() if f.name.endswith(".gz") else f.read_bytes()
-            data = json.loads(raw)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{f}: not a JSON /product response ({exc})") from None
+        data = read_json_file(f)
         products = data.get("products") if isinstance(data, dict) else None
         end = reference_time(data)
         for p in products if isinstance(products, list) else [data]:
