@@ -30,15 +30,6 @@ def saved_products(directory: Path):
                     yield p, stop, f"{f.name}:{p.get('asin')}"
 
 
-def stored_products(db):
-    """(product, Keepa minute it was fetched, asin) for every payload in deals.db."""
-    import zlib
-
-    for asin, blob, minute in db.execute(
-            "select asin, product_zlib, keepa_minute from keepa_products order by asin"):
-        yield json.loads(zlib.decompress(blob)), minute, asin
-
-
 def backtest(
     ctx: typer.Context,
     product_dir: Path = typer.Option(None, "--product-dir",
@@ -80,10 +71,11 @@ def backtest(
     else:
         from arbitrage_cli.store import open_db
         from arbitrage_cli.store import settings as settings_store
+        from arbitrage_cli.store.deals import payloads
 
         db = open_db(ctx.obj.db_path, must_exist=True)
         settings = settings_store.load(db)
-        items = list(stored_products(db))
+        items = list(payloads(db))
     report = evaluate(items, horizon_days, chosen, settings)
     if as_json:
         typer.echo(json.dumps(report, indent=2))

@@ -107,7 +107,18 @@ def load_payload(db: sqlite_utils.Database, asin: str) -> tuple[dict, int] | Non
                      [asin]).fetchone()
     if row is None:
         return None
-    return json.loads(zlib.decompress(row[0])), row[1]
+    return _decoded(row[0]), row[1]
+
+
+def payloads(db: sqlite_utils.Database):
+    """(product, Keepa minute it was fetched, asin) of every stored payload, by ASIN."""
+    for asin, blob, minute in db.execute(
+            "select asin, product_zlib, keepa_minute from keepa_products order by asin"):
+        yield _decoded(blob), minute, asin
+
+
+def _decoded(blob: bytes) -> dict:
+    return json.loads(zlib.decompress(blob))
 
 
 def reanalyse(db: sqlite_utils.Database, asin: str):
