@@ -17,7 +17,6 @@ the full analysis.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import tempfile
 import time
@@ -25,8 +24,9 @@ from pathlib import Path
 
 from arbitrage_cli.analysis import screen
 from arbitrage_cli.analysis.business import BusinessSettings
-from arbitrage_cli.analysis.deal import analyse, reference_time
+from arbitrage_cli.analysis.deal import analyse
 from arbitrage_cli.clock import FakeClock
+from arbitrage_cli.commands.backtest import saved_products
 from arbitrage_cli.explain import visibility
 from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator, views
@@ -92,16 +92,13 @@ def history_only(p: dict) -> dict:
 
 def real_files(settings: BusinessSettings | None = None) -> dict:
     settings = settings or BusinessSettings()
-    files = sorted(REAL.glob("*.json.gz")) + sorted(REAL.glob("snapshots/*.json.gz"))
-    out = {"files": len(files), "with_live_offers": 0, "passed": 0, "visible": 0,
+    products = list(saved_products(REAL))
+    out = {"files": len(products), "with_live_offers": 0, "passed": 0, "visible": 0,
            "visible_passed": 0, "profitable_live": 0, "profitable_live_passed": 0,
            "bound_below_live_profit": [], "verdicts": {}}
-    for f in files:
-        data = json.load(gzip.open(f))
-        p = data["products"][0] if "products" in data else data
+    for p, now, name in products:
         if p.get("offersSuccessful") is not True:
             continue
-        now = reference_time(data) or p.get("lastUpdate")
         a = analyse(p, None, now=now, settings=settings)
         metrics = vars(a.metrics)
         visible = not visibility(a.row, metrics)
@@ -117,7 +114,7 @@ def real_files(settings: BusinessSettings | None = None) -> dict:
         # the property recall rests on: the bound is never below the live profit
         if live is not None and v.bound_profit_cents is not None \
                 and v.bound_profit_cents < live:
-            out["bound_below_live_profit"].append(f.name)
+            out["bound_below_live_profit"].append(name)
         key = v.code or "pass"
         out["verdicts"][key] = out["verdicts"].get(key, 0) + 1
     return out
