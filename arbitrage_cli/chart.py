@@ -1,6 +1,7 @@
 """A deal's price history as a picture (matplotlib, Agg; no pyplot, so threads are safe):
 used, new and Amazon prices, each inferred used sale at its price, the List at, trough and
-buy-price lines; below, the sales rank and the used offer count. From a stored or saved Keepa
+buy-price lines; below, the sales rank with every inferred sale marked at its jump, and the
+used offer count. From a stored or saved Keepa
 product: no tokens. `sparkline` is the terminal's one-line version (the sparklines library).
 """
 
@@ -103,6 +104,11 @@ def render(product: dict, a: DealAnalysis, *, days: int = 365, fmt: str = "svg")
         if any(y > 0 for y in ys if not math.isnan(y)):
             below.set_yscale("log")
         below.invert_yaxis()  # a better rank is higher on the chart
+        jumps = [e for e in a.sales.events if since <= e.time <= now and e.rank_after]
+        if jumps:  # every inferred sale is a rank jump: marked where the rank jumped
+            below.scatter([_when(e.time) for e in jumps], [e.rank_after for e in jumps],
+                          marker="^", s=16, zorder=5, color="#2ca02c",
+                          label=f"sale: rank jump ({len(jumps)})")
     below.set_ylabel("sales rank")
     below.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _p: f"{v:,.0f}"))
     below.grid(True, alpha=0.3)

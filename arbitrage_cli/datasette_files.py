@@ -34,7 +34,7 @@ COLUMNS = {
     "list_at_confidence": "How many of the last year's used sales support List at and how "
                           "tight they are, 0-1 (0.4 and above: strong)",
     "days_to_sell": "Expected days to sell one copy listed at List at",
-    "sale_days_180": "Days with a used sale in the last 180",
+    "sale_days_180": "Days with an inferred sale (any condition) in the last 180",
     "list_at_uncapped_cents": "List at before the Amazon ceiling, cents",
     "all_in_cost_cents": "Buy price + tax + prep fee + inbound shipping, cents",
     "amazon_fees_cents": "FBA pick&pack + referral + closing fee, cents",
@@ -44,7 +44,7 @@ COLUMNS = {
     "min_listing_price_cents": "Lowest price that keeps the markup, cents",
     "sales_rank": "Amazon sales rank (lower sells faster)",
     "seller_quality": "Wilson lower bound of the seller's positive ratings, 0-1",
-    "deal_trust_pct": "Confirmed sales / offer-count drops, percent",
+    "deal_trust_pct": "Used offer-count drops that a sales-rank jump confirmed, percent",
     "percent_down_pct": "Buy price below the 1-year average sale, percent",
     "avg_1yr_cents": "Mean inferred sale price of the last year, cents",
     "season": "Selling season (keywords or the inferred peak month)",

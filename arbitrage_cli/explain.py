@@ -11,7 +11,7 @@ from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.analysis.deal import DealAnalysis
 from arbitrage_cli.analysis.offers import GHOST_OFFER, NO_LIVE_OFFER, NO_LIVE_USED_OFFER, \
     NO_PRICED_OFFER, OFFERS_UNKNOWN
-from arbitrage_cli.analysis.sales import why_no_price
+from arbitrage_cli.analysis import sales as sales_rules
 from arbitrage_cli.keepa.constants import CONDITIONS
 from arbitrage_cli.money import money as dollars  # $1,234.56; a loss as -$19.78
 from arbitrage_cli.timefmt import keepa_minutes_to_iso, local_time
@@ -32,9 +32,54 @@ def known(value: Any, fmt: str = "{}", unknown: str = "unknown") -> str:
     return unknown if value is None else fmt.format(value)
 
 
+def sales_report(s: sales_rules.SalesInference, now: int) -> dict[str, Any]:
+    """Every inferred sale with the rank jump behind it, and the counts around them."""
+    year = [e for e in s.events if now - e.time <= 365 * 1440]
+    return {
+        "events": [{"at": keepa_minutes_to_iso(e.time), "kind": e.kind,
+                    "condition": e.condition, "price_cents": e.price_cents,
+                    "rank_before": e.rank_before, "rank_after": e.rank_after,
+                    "offer_drop_at": keepa_minutes_to_iso(e.drop_time)
+                    if e.drop_time is not None else None, "outlier": e.outlier}
+                   for e in s.events],
+        "last_365_days": len(year),
+        "kinds": {k: len(s.of_kind(k)) for k in (sales_rules.USED, sales_rules.NEW,
+                                                  sales_rules.UNKNOWN)},
+        "offer_drops": s.drops, "used_drops": s.used_drops, "matched": s.matched,
+        "trimmed_outliers": s.trimmed,
+    }
+
+
+def no_price_words(s: sales_rules.SalesInference, now: int) -> str | None:
+    """Why there is no used sale of the last year to price from, in words; None when there
+    is one."""
+    used = s.used_sales()
+    code = sales_rules.no_price_reason(s, sum(1 for x in used if now - x.time <= 365 * 1440))
+    if code is None:
+        return None
+    if code == sales_rules.NO_HISTORY:
+        return "no price history in this response"
+    if code == sales_rules.NO_RANK_HISTORY:
+        return "no sales-rank history: no sale to price from"
+    if code == sales_rules.NO_RANK_JUMP:
+        return "the sales rank never jumped: no sale to price from"
+    if code == sales_rules.NO_USED_SALE:
+        new, unknown = len(s.of_kind(sales_rules.NEW)), len(s.of_kind(sales_rules.UNKNOWN))
+        if new and not unknown and len(s.of_kind(sales_rules.USED)) == 0:
+            return f"{count(new, 'sale')}, all new-condition: no used sale to price from"
+        parts = [f"{new} new-condition" if new else None,
+                 f"{unknown} with no offer drop to tell the condition" if unknown else None,
+                 f"{len(s.of_kind(sales_rules.USED))} used without a price"
+                 if s.of_kind(sales_rules.USED) else None]
+        return (f"{count(len(s.events), 'sale')} ({', '.join(p for p in parts if p)}): "
+                f"no used sale to price from")
+    return (f"{count(len(used), 'used sale')}, none in the last year: no recent sale to price "
+            f"from")
+
+
 def visibility(row: dict, metrics: dict, no_price: str | None = None) -> list[str]:
     """Why a row is hidden (empty: visible). Mirrors the visible_deals view. `no_price`:
-    what happened when there is no used sale to price from (sales.why_no_price)."""
+    what happened when there is no used sale to price from (no_price_words)."""
     why = []
     if row.get("status") != "deal":
         why.append(f"not a deal: {row.get('skip_reason')}")
@@ -110,8 +155,7 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
               for c in a.offer.candidates if c.live or c.verdict == "stale"]
     la = a.list_at
     est = a.history.estimate if a.history else None
-    no_price = why_no_price(a.sales, len([x for x in a.sales.used_sales()
-                                          if a.now - x.time <= 365 * 1440]))
+    no_price = no_price_words(a.sales, a.now)
     return {
         "asin": a.asin, "title": row.get("title"), "analysed_at": keepa_minutes_to_iso(a.now),
         "status": row.get("status"), "skip_reason": row.get("skip_reason"),
@@ -121,12 +165,7 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
         "seller": {"seller_id": row.get("seller_id"), "name": row.get("seller_name"),
                    "rating_pct": a.seller_rating[0], "rating_count": a.seller_rating[1],
                    "quality": a.seller_quality},
-        "sales": {"events": [{"at": keepa_minutes_to_iso(s.time), "price_cents": s.price_cents,
-                              "kind": s.kind, "confirmed_by": s.confirmed_by}
-                             for s in a.sales.sales],
-                  "offer_drops": a.sales.drops, "used_drops": a.sales.used_drops,
-                  "confirmed": a.sales.confirmed, "trimmed_outliers": a.sales.trimmed,
-                  "deal_trust_pct": row.get("deal_trust_pct")},
+        "sales": sales_report(a.sales, a.now) | {"deal_trust_pct": row.get("deal_trust_pct")},
         "list_at": {"list_at_cents": la.list_at_cents, "uncapped_cents": la.uncapped_cents,
                     "recent_cents": est.recent if est else None,
                     "season_cents": est.season if est else None,
@@ -215,15 +254,7 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
                      f"ignored)")
     lines += ["", "Seller: none (no live offers bought)" if screened
               else _seller_line(r["seller"]), "",
-              f"Inferred sales: {len(s['events'])} kept of "
-              f"{count(s['confirmed'], 'confirmed drop')} "
-              f"({count(s['offer_drops'], 'offer drop')}, "
-              f"{count(s['trimmed_outliers'], 'outlier')} trimmed)"
-              + (f", deal trust {pct(s['deal_trust_pct'])}" if s["deal_trust_pct"] is not None
-                 else "")]
-    for e in s["events"][-12:]:
-        lines.append(f"  {e['at'][:10]}  {dollars(e['price_cents']):>9}  {e['kind']} "
-                     f"({e['confirmed_by']})")
+              *_sales_lines(s)]
     p, f = r["prices"], r["fees"]
     lines += ["", f"List at: {dollars(la['list_at_cents'], 'none')} ({_basis(la)})"
               + (f", capped from {dollars(la['uncapped_cents'])} at 90% of Amazon"
@@ -251,6 +282,38 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
               *_link_lines(r["links"]),
               _visible_line(r)]
     return "\n".join(_wrapped(lines))
+
+
+SHOWN_SALES = 12
+CONDITION_WORDS = {2: "Like New", 3: "Very Good", 4: "Good", 5: "Acceptable"}
+
+
+def _sales_lines(s: dict) -> list[str]:
+    kinds = s["kinds"]
+    lines = [f"Inferred sales (sales-rank jumps over 5%): {s['last_365_days']} in the last "
+             f"365 days, {len(s['events'])} in all: {kinds['used']} used, {kinds['new']} new, "
+             f"{kinds['unknown']} of unknown condition (no offer drop between the rank "
+             f"reports); {count(s['offer_drops'], 'offer drop')}, {s['matched']} matched to "
+             f"a jump"
+             + (f", {count(s['trimmed_outliers'], 'price outlier')}" if s["trimmed_outliers"]
+                else "")
+             + (f"; deal trust {pct(s['deal_trust_pct'])}" if s["deal_trust_pct"] is not None
+                else "")]
+    shown = s["events"][-SHOWN_SALES:]
+    if len(s["events"]) > len(shown):
+        lines.append(f"  the latest {len(shown)}:")
+    for e in shown:
+        what = e["kind"] if e["kind"] != "unknown" else "condition unknown"
+        if e["condition"] in CONDITION_WORDS:
+            what += f" {CONDITION_WORDS[e['condition']]}"
+        price = "no price" if e["price_cents"] is None else dollars(e["price_cents"])
+        if e["outlier"]:
+            price += "*"
+        lines.append(f"  {e['at'][:10]}  {price:>9}  {what:<18} rank "
+                     f"{known(e['rank_before'], '{:,}')} -> {known(e['rank_after'], '{:,}')}")
+    if any(e["outlier"] for e in shown):
+        lines.append("  * an outlier price: the sale counts, its price does not")
+    return lines
 
 
 def _wrapped(lines: list[str], width: int = WIDTH) -> list[str]:
@@ -348,8 +411,8 @@ def _velocity_lines(la: dict) -> list[str]:
         "Confidence: unknown"
     sells = (f"; sells one copy in about {la['days_to_sell']:.0f} days" if la["days_to_sell"]
              is not None else "")
-    return [line + sells + f"; {count(la['sale_days_180'] or 0, 'day')} with a used sale "
-            f"in the last 180"]
+    return [line + sells + f"; {count(la['sale_days_180'] or 0, 'day')} with a sale in the "
+            f"last 180"]
 
 
 def _screen_lines(sc: dict) -> list[str]:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from bench.machine import describe
+from bench.sales import render as render_sales
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = {
@@ -29,6 +30,7 @@ PARTS = {
     "schedule": ["bench.schedule", "--rates", "5", "20", "60", "--hours", "24"],
     "freshness": ["bench.schedule", "--freshness", "--rates", "5", "20", "60", "--hours", "24"],
     "funnel": ["bench.funnel", "--products", "2000", "--lags", "0", "60", "360"],
+    "sales": ["bench.sales", "--products", "2000"],
     "backtest": ["bench.backtest", "--products", "2000", "--horizons", "30", "90", "180"],
     "analysis": ["bench.analysis", "--products", "300", "--repeat", "5"],
     "recalc": ["bench.recalc", "--rows", "100000", "1000000", "--repeat", "3"],
@@ -114,6 +116,7 @@ def render(results: dict, commands: dict, machine: dict, when: dict[str, str]) -
         "lock): " + "; ".join(f"{r['rate_per_min']}/min {r['runs']}, "
                               f"{r['cron_ticks_skipped_busy']} skipped" for r in s), ""]
     lines += render_freshness(results["freshness"]["results"], commands["freshness"])
+    lines += render_sales(results["sales"], commands["sales"])
     lines += render_funnel(results["funnel"], commands["funnel"])
     lines += render_backtest(results["backtest"], commands["backtest"])
     a = results["analysis"]

@@ -23,31 +23,60 @@ def p_with(csv, **kw):
 def test_same_minute_offer_and_rank_drop_is_a_sale():
     h = sales_history([NOW - 10 * DAY], rank_delay=0)
     inf = infer_sales(p_with(h), NOW)
-    assert inf.used_drops == 1 and inf.used_confirmed == 1
-    assert inf.sales[0].confirmed_by == "window"
+    assert inf.used_drops == 1 and inf.used_matched == 1
+    (sale,) = inf.events
+    assert sale.kind == "used" and sale.drop_time == sale.time == NOW - 10 * DAY
 
 
-@pytest.mark.parametrize("delay_h,confirmed", [(0, True), (239, True), (240, True),
-                                                (241, False)])
-def test_240_hour_window_inclusive(delay_h, confirmed):
-    # the fixture also reports a worse rank 3 days after the drop, so past the window the
-    # lookahead (next report after the drop) sees no improvement either
-    h = sales_history([NOW - 40 * DAY], rank_delay=delay_h * HOUR)
-    inf = infer_sales(p_with(h), NOW)
-    assert inf.used_confirmed == int(confirmed)
-    if confirmed:
-        assert inf.sales[0].confirmed_by == "window"
+@pytest.mark.parametrize("drop_h,kind", [(-3, "used"), (0, "used"), (-1, "used"),
+                                         (-4, "unknown"), (1, "unknown")])
+def test_an_offer_drop_between_the_report_before_the_jump_and_the_jump_is_matched(drop_h, kind):
+    """Rank reports at J - 3 h and J (a jump): a drop in [J - 3 h, J] is the sale's; one
+    before the previous report or after the jump is not (the jump is still a sale, of
+    unknown kind)."""
+    j = NOW - 20 * DAY
+    csv = {"SALES": [(j - 40 * HOUR, 900_000), (j - 3 * HOUR, 910_000), (j, 200_000),
+                     (j + 3 * HOUR, 205_000)],
+           "COUNT_USED": [(j - 50 * HOUR, 5), (j + drop_h * HOUR, 4)],
+           "USED": [(j - 50 * HOUR, 3100)]}
+    (sale,) = infer_sales(p_with(csv), NOW).events
+    assert sale.kind == kind and sale.time == j
+    assert (sale.price_cents == 3100) == (kind == "used")
+    assert (sale.rank_before, sale.rank_after) == (910_000, 200_000)
 
 
-def test_sparse_rank_history_uses_30_day_lookahead():
+@pytest.mark.parametrize("ratio,sale", [(0.949, True), (0.951, False), (0.99, False)])
+def test_a_sale_is_a_rank_report_more_than_five_percent_below_the_one_before(ratio, sale):
+    j = NOW - 20 * DAY
+    csv = {"SALES": [(j - 5 * HOUR, 1_000_000), (j, int(1_000_000 * ratio))],
+           "COUNT_USED": [(j - 50 * HOUR, 5), (j - HOUR, 4)], "USED": [(j - 50 * HOUR, 3100)]}
+    inf = infer_sales(p_with(csv), NOW)
+    assert len(inf.events) == int(sale) and inf.used_drops == 1
+
+
+def test_one_jump_confirms_one_sale_of_several_drops():
+    j = NOW - 20 * DAY
+    csv = {"SALES": [(j - 10 * HOUR, 900_000), (j, 150_000)],
+           "COUNT_USED": [(j - 20 * HOUR, 6), (j - 8 * HOUR, 5), (j - 4 * HOUR, 4),
+                          (j - 2 * HOUR, 3)],
+           "USED": [(j - 20 * HOUR, 2000), (j - 8 * HOUR, 2100), (j - 4 * HOUR, 2200),
+                    (j - 2 * HOUR, 2300)]}
+    inf = infer_sales(p_with(csv), NOW)
+    (sale,) = inf.events
+    assert inf.used_drops == 3 and inf.used_matched == 1
+    assert sale.drop_time == j - 2 * HOUR and sale.price_cents == 2200  # the latest drop
+
+
+def test_sparse_rank_history_looks_back_at_most_30_days():
     t = NOW - 60 * DAY
     csv = {"COUNT_USED": [(t - 30 * DAY, 5), (t, 4)],
            "SALES": [(t - 30 * DAY, 900_000), (t + 20 * DAY, 200_000)],
            "USED": [(t - 30 * DAY, 3100)]}
-    inf = infer_sales(p_with(csv), NOW)
-    assert [s.confirmed_by for s in inf.sales] == ["lookahead"]
-    csv["SALES"][1] = (t + 31 * DAY, 200_000)  # beyond 30 days: not evidence
-    assert infer_sales(p_with(csv), NOW).sales == ()
+    (sale,) = infer_sales(p_with(csv), NOW).events
+    assert sale.kind == "used" and sale.drop_time == t and sale.time == t + 20 * DAY
+    csv["SALES"][1] = (t + 31 * DAY, 200_000)  # the drop is 31 days before the jump
+    (sale,) = infer_sales(p_with(csv), NOW).events
+    assert sale.kind == "unknown" and sale.price_cents is None
 
 
 def test_minus_one_placeholders_are_not_drops():
@@ -56,12 +85,27 @@ def test_minus_one_placeholders_are_not_drops():
            "SALES": [(t - 5 * DAY, 500_000), (t + HOUR, 100_000), (t + 2 * DAY, -1)],
            "USED": [(t - 5 * DAY, 2000), (t, -1)]}
     inf = infer_sales(p_with(csv), NOW)
-    assert inf.drops == 0 and inf.sales == ()
+    assert inf.drops == 0 and [e.kind for e in inf.events] == ["unknown"]
+    assert inf.used_sales() == []
 
 
 def test_price_is_the_copy_that_sold_not_the_next_one():
     h = sales_history([NOW - 10 * DAY], sale_prices=[2222])
-    assert infer_sales(p_with(h), NOW).sales[0].price_cents == 2222
+    assert infer_sales(p_with(h), NOW).events[0].price_cents == 2222
+
+
+def test_the_condition_that_sold_is_the_one_whose_lowest_offer_went_away():
+    """Like New's lowest copy ($30 + $3.99) left at the drop while a cheaper Acceptable copy
+    stayed: a Like New sale at its item price, not at the lowest used price."""
+    h = sales_history([NOW - 10 * DAY], sale_prices=[1000], rank_delay=0)
+    t = NOW - 10 * DAY
+    h["USED_NEW_SHIPPING"] = [(t - 20 * DAY, 3000, 399), (t, 3500, 399)]
+    h["USED_ACCEPTABLE_SHIPPING"] = [(t - 20 * DAY, 1000, 399)]
+    (sale,) = infer_sales(p_with(h), NOW).events
+    assert (sale.kind, sale.condition, sale.price_cents) == ("used", 2, 3000)
+    h["USED_ACCEPTABLE_SHIPPING"].append((t, -1, -1))  # two conditions changed: unknown
+    (sale,) = infer_sales(p_with(h), NOW).events
+    assert (sale.condition, sale.price_cents) == (None, 1000)
 
 
 def test_unconfirmed_drops_lower_deal_trust():
@@ -69,16 +113,17 @@ def test_unconfirmed_drops_lower_deal_trust():
     h = sales_history(times)
     h["COUNT_USED"].append((NOW - 5 * DAY, 0))  # a delisting: no rank move follows
     a = analyse(p_with(h), SELLER, now=NOW)
-    assert a.sales.used_drops == 5 and a.sales.used_confirmed == 4
+    assert a.sales.used_drops == 5 and a.sales.used_matched == 4
     assert a.row["deal_trust_pct"] == 80.0
 
 
-def test_iqr_trims_outliers():
+def test_iqr_flags_outliers_which_still_count_as_sales():
     times = [NOW - d * DAY for d in range(10, 130, 10)]
     prices = [2000, 2100, 1900, 2050, 1950, 2000, 2020, 9900, 1980, 2010, 2030, 1990]
     inf = infer_sales(p_with(sales_history(times, sale_prices=prices)), NOW)
-    kept = [s.price_cents for s in inf.sales]
+    kept = [s.price_cents for s in inf.used_sales()]
     assert inf.trimmed >= 1 and 9900 not in kept and 2000 in kept
+    assert len(inf.events) == 12
 
 
 def test_percentile_linear():
@@ -103,7 +148,7 @@ def _sales(prices_by_month):
     for month, prices in prices_by_month.items():
         base = keepa_minutes_from_epoch(dt.datetime(2025, month, 10, tzinfo=dt.timezone.utc)
                                         .timestamp())
-        out += [Sale(base + i * HOUR, p, "used", "window") for i, p in enumerate(prices)]
+        out += [Sale(base + i * HOUR, p, "used") for i, p in enumerate(prices)]
     return out
 
 
@@ -185,15 +230,22 @@ def test_amazon_selling_the_item_caps_list_at_in_the_full_analysis():
     assert a.offer.winner.seller_id == "A2BIGSELLER0001"  # Amazon's new offer is not used
 
 
-def test_why_no_price_counts_in_words():
-    from arbitrage_cli.analysis.sales import EMPTY, Sale, why_no_price
+def test_no_price_reasons_in_words():
+    from arbitrage_cli.analysis.sales import EMPTY, Sale
+    from arbitrage_cli.explain import no_price_words
 
-    assert why_no_price(dataclasses.replace(EMPTY, drops=1), 0) == \
-        "1 offer drop, none confirmed by a sales-rank improvement: no sale to price from"
-    assert why_no_price(dataclasses.replace(EMPTY, drops=3, confirmed=1), 0) == \
-        "1 confirmed sale, all new-condition: no used sale to price from"
-    old = Sale(time=1, price_cents=1000, kind="used", confirmed_by="window")
-    one = dataclasses.replace(EMPTY, sales=(old,), drops=2, confirmed=2, used_confirmed=1)
-    assert why_no_price(one, 0) == "1 used sale, none in the last year: no recent sale to " \
-        "price from"
-    assert why_no_price(one, 1) is None
+    assert no_price_words(EMPTY, NOW) == "no price history in this response"
+    has = dataclasses.replace(EMPTY, has_history=True, drops=1)
+    assert no_price_words(has, NOW) == "the sales rank never jumped: no sale to price from"
+    new = Sale(NOW - DAY, 1000, "new")
+    assert no_price_words(dataclasses.replace(has, events=(new,)), NOW) == \
+        "1 sale, all new-condition: no used sale to price from"
+    unknown = Sale(NOW - DAY, None, "unknown")
+    assert no_price_words(dataclasses.replace(has, events=(new, unknown, unknown)), NOW) == \
+        "3 sales (1 new-condition, 2 with no offer drop to tell the condition): no used " \
+        "sale to price from"
+    old = Sale(NOW - 400 * DAY, 1000, "used")
+    assert no_price_words(dataclasses.replace(has, events=(old,)), NOW) == \
+        "1 used sale, none in the last year: no recent sale to price from"
+    assert no_price_words(dataclasses.replace(has, events=(old, Sale(NOW, 900, "used"))),
+                          NOW) is None

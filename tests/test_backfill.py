@@ -102,8 +102,12 @@ def test_no_screen_is_the_seed_step_for_every_listed_product(tmp_path):
     assert db.execute("select count(*) from deals where status = 'screened'").fetchone()[0] == 0
 
 
-def test_token_accounting_one_product_share_and_one_seller_id_per_deal(baseline):
-    sim, db, summary = baseline["sim"], baseline["db"], baseline["summary"]
+def test_token_accounting_one_product_share_and_one_seller_id_per_deal(tmp_path):
+    """The seed step for every listed product (--no-screen), where winners repeat."""
+    sim, clock = make_sim()
+    db = open_db(str(tmp_path / "d.db"))
+    with start_simulator(sim) as server:
+        summary, _ = run(db, server.url, clock, screen=False)
     winners = {r["seller_id"] for r in db.query("select seller_id from deals where "
                                                 "seller_id is not null")}
     asked = [s for r in sim.calls("seller") for s in r.params["seller"].split(",")]
@@ -225,7 +229,7 @@ def test_second_backfill_exits_3_naming_the_holder(tmp_path):
 
 
 def test_token_exhaustion_pauses_cleanly_then_resumes(baseline, tmp_path):
-    sim, clock = make_sim(refill_rate=5, tokens=60)
+    sim, clock = make_sim(refill_rate=5, tokens=20)  # less than the listing costs
     db = open_db(str(tmp_path / "d.db"))
     with start_simulator(sim) as server:
         summary, _ = run(db, server.url, clock)
@@ -271,7 +275,7 @@ def test_fault_storms_finish_or_stop_cleanly(baseline, tmp_path, spec):
 
 
 def test_progress_reports_pages_deals_tokens_and_eta(tmp_path):
-    sim, clock = make_sim(products=40, refill_rate=5, tokens=80)  # a batch, then waits
+    sim, clock = make_sim(products=40, refill_rate=5, tokens=50)  # a batch, then waits
     db = open_db(str(tmp_path / "d.db"))
     events = []
     with start_simulator(sim) as server:
@@ -287,12 +291,14 @@ def test_progress_reports_pages_deals_tokens_and_eta(tmp_path):
 
 def test_max_minutes_stops_cleanly_and_the_next_run_resumes(baseline, tmp_path):
     """From cron a backfill that never runs out of tokens must still hand the lock to the
-    next sync: --max-minutes ends it between chunks, and nothing is lost."""
+    next sync: --max-minutes ends it between chunks, and nothing is lost. Against a Keepa this
+    slow a run ends after screening; the next one goes straight to the survivors' live offers
+    (before, every run judged the same history again and the backfill never finished)."""
     sim, clock = make_sim()
     original = sim.handle
 
     def slow(method, path, params, body=None):
-        clock.advance(20)  # every answer takes 20 simulated seconds
+        clock.advance(40)  # every answer takes 40 simulated seconds
         return original(method, path, params, body)
 
     sim.handle = slow
@@ -338,3 +344,29 @@ def test_ctrl_c_or_sigterm_stops_at_a_safe_point_and_resumes(baseline, tmp_path,
         _, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     assert rows(open_db(db_path)) == baseline["rows"]
+
+
+def test_products_bought_before_the_budget_runs_out_are_kept_and_rated_later(baseline,
+                                                                             tmp_path):
+    """The /seller call of a chunk can find the balance spent by its /product call: the
+    products are saved at once, their sellers fetched by a later chunk's call, and no product
+    is ever bought twice with live offers. Before, the chunk was thrown away and bought
+    again on resume."""
+    sim, clock = make_sim(refill_rate=10, tokens=10)
+    db = open_db(str(tmp_path / "d.db"))
+    with start_simulator(sim) as server:
+        summary, _ = run(db, server.url, clock, screen=False)
+        assert summary["outcome"] == "paused" and summary["deals_saved"] > 0
+        owed = {r[0] for r in db.execute(
+            "select seller_id from deals where status = 'deal' and seller_name is null")}
+        assert owed and not sim.calls("seller")
+        while summary["outcome"] == "paused":
+            clock.advance(3600)
+            summary, _ = run(db, server.url, clock, screen=False)
+    bought = asked(sim, offers=True)
+    assert len(bought) == len(set(bought))
+    fetched = {s for r in sim.calls("seller") for s in r.params["seller"].split(",")}
+    assert owed <= fetched
+    unrated = db.execute("select count(*) from deals d join sellers s using (seller_id) "
+                         "where s.found and d.seller_name is null").fetchone()[0]
+    assert unrated == 0

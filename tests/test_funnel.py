@@ -187,7 +187,8 @@ def test_a_settings_change_makes_screened_books_due_at_no_token(tmp_path):
                                  "tax_pct": 0.0, "screen_margin_pct": 60.0})
         recalc(db)
         promising = {r["asin"] for r in db.query(
-            "select asin from deals where status = 'screened' and screen_bound_cents > 0")}
+            "select asin from deals where status = 'screened' and skip_reason = "
+            "'not_profitable' and screen_bound_cents > 0")}
         assert promising and promising <= before
         w["sim"].log.clear()
         later(w, 15)

@@ -3,8 +3,8 @@
 Every csv series (and salesRanks) is cut at T, keeping the point still in effect; the stats
 are recomputed from the cut series the way Keepa computes them (keepa-api.md §2.4: `current`
 is the value in effect, `avgN` the time-weighted mean of the non-negative values over the N
-days before, floor(), -1 when nothing qualifies; `salesRankDropsN` the rank drops in the
-window); the Amazon state is read from the Amazon series at T; the live offers of that day are
+days before, floor(), -1 when nothing qualifies; `salesRankDropsN` the rank jumps in the
+window, analysis/sales.py); the Amazon state is read from the Amazon series at T; the live offers of that day are
 unknown, so there are none. Nothing after T survives: backtest predictions and charts at T
 use exactly what a user would have seen then.
 """
@@ -15,6 +15,7 @@ import copy
 from typing import Any
 
 from arbitrage_cli.analysis.keepa_data import csv_array, is_int, lst, obj, series
+from arbitrage_cli.analysis.sales import rank_jumps
 from arbitrage_cli.keepa.constants import CSV, csv_has_shipping
 
 DAY = 1440
@@ -52,12 +53,6 @@ def value_at(points: list[tuple[int, int]], t: int) -> int:
     return v
 
 
-def rank_drops(points: list[tuple[int, int]], a: int, b: int) -> int:
-    valid = [(t, v) for t, v in points if v >= 0]
-    return sum(1 for i in range(1, len(valid))
-               if a < valid[i][0] <= b and valid[i][1] < valid[i - 1][1])
-
-
 def as_of(product: Any, t: int) -> dict:
     """The product as Keepa would have served it at Keepa minute `t` (a new dict)."""
     p = product if isinstance(product, dict) else {}
@@ -88,7 +83,7 @@ def as_of(product: Any, t: int) -> dict:
         stats["avg"][i] = stats["avg365"][i]
     rank = series(cut_product, CSV["SALES"])
     for n in WINDOWS:
-        stats[f"salesRankDrops{n}"] = rank_drops(rank, t - n * DAY, t)
+        stats[f"salesRankDrops{n}"] = rank_jumps(rank, t - n * DAY, t)
     stats.update({"lastOffersUpdate": -1, "totalOfferCount": -2})
     out["stats"] = stats
     out["offersSuccessful"] = False

@@ -100,7 +100,7 @@ class History:
     fees: FeeInputs  # with no buy price
     estimate: estimators.Estimate  # the default estimator's parts
     confidence: float | None  # 0-1, pricing.confidence
-    sale_days_180: int
+    sale_days_180: int  # days with a sale of any kind in the last 180
 
 
 def history(p: dict, now: int) -> History:
@@ -114,7 +114,8 @@ def history(p: dict, now: int) -> History:
     fees = FeeInputs(None, list_at.list_at_cents, clean(fba_fees.get("pickAndPackFee")),
                      _referral_pct(p), clean(p.get("variableClosingFee")))
     return History(ev.sales, used, list_at, pricing.one_year_average(used, now), ev.used_now,
-                   fees, est, pricing.confidence(used, now), pricing.sale_days(used, now))
+                   fees, est, pricing.confidence(used, now),
+                   pricing.sale_days(list(ev.sales.events), now))
 
 
 def offers_ahead(offer: OfferChoice, list_at: int | None, used_count: int | None) -> int | None:
@@ -199,10 +200,10 @@ def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
         "sales_inferred": len(used),
         "list_at_confidence": h.confidence,
         "sale_days_180": h.sale_days_180,
-        "days_to_sell": pricing.days_to_sell(used, now, offers_ahead(
+        "days_to_sell": pricing.days_to_sell(list(sales.events), now, offers_ahead(
             offer, list_at.list_at_cents, stat(p, "current", CSV["COUNT_USED"]))),
         "offer_drops": sales.used_drops,
-        "deal_trust_pct": pricing.deal_trust(sales.used_confirmed, sales.used_drops),
+        "deal_trust_pct": pricing.deal_trust(sales.used_matched, sales.used_drops),
         "offers_trend": pricing.offers_trend(p),
         "price_trend": pricing.price_trend(p),
         "sales_rank": pricing.sales_rank(p),

@@ -119,21 +119,38 @@ def confidence(sales: list[Sale], now: int) -> float | None:
 
 
 def sale_days(sales: list[Sale], now: int, days: int = 180) -> int:
-    """Days with at least one inferred used sale in the last `days` (ScoutIQ's measure)."""
+    """Days of the last `days` with at least one inferred sale of any kind (the demand a
+    rank history shows; ScoutIQ's eScore counts the same days from the rank alone)."""
     return len({(now - s.time) // 1440 for s in sales if 0 <= now - s.time <= days * 1440})
+
+
+def used_share(sales: list[Sale]) -> float:
+    """The share of used copies among the sales whose kind is known (1 when none is): a sale
+    of unknown kind counts for the used rate in that proportion."""
+    used = sum(1 for s in sales if s.kind == "used")
+    new = sum(1 for s in sales if s.kind == "new")
+    return used / (used + new) if used + new else 1.0
 
 
 def days_to_sell(sales: list[Sale], now: int, offers_ahead: int | None) -> float | None:
     """Expected days to sell one copy listed at the List at: the copies priced at or below
     it sell first, one at a time, at the used sale rate of the last 180 days (of the last
-    year when fewer than 2 sold in 180). None without a used sale in the year."""
-    recent = [s for s in sales if 0 <= now - s.time <= 180 * 1440]
+    year when fewer than 2 sold in 180). `sales`: every inferred sale; a new one does not
+    count, one of unknown kind counts as the used share of the known ones. None without a
+    used sale in the year."""
+    share = used_share(sales)
+
+    def rate(days: int) -> float:
+        return sum(1.0 if s.kind == "used" else share if s.kind == "unknown" else 0.0
+                   for s in sales if 0 <= now - s.time <= days * 1440)
+
     window = 180
-    if len(recent) < 2:
-        recent, window = [s for s in sales if 0 <= now - s.time <= YEAR_MIN], 365
-    if not recent:
+    n = rate(window)
+    if n < 2:
+        window, n = 365, rate(365)
+    if not any(s.kind == "used" and 0 <= now - s.time <= YEAR_MIN for s in sales) or n <= 0:
         return None
-    return round(((offers_ahead or 0) + 1) * window / len(recent), 1)
+    return round(((offers_ahead or 0) + 1) * window / n, 1)
 
 
 def one_year_average(sales: list[Sale], now: int) -> int | None:

@@ -27,7 +27,7 @@ from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch
 log = logging.getLogger(__name__)
 __all__ = ["WRITER_LOCK", "BackfillOptions", "backfill"]
 KEYS = ("backfill_page", "backfill_position", "backfill_page_asins", "backfill_page_full",
-        "backfill_started_at", "backfill_query_hash", "backfill_completed_at")
+        "backfill_started_at", "backfill_query_hash", "backfill_completed_at", "backfill_passed")
 
 
 @dataclasses.dataclass
@@ -116,12 +116,18 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
             todo = [a for a in chunk if a not in done]
             end = position + len(chunk)
             if todo:
+                passed = set(filter(None, (state.get(db, "backfill_passed") or "").split(",")))
                 result, stopped = funnel.run(
-                    db, client, [(a, stage) for a in todo], clock=clock,
+                    db, client, [(a, funnel.OFFERS if a in passed else stage) for a in todo],
+                    clock=clock,
                     seller_ttl_s=options.seller_ttl_s, live=False,
                     chunk_size=options.chunk_size, history_batch=step, deadline=deadline,
                     check=lock.check)
                 funnel.tally(stats, result)
+                with immediate(db):
+                    state.set_(db, "backfill_passed", ",".join(result.unfetched), clock)
+                if result.paused:  # what it bought is saved and skipped on resume
+                    raise result.paused
                 if stopped:  # the batch is done again on resume; what it saved is skipped
                     return "stopped", deadline.message()
             with immediate(db):

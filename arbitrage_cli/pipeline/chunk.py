@@ -17,9 +17,12 @@ from arbitrage_cli.analysis.offers import OfferChoice, select_offer
 from arbitrage_cli.clock import Clock
 from arbitrage_cli.analysis.keepa_data import clean
 from arbitrage_cli.keepa.client import ASIN_RE, SELLER_RE, KeepaClient
-from arbitrage_cli.keepa.constants import DEALS_PER_PAGE, OFFERS_MIN
+from arbitrage_cli.analysis.sellers import seller_rating, wilson_lower_bound
+from arbitrage_cli.keepa.constants import DEALS_PER_PAGE, MAX_SELLERS_PER_CALL, OFFERS_MIN
+from arbitrage_cli.keepa.errors import BudgetPaused
 from arbitrage_cli.pipeline.recalc import recalc_rows
 from arbitrage_cli.store import deals as deal_store
+from arbitrage_cli.store import state
 from arbitrage_cli.store.db import immediate
 from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch
 
@@ -40,6 +43,8 @@ class ChunkResult:
     sellers_fetched: int = 0
     sellers_cached: int = 0
     bad_seller_ids: list = dataclasses.field(default_factory=list)
+    # the budget ran out after the products were bought: saved, and the run must now pause
+    paused: BudgetPaused | None = None
 
 
 def listed_deals(body: dict) -> tuple[list[dict], int]:
@@ -106,12 +111,24 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
     if bad_ids:
         log.warning("skipping malformed seller id(s) from Keepa: %s", bad_ids[:5])
         missing = [s for s in missing if s not in bad_ids]
+    # Sellers an earlier chunk could not pay for ride along (the one call takes 100 ids).
+    owed = [s for s in (state.get(db, "sellers_owed") or "").split(",") if s]
+    winners_missing = list(missing)
+    room = max(0, MAX_SELLERS_PER_CALL - len(missing))
+    missing += [s for s in owed if s not in missing][:room]
     fetched: dict = {}
+    paused: BudgetPaused | None = None
     if missing:
-        body = client.seller(missing)
-        fetched = body.get("sellers") if isinstance(body.get("sellers"), dict) else {}
+        try:
+            body = client.seller(missing)
+            fetched = body.get("sellers") if isinstance(body.get("sellers"), dict) else {}
+        except BudgetPaused as exc:
+            # the products are paid for: save them now, their sellers unrated until a later
+            # chunk's call (never throw bought offers away)
+            paused, missing = exc, []
+            owed = sorted(set(owed) | set(winners_missing))
     result = ChunkResult(sellers_fetched=len(missing),
-                         sellers_cached=len(winners) - len(missing) - len(bad_ids),
+                         sellers_cached=len(winners) - len(winners_missing) - len(bad_ids),
                          bad_seller_ids=bad_ids)
     rows = []
     for asin in asins:
@@ -149,6 +166,11 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
     with immediate(db):
         if missing:
             deal_store.save_sellers(db, missing, fetched, clock.now())
+            # every deal these sellers won gets the fresh rating (an earlier paused chunk's
+            # deals were saved unrated)
+            deal_store.rate_deals(db, {sid: seller_columns(fetched.get(sid)) for sid in missing})
+        if owed:
+            state.set_(db, "sellers_owed", ",".join(s for s in owed if s not in missing), clock)
         deal_store.upsert_rows(db, rows, clock.now())
         deal_store.save_payloads(db, good, now_keepa, clock.now())
         deal_store.save_payloads(db, {a: p for a, p in products.items() if a not in good},
@@ -159,4 +181,15 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
         recalc_rows(db, where=f"asin in ({marks})", positional=list(asins))
         if on_commit:
             on_commit(db)
+    result.paused = paused
     return result
+
+
+def seller_columns(seller: dict | None) -> dict:
+    """The deal row's seller columns from a /seller object (all None when not found)."""
+    pct, count = seller_rating(seller) if isinstance(seller, dict) else (None, None)
+    name = seller.get("sellerName") if isinstance(seller, dict) else None
+    return {"seller_name": name if isinstance(name, str) else None,
+            "seller_rating_pct": float(pct) if pct is not None else None,
+            "seller_rating_count": count,
+            "seller_quality": wilson_lower_bound(pct, count) if seller else None}

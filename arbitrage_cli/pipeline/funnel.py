@@ -22,6 +22,7 @@ from arbitrage_cli.analysis import screen
 from arbitrage_cli.analysis.deal import INVALID_PRODUCT, analyse, reference_time
 from arbitrage_cli.clock import Clock
 from arbitrage_cli.keepa.client import KeepaClient
+from arbitrage_cli.keepa.errors import BudgetPaused
 from arbitrage_cli.pipeline.chunk import (ANALYSIS_ERROR, HISTORY_DAYS, INCOMPLETE,
                                           NOT_RETURNED, STATS_DAYS, ChunkResult, process_chunk,
                                           skipped_row)
@@ -45,6 +46,9 @@ class FunnelResult(ChunkResult):
     passed: int = 0  # of those, sent on to live offers
     screened: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     offers: int = 0  # products asked with live offers (stage 2)
+    # passed the screen, but the run stopped before their live offers: the next run fetches
+    # them without judging their history again (which would spend a token and the time)
+    unfetched: list[str] = dataclasses.field(default_factory=list)
 
     def add(self, chunk: ChunkResult) -> None:
         self.saved += chunk.saved
@@ -115,8 +119,20 @@ def run(db: sqlite_utils.Database, client: KeepaClient, items: list[tuple[str, i
     """(ASIN, stage) in the order given: runs of stage-1 ASINs are screened `history_batch`
     at a time and their survivors fetched with live offers right away; stage-2 ASINs go
     straight to the seed step, `chunk_size` at a time. Returns (result, stopped by the
-    deadline). `check`: called before every call (the lock's)."""
+    deadline). `check`: called before every call (the lock's). When the budget runs out,
+    `result.paused` holds why: the caller counts what was done, then pauses."""
     result = FunnelResult()
+    try:
+        return _run(db, client, items, result, clock=clock, seller_ttl_s=seller_ttl_s,
+                    live=live, chunk_size=chunk_size, history_batch=history_batch,
+                    deadline=deadline, check=check)
+    except BudgetPaused as exc:
+        result.paused = exc
+        return result, False
+
+
+def _run(db, client, items, result, *, clock, seller_ttl_s, live, chunk_size, history_batch,
+         deadline, check) -> tuple[FunnelResult, bool]:
 
     def allowed() -> bool:
         if check:
@@ -125,13 +141,18 @@ def run(db: sqlite_utils.Database, client: KeepaClient, items: list[tuple[str, i
 
     def offers(asins: list[str]) -> bool:
         for i in range(0, len(asins), chunk_size):
+            result.unfetched = asins[i:]
             if not allowed():
                 return False
             part = asins[i:i + chunk_size]
             with deadline.unit() if deadline else contextlib.nullcontext():
-                result.add(process_chunk(db, client, part, clock=clock,
-                                         seller_ttl_s=seller_ttl_s, live=live))
+                chunk = process_chunk(db, client, part, clock=clock,
+                                      seller_ttl_s=seller_ttl_s, live=live)
+            result.add(chunk)
             result.offers += len(part)
+            result.unfetched = asins[i + chunk_size:]
+            if chunk.paused:
+                raise chunk.paused
         return True
 
     i = 0

@@ -113,6 +113,8 @@ def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None
         clock=clock, seller_ttl_s=options.seller_ttl_s, live=True,
         chunk_size=options.chunk_size, deadline=deadline, check=lock.check)
     funnel.tally(run.stats, result)
+    if result.paused:
+        raise result.paused
     if stopped:
         return "stopped", deadline.message()
     return "done", message

@@ -1,9 +1,10 @@
 """A deterministic synthetic catalog of used books with multi-year histories.
 
-Each product is simulated as a market: offers are listed, repriced, delisted and sold over
-three years. A sale removes the cheapest shippable used offer (an offer-count drop) and, after
-a delay (same minute, hours, days, or at the next sparse rank report), improves the sales rank.
-Every csv series is derived from that one history, so they agree the way Keepa's do. Part of
+Each product is simulated as a market (simulator/market.py): offers are listed, repriced,
+relisted, withdrawn and sold over three years. A sale takes the cheapest shippable used copy
+(an offer-count drop, unless its listing holds more copies) and shows as a jump of the sales
+rank at the next report (or a later one). Every csv series is derived from that one history,
+so they agree the way Keepa's do, and `SimProduct.sales` keeps the truth. Part of
 the history lies in the future of the catalog's creation time: as the clock advances, products
 change and a delta sync has work. Generation is lazy and cached per product.
 """
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import heapq
 import math
 import random
 import threading
 
 from arbitrage_cli.keepa.constants import AMAZON_SELLER_ID
+from arbitrage_cli.simulator.market import Churn, Rank, RankModel, SimSale
 from arbitrage_cli.timefmt import keepa_minutes_from_epoch
 
 DAY = 1440
@@ -46,7 +49,7 @@ SELLER_WORDS = ["Books", "Media", "Readers", "Page", "Shelf", "Library", "Campus
                 "Discount", "Rare", "Text", "Planet", "Better World", "Thrift", "Owl"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # identity: removing one from the live list is O(n), not O(n*fields)
 class SimOffer:
     offer_id: int
     seller_id: str
@@ -57,6 +60,8 @@ class SimOffer:
     sold: bool = False
     prices: list[list[int]] = dataclasses.field(default_factory=list)  # [t, price, shipping]
     comment: str | None = None
+    quantity: int = 1  # copies left in this listing
+    repricer: bool = False  # its seller steps the price down now and then
 
     @property
     def is_amazon(self) -> bool:
@@ -105,6 +110,7 @@ class SimProduct:
     rank_points: list[list[int]]  # [t, rank]
     amazon_prices: list[list[int]]  # [t, price]; empty: Amazon never sold it
     change_times: list[int]  # sorted minutes at which any series changed
+    sales: list[SimSale] = dataclasses.field(default_factory=list)  # the truth, oldest first
 
 
 def isbn10(n: int) -> str:
@@ -200,8 +206,10 @@ class Catalog:
         kind = rng.random()
         sales_per_day = (rng.uniform(0.3, 1.0) if kind < 0.2 else
                          rng.uniform(0.05, 0.3) if kind < 0.7 else rng.uniform(0.004, 0.05))
-        sparse_rank = sales_per_day < 0.02 or rng.random() < 0.1
-        target_live = rng.randint(1, 14)
+        # Keepa reports the rank of a slow book now and then, days apart
+        sparse_rank = sales_per_day < 0.03 and rng.random() < 0.5
+        churn = Churn.draw(rng)
+        target_live = rng.randint(1, 10)
         amazon = rng.random() < 0.12
         new_only = rng.random() < 0.06  # nobody sells it used
 
@@ -211,8 +219,20 @@ class Catalog:
 
         offers: list[SimOffer] = []
         live_offers: list[SimOffer] = []
-        planned_end: dict[int, int] = {}
+        planned_end: list[tuple[int, int, SimOffer]] = []  # (minute, offer id, offer)
         next_id = [0]
+        live_count = {"used": 0, "repricer": 0}  # kept as offers come and go (speed)
+
+        def counted(o: SimOffer, sign: int) -> None:
+            if not o.is_amazon and (o.condition != 1 or new_only):
+                live_count["used"] += sign
+            if o.repricer:
+                live_count["repricer"] += sign
+
+        def now_price(o: SimOffer) -> tuple[int, int]:
+            """Its price while the market is generated: the last one set (prices are
+            appended in time order here)."""
+            return o.prices[-1][1], o.prices[-1][2]
 
         def new_offer(t: int, new_condition: bool = False, seller: SimSeller | None = None
                       ) -> SimOffer:
@@ -221,26 +241,31 @@ class Catalog:
             fba = rng.random() < seller.fba_share
             factor = {1: 1.5, 2: 1.15, 3: 1.0, 4: 0.9, 5: 0.75}[cond]
             # now and then a seller underprices a copy: the arbitrage opportunity
-            spread = rng.uniform(0.3, 0.55) if rng.random() < 0.12 else rng.uniform(0.7, 1.35)
+            spread = rng.uniform(0.25, 0.5) if rng.random() < 0.25 else rng.uniform(0.7, 1.35)
             price = max(100, int(seasonal(t) * factor * spread * (1.12 if fba else 1)))
             if fba:
                 ship = -1 if rng.random() < 0.1 else 0
             else:
                 r = rng.random()
                 ship = -1 if r < 0.06 else 0 if r < 0.16 else rng.choice([399, 399, 385, 449, 599])
-            if ship == -1 and not fba:  # unshippable listings do not linger for years
-                planned_end[next_id[0]] = t + rng.randint(1, 20) * DAY
+            unshippable = ship == -1 and not fba
             o = SimOffer(next_id[0], seller.seller_id, cond, fba, t, prices=[[t, price, ship]],
                          comment=rng.choice([None, "Some highlighting.", "Ex-library copy.",
-                                             "Clean pages, light wear."]))
+                                             "Clean pages, light wear."]),
+                         quantity=rng.randint(2, 4) if rng.random() < churn.multi_copy else 1,
+                         repricer=rng.random() < churn.repricer_share)
+            if unshippable:  # unshippable listings do not linger for years
+                heapq.heappush(planned_end, (t + rng.randint(1, 20) * DAY, o.offer_id, o))
             next_id[0] += 1
             offers.append(o)
             live_offers.append(o)
+            counted(o, 1)
             return o
 
         def end(o: SimOffer, at: int, sold: bool) -> None:
             o.ended, o.sold = at, sold
             live_offers.remove(o)
+            counted(o, -1)
 
         for _ in range(target_live):
             new_offer(start)
@@ -254,85 +279,97 @@ class Catalog:
             o = new_offer(start, new_condition=True, seller=amz)
             o.prices = [[start, amazon_price, 0]]
 
-        rank = int(min(3_000_000, max(2_000, 90_000 / sales_per_day ** 0.8 * rng.uniform(0.5, 2))))
-        rank_points = [[start, rank]]
-        pending_rank: list[int] = []  # times of sales whose rank report is still due
+        model = RankModel.draw(rng, sparse_rank)
+        rank = Rank(model, rng, start, sales_per_day)  # a selling book starts at its level
         change_times = {start}
+        sold: list[tuple[int, SimOffer, int, int]] = []  # (minute, offer, price, shipping)
+        relisted: list[tuple[int, int, SimOffer]] = []  # (minute, offer id, template)
         t = start
-        rank_step = rng.randint(10, 20) * DAY if sparse_rank else rng.randint(12, 48) * 60
-        next_rank = start + rank_step
 
-        def live() -> list[SimOffer]:
-            return live_offers
+        def relist_due(until: int) -> None:
+            while relisted and relisted[0][0] <= until:
+                at, _, old = heapq.heappop(relisted)
+                seller = self.seller_by_id.get(old.seller_id)
+                o = new_offer(at, new_condition=old.condition == 1, seller=seller)
+                counted(o, -1)
+                o.condition, o.is_fba, o.prices = old.condition, old.is_fba, [[at, *now_price(old)]]
+                o.quantity, o.repricer = old.quantity, old.repricer
+                counted(o, 1)
+                change_times.add(at)
 
         while True:
-            current = live()
-            # the market refills toward target_live offers of the kind it sells
-            n_used = sum(1 for o in current if not o.is_amazon
-                         and (o.condition != 1 or new_only))
-            birth = sales_per_day * target_live / max(1, n_used) * 0.9 + 0.01
-            delist = 0.004 * len(current)
-            repr_rate = 0.01 * len(current)
-            total = sales_per_day + birth + delist + repr_rate
+            n_live = len(live_offers)
+            # the market refills toward target_live offers of the kind it sells: as fast as
+            # listings leave it there (a sale from a listing of several copies leaves none)
+            leaving = (sales_per_day * (1 - churn.multi_copy * 0.6)
+                       + churn.delist * target_live)
+            birth = leaving * target_live / max(1, live_count["used"]) * 0.9 + 0.01
+            delist = churn.delist * n_live
+            relist = churn.relist * n_live
+            repr_rate = churn.reprice * n_live + 0.1 * live_count["repricer"]
+            total = sales_per_day + birth + delist + relist + repr_rate
             t_event = t + max(1, int(rng.expovariate(total) * DAY))
-            # rank reports due before the next market event
-            while next_rank <= min(t_event, self.horizon):
-                if pending_rank and sparse_rank:
-                    rank = max(500, int(rank * rng.uniform(0.1, 0.5)))
-                    pending_rank.clear()
-                else:
-                    rank = min(5_000_000, int(rank * rng.uniform(1.01, 1.12)))
-                rank_points.append([next_rank, rank])
-                change_times.add(next_rank)
-                next_rank += rank_step
+            rank.until(min(t_event, self.horizon))
+            relist_due(min(t_event, self.horizon))
             t = t_event
             if t > self.horizon:
                 break
-            for o in [o for o in live_offers if planned_end.get(o.offer_id, t + 1) <= t]:
-                end(o, planned_end[o.offer_id], False)
-                change_times.add(o.ended)
+            while planned_end and planned_end[0][0] <= t:
+                at, _, o = heapq.heappop(planned_end)
+                if o.ended is None:
+                    end(o, at, False)
+                    change_times.add(at)
             r = rng.random() * total
             if r < sales_per_day:
-                sellable = [o for o in live() if not (not o.is_fba and o.price_at(t)[1] < 0)]
+                sellable = [o for o in live_offers if o.is_fba or o.prices[-1][2] >= 0]
                 used = [o for o in sellable if o.condition != 1]
                 pool = used if (used and rng.random() < 0.9) else sellable
                 if not pool:
                     continue
-                o = min(pool, key=lambda x: (sum(max(0, v) for v in x.price_at(t)), x.offer_id))
+                o = min(pool, key=lambda x: (max(0, x.prices[-1][1]) + max(0, x.prices[-1][2]),
+                                             x.offer_id))
                 if o.is_amazon:
                     continue
-                end(o, t, True)
-                change_times.add(t)
-                if sparse_rank:
-                    pending_rank.append(t)
+                price, ship = now_price(o)
+                if o.quantity > 1:  # one copy of several: the offer count does not move
+                    o.quantity -= 1
                 else:
-                    d = rng.random()
-                    delay = (0 if d < 0.35 else rng.randint(1, 2880) if d < 0.85
-                             else rng.randint(2881, 14_400))
-                    at = t + delay
-                    rank = max(500, int(rank * rng.uniform(0.1, 0.5)))
-                    if at <= self.horizon:
-                        rank_points.append([at, rank])
-                        change_times.add(at)
+                    end(o, t, True)
+                    if rng.random() < churn.same_crawl_listing:  # another copy listed at the
+                        new_offer(t, new_condition=rng.random() < 0.12)  # same crawl
+                change_times.add(t)
+                sold.append((t, o, price, ship))
+                rank.sale(t, len(sold) - 1)
             elif r < sales_per_day + birth:
                 new_offer(t, new_condition=rng.random() < 0.12)
                 change_times.add(t)
-            elif r < sales_per_day + birth + delist:
-                cands = [o for o in live() if not o.is_amazon]
+            elif r < sales_per_day + birth + delist + relist:
+                cands = [o for o in live_offers if not o.is_amazon]
                 if cands:
-                    end(rng.choice(cands), t, False)
+                    o = rng.choice(cands)
+                    end(o, t, False)
                     change_times.add(t)
+                    if r >= sales_per_day + birth + delist:  # back in hours or days
+                        heapq.heappush(relisted, (t + rng.randint(120, 4320), o.offer_id, o))
             else:
-                cands = live()
+                cands = live_offers
                 if cands:
-                    o = rng.choice(list(cands))
-                    price, ship = o.price_at(t)
-                    target = seasonal(t) * rng.uniform(0.8, 1.2)
-                    o.prices.append([t, max(100, int((price + target) / 2)), ship])
+                    o = rng.choice(cands)
+                    price, ship = now_price(o)
+                    if o.repricer and rng.random() < 0.9:  # undercut by a step
+                        new_price = int(price * rng.uniform(0.97, 0.995))
+                    else:
+                        target = seasonal(t) * rng.uniform(0.8, 1.2)
+                        new_price = int((price + target) / 2)
+                    o.prices.append([t, max(100, new_price), ship])
                     if o.is_amazon:
                         amazon_prices.append([t, o.prices[-1][1]])
                     change_times.add(t)
-        rank_points.sort()
+        rank.until(self.horizon)
+        rank_points = rank.points
+        change_times.update(pt for pt, _ in rank_points)
+        true_sales = [SimSale(st, o.offer_id, o.condition, price, ship, rank.shown.get(k))
+                      for k, (st, o, price, ship) in enumerate(sold)]
         word, topic = rng.choice(TITLE_WORDS), rng.choice(TOPICS)
         title = (rng.choice(SEASONAL_TITLES) if rng.random() < 0.15 else
                  f"{word} {topic}" if word in ADJECTIVES else f"{word} of {topic}")
@@ -350,5 +387,5 @@ class Catalog:
             fba_fee=None if rng.random() < 0.08 else rng.choice([306, 322, 375, 412, 468, 525]),
             referral_pct=None if rng.random() < 0.05 else rng.choice([15.0, 15.0, 15.01]),
             closing_fee=180, offers=offers, rank_points=rank_points,
-            amazon_prices=amazon_prices, change_times=sorted(change_times),
+            amazon_prices=amazon_prices, change_times=sorted(change_times), sales=true_sales,
         )

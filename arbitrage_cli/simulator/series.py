@@ -91,15 +91,20 @@ class Series:
                 hi = [t, v]
         return lo, hi
 
-    def drops(self, a: int, b: int) -> int:
-        """How many times the value fell between consecutive valid points within (a, b]."""
+    def drops(self, a: int, b: int, min_ratio: float = 0.0) -> int:
+        """How many times the value fell by more than `min_ratio` between consecutive valid
+        points within (a, b]."""
         n = 0
         start = max(1, self.index_at(a) + 1)
+        last = None
         for i in range(start, len(self.t)):
             if self.t[i] > b:
                 break
-            if 0 <= self.v[i] < self.v[i - 1]:
-                n += 1
+            prev = self.v[i - 1] if self.v[i - 1] >= 0 else last
+            if self.v[i] >= 0:
+                if prev is not None and self.v[i] < prev * (1 - min_ratio):
+                    n += 1
+                last = self.v[i]
         return n
 
     def flat(self, until: int, since: int | None = None) -> list[int]:

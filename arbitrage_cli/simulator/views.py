@@ -8,6 +8,7 @@ import math
 from arbitrage_cli.keepa.constants import (AMAZON_SELLER_ID, CSV, CSV_SIZE, DATE_RANGE_DAYS,
                                            USED_CONDITIONS)
 from arbitrage_cli.simulator.catalog import BOOKS_ROOT, DAY, SimOffer, SimProduct
+from arbitrage_cli.simulator.market import KEEPA_RANK_DROP
 from arbitrage_cli.simulator.series import Series
 
 USED_CSV = {2: 19, 3: 20, 4: 21, 5: 22}
@@ -29,14 +30,16 @@ def build_series(p: SimProduct) -> dict[int, Series]:
     cached = getattr(p, "_series", None)
     if cached and cached[0] == key:
         return cached[1]
-    events: dict[int, list] = {}
+    # one sweep over the market's changes: offers listed and ended, and every price set
+    changes: dict[int, list] = {}
     for o in p.offers:
-        events.setdefault(o.listed, []).append(("add", o))
+        for pt, price, ship in o.prices:
+            changes.setdefault(pt, []).append((0, o, price, ship))
+        changes.setdefault(o.listed, []).append((1, o, None, None))
         if o.ended is not None:
-            events.setdefault(o.ended, []).append(("end", o))
-    live: set[int] = set()
-    by_id = {o.offer_id: o for o in p.offers}
-    price_times = sorted({pt for o in p.offers for pt, _, _ in o.prices} | set(events))
+            changes.setdefault(o.ended, []).append((2, o, None, None))
+    current: dict[int, tuple[int, int, int, int]] = {}  # live id -> (cond, price, ship, landed)
+    prices: dict[int, tuple[int, int]] = {}
     points: dict[int, list] = {i: [] for i in (1, 2, 11, 12, 19, 20, 21, 22)}
     ships: dict[int, list] = {i: [] for i in (19, 20, 21, 22)}
 
@@ -48,31 +51,40 @@ def build_series(p: SimProduct) -> dict[int, Series]:
         if ship is not None:
             ships[idx].append(ship)
 
-    for t in price_times:
-        for kind, o in events.get(t, []):
-            (live.add if kind == "add" else live.discard)(o.offer_id)
+    for t in sorted(changes):
+        for kind, o, price, ship in sorted(changes[t], key=lambda c: c[0]):
+            oid = o.offer_id
+            if kind == 0:  # a price set (before the listing that starts at it)
+                prices[oid] = (price, ship)
+                if oid in current:
+                    current[oid] = (o.condition, price, ship, landed(price, ship))
+            elif kind == 1:
+                price, ship = prices[oid]
+                current[oid] = (o.condition, price, ship, landed(price, ship))
+            else:
+                current.pop(oid, None)
         best_new = best_used = -1
         n_new = n_used = 0
-        best_cond: dict[int, tuple[int, int]] = {}
-        for oid in live:
-            o = by_id[oid]
-            price, ship = o.price_at(t)
-            if o.condition == 1:
+        best_cond: dict[int, tuple[int, int, int]] = {}  # cond -> (landed, price, ship)
+        for cond, price, ship, land in current.values():
+            if cond == 1:
                 n_new += 1
-                best_new = price if best_new < 0 else min(best_new, price)
-            elif o.condition in USED_CONDITIONS:
+                if best_new < 0 or price < best_new:
+                    best_new = price
+            elif cond in USED_CONDITIONS:
                 n_used += 1
-                best_used = price if best_used < 0 else min(best_used, price)
-                cur = best_cond.get(o.condition)
-                if cur is None or landed(price, ship) < landed(*cur):
-                    best_cond[o.condition] = (price, ship)
+                if best_used < 0 or price < best_used:
+                    best_used = price
+                cur = best_cond.get(cond)
+                if cur is None or land < cur[0]:
+                    best_cond[cond] = (land, price, ship)
         record(1, t, best_new)
         record(2, t, best_used)
         record(11, t, n_new)
         record(12, t, n_used)
         for cond, idx in USED_CSV.items():
-            price, ship = best_cond.get(cond, (-1, -1))
-            record(idx, t, landed(price, ship), ship)
+            land, price, ship = best_cond.get(cond, (-1, -1, -1))
+            record(idx, t, land, ship)
     series = {i: Series(pts, ships.get(i)) for i, pts in points.items()}
     series[3] = Series([tuple(x) for x in p.rank_points])
     if p.amazon_prices:
@@ -134,7 +146,7 @@ def stats_object(p: SimProduct, series: dict[int, Series], now: int, days: int,
             st["isLowest90"][i] = cur >= 0 and lo90 is not None and cur <= lo90[1]
     rank = series[3]
     for n in (30, 90, 180, 365):
-        st[f"salesRankDrops{n}"] = rank.drops(now - n * DAY, now)
+        st[f"salesRankDrops{n}"] = rank.drops(now - n * DAY, now, KEEPA_RANK_DROP)
     st["outOfStockCountAmazon30"] = 0
     st["outOfStockCountAmazon90"] = 0
     st["deltaPercent90_monthlySold"] = None

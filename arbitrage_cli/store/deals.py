@@ -196,6 +196,15 @@ def save_sellers(db: sqlite_utils.Database, asked: Iterable[str], found: dict[st
         [r + (iso_utc(now),) for r in rows])
 
 
+def rate_deals(db: sqlite_utils.Database, columns_by_seller: dict[str, dict]) -> None:
+    """Write the seller columns of the deals won by these sellers (named columns only)."""
+    for sid, cols in columns_by_seller.items():
+        db.execute("update deals set seller_name = :seller_name, seller_rating_pct = "
+                   ":seller_rating_pct, seller_rating_count = :seller_rating_count, "
+                   "seller_quality = :seller_quality where seller_id = :sid",
+                   {**cols, "sid": sid})
+
+
 def seller_as_keepa(row: dict | None) -> dict | None:
     """A cached seller row in the Keepa seller shape the analysis reads."""
     if not row or not row.get("found"):

@@ -30,6 +30,10 @@ KNOWN_KEYS: dict[str, type] = {
     "full_walk_started_at": str,
     "full_walk_completed_at": str,
     "full_walk_pages": int,
+    # ASINs that passed the history screen; the backfill stopped before their live offers
+    "backfill_passed": str,
+    # winning sellers of deals saved before their /seller call could be paid for
+    "sellers_owed": str,
 }
 
 _SCALARS = (int, float, str, type(None))

@@ -1,0 +1,152 @@
+"""One simulated book's market over its whole history: offers listed, repriced, relisted,
+withdrawn and sold, and the sales rank Amazon reports (the simulator's own model of Keepa's
+data; nothing here is shared with the analysis it is tested against).
+
+The rank follows a sales score, the way Amazon's rank is understood to: each sale adds to a
+score with a short memory (days) and a long one (weeks); the rank is about
+`r0 / (score + eps)`, with a slow drift up while nothing sells and a small multiplicative
+wiggle on every report. So a slow book
+jumps from millions to a few hundred thousand at a sale and decays for weeks (the sawtooth of
+the real files), a faster one jumps less, and several sales between two reports show as one
+jump. The noise is the kind the real files show (`../shared/real-keepa`, docs/benchmarks.md
+"Sales"): reports that wiggle a few percent with no sale, listings that leave and come back
+(offer-count drops without a sale), repricers stepping prices, sales from listings of several
+copies (no offer-count drop), and Amazon's rank lagging a sale by hours now and then.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import math
+import random
+from collections.abc import Callable
+
+DAY = 1440
+MIN_RANK, MAX_RANK = 500, 5_000_000
+KEEPA_RANK_DROP = 0.05  # Keepa counts a rank drop of more than ~5% as a sale (real files)
+
+
+@dataclasses.dataclass(frozen=True)
+class SimSale:
+    """The truth: one copy sold."""
+    time: int  # Keepa minute the copy left (the offer-count drop, when there is one)
+    offer_id: int
+    condition: int
+    price: int  # item price
+    shipping: int
+    report: int | None  # the rank report that first shows it (None: none before the horizon)
+
+
+@dataclasses.dataclass(frozen=True)
+class RankModel:
+    r0: float  # the rank with a score of 1 (one sale just now)
+    eps: float  # the score floor: an unsold book's rank is about r0 / eps
+    tau_fast: float  # minutes: how fast a sale's first weight decays (days: the jump's fall)
+    tau_slow: float  # minutes: the long memory (weeks: the slow climb after)
+    slow_weight: float
+    drift: float  # log-rank per day the rank keeps rising while nothing sells (up to 60 days)
+    sigma: float  # the report-to-report wiggle (log scale)
+    step: int  # minutes between reports
+    same_minute: float  # share of sales whose offer change triggers a report at once
+    lag: float  # share of sales Amazon's rank shows only hours later
+
+    @classmethod
+    def draw(cls, rng: random.Random, sparse: bool) -> RankModel:
+        r0 = 200_000 * rng.uniform(0.5, 2.0)
+        return cls(r0=r0, eps=r0 / rng.uniform(1_000_000, 4_000_000),
+                   tau_fast=rng.uniform(1, 3) * DAY, tau_slow=rng.uniform(15, 40) * DAY,
+                   slow_weight=rng.uniform(0.05, 0.2), drift=rng.uniform(0.0, 0.01),
+                   sigma=rng.uniform(0.004, 0.012),
+                   step=rng.randint(2 * DAY, 7 * DAY) if sparse else rng.randint(180, 720),
+                   same_minute=0.0 if sparse else 0.35, lag=rng.uniform(0.1, 0.4))
+
+    def steady(self, sales_per_day: float) -> tuple[float, float]:
+        """The (fast, slow) scores of a book that has sold at this rate for a while."""
+        return sales_per_day * self.tau_fast / DAY, sales_per_day * self.tau_slow / DAY
+
+
+class Rank:
+    """The reports of one product's rank, driven by the sales fed to it."""
+
+    def __init__(self, model: RankModel, rng: random.Random, start: int,
+                 sales_per_day: float = 0.0):
+        self.m, self.rng = model, rng
+        self.fast, self.slow = model.steady(sales_per_day)
+        self.at = start
+        self.last_sale = start if sales_per_day else start - 60 * DAY
+        self.pending: list[tuple[int, int]] = []  # (effective minute, sale index)
+        self.points: list[list[int]] = []
+        self.shown: dict[int, int] = {}  # sale index -> report minute
+        self.next = start
+        self.report(start)
+
+    def sale(self, t: int, index: int) -> int:
+        """A sale at `t`; returns when Amazon's rank takes it into account."""
+        lag = self.rng.randint(60, 720) if self.rng.random() < self.m.lag else 0
+        heapq.heappush(self.pending, (t + lag, index))
+        if lag == 0 and self.rng.random() < self.m.same_minute:
+            self.report(t)
+        return t + lag
+
+    def until(self, t: int) -> None:
+        """Every scheduled report up to `t`."""
+        step, rnd = self.m.step, self.rng.random
+        while self.next <= t:
+            self.report(self.next)
+            self.next += max(60, int(step * (0.6 + 0.8 * rnd())))
+
+    def report(self, t: int) -> None:
+        m = self.m
+        if t != self.at:
+            self.fast *= math.exp((self.at - t) / m.tau_fast)
+            self.slow *= math.exp((self.at - t) / m.tau_slow)
+            self.at = t
+        pending = self.pending
+        while pending and pending[0][0] <= t:
+            effective, index = heapq.heappop(pending)
+            self.fast += math.exp((effective - t) / m.tau_fast)
+            self.slow += math.exp((effective - t) / m.tau_slow)
+            if effective > self.last_sale:
+                self.last_sale = effective
+            self.shown[index] = t
+        idle = (t - self.last_sale) / DAY
+        value = m.r0 / (self.fast + m.slow_weight * self.slow + m.eps) * math.exp(
+            m.drift * (idle if idle < 60.0 else 60.0) + self.rng.gauss(0.0, m.sigma))
+        rank = MIN_RANK if value < MIN_RANK else MAX_RANK if value > MAX_RANK else int(value)
+        points = self.points
+        if points and points[-1][0] == t:
+            points[-1][1] = rank
+        elif not points or points[-1][1] != rank:
+            points.append([t, rank])
+
+
+@dataclasses.dataclass
+class Churn:
+    """How a product's listings come and go, besides sales (per day)."""
+    delist: float  # per live offer: withdrawn for good
+    relist: float  # per live offer: withdrawn and listed again hours or days later
+    reprice: float  # per live offer
+    repricer_share: float  # offers whose seller runs a repricer (small steps, often)
+    multi_copy: float  # share of listings with several copies (a sale leaves the count)
+    same_crawl_listing: float  # share of sales with a new listing at the same minute
+
+    @classmethod
+    def draw(cls, rng: random.Random) -> Churn:
+        return cls(delist=0.002, relist=rng.uniform(0.002, 0.02), reprice=0.01,
+                   repricer_share=rng.uniform(0.0, 0.4), multi_copy=rng.uniform(0.2, 0.7),
+                   same_crawl_listing=rng.uniform(0.1, 0.5))
+
+
+def sale_reports(sales: list[SimSale]) -> dict[int, list[SimSale]]:
+    """Rank report minute -> the true sales it shows (a report may show several)."""
+    out: dict[int, list[SimSale]] = {}
+    for s in sales:
+        if s.report is not None:
+            out.setdefault(s.report, []).append(s)
+    return out
+
+
+Seasonal = Callable[[int], float]
+__all__ = ["Churn", "DAY", "KEEPA_RANK_DROP", "Rank", "RankModel", "SimSale", "Seasonal",
+           "sale_reports"]
