@@ -221,3 +221,23 @@ def test_the_simulator_makes_the_noise_the_real_files_have():
         assert got[key]["books"] >= 20
         ratio = got[key]["median"] / value["median"]
         assert 1 / 1.5 <= ratio <= 1.5, (key, got[key], value)
+
+
+def test_a_history_only_answer_values_a_book_as_the_full_one_does():
+    """R20: stage 1 (no offers, so no per-condition series) must not be stricter than the
+    full analysis: the same sales, prices and List at with or without live offers."""
+    from arbitrage_cli.simulator import Catalog, views
+
+    cat = Catalog(seed=11, products=60, now=1_780_000_000)
+    now = cat.created
+    for asin in cat.asins:
+        sp = cat.product(asin)
+        offers = views.offers_view(sp, now, 20, True, None)
+        full = views.product_json(sp, now, stats_days=365, history=True, days=1095,
+                                  offers=offers, offers_fetched_at=now)
+        alone = views.product_json(sp, now, stats_days=365, history=True, days=1095,
+                                   offers=None, offers_fetched_at=None)
+        a, b = history(full, now), history(alone, now)
+        assert [(e.time, e.price_cents, e.kind) for e in a.sales.events] == \
+            [(e.time, e.price_cents, e.kind) for e in b.sales.events]
+        assert a.list_at == b.list_at

@@ -13,7 +13,9 @@ the previous report's (Keepa crawls offers and rank together, and Amazon's rank 
 by hours), hardly ever earlier or later. In a sparse history (reports days apart) that span is
 the lookahead, at most `LOOKAHEAD_MIN`. The matched drop gives the kind (used/new), the
 condition (from the per-condition used series 19-22, when exactly one of them lost its lowest
-offer at that minute) and the price (the one in effect before the drop). A jump with no drop
+offer at that minute) and the price (the lowest used, or new, item price in effect before the
+drop: the per-condition series come only with live offers, and the history screen must value a
+book exactly as the full analysis does, R20). A jump with no drop
 is a sale of unknown kind: it counts for velocity, never for a price. An offer drop that no
 jump confirms is a listing withdrawn or a repricer, not a sale.
 
@@ -111,30 +113,29 @@ def _price_before(points: list[tuple[int, int]], t: int) -> int | None:
     return v if v is not None and v > 0 else None
 
 
-def _condition_series(product: Any) -> dict[int, tuple[list[int], list[tuple[int, int]]]]:
-    """condition -> (times, [(item price, landed price)]) of its lowest-offer series."""
+def _condition_series(product: Any) -> dict[int, tuple[list[int], list[int]]]:
+    """condition -> (times, landed prices) of its lowest-offer series (csv 19-22)."""
     out = {}
     for condition, index in USED_CONDITION_CSV.items():
         pts = triples(csv_array(product, index))
         if pts:
             out[condition] = ([p[0] for p in pts],
-                              [(p[1], p[1] if p[1] < 0 else p[1] + max(p[2], 0)) for p in pts])
+                              [p[1] if p[1] < 0 else p[1] + max(p[2], 0) for p in pts])
     return out
 
 
-def _condition_at(by_condition: dict, t: int) -> tuple[int | None, int | None]:
-    """(condition, item price) of the used copy that left at minute `t`: the one condition
-    whose lowest offer (csv 19-22) went up or away at that minute; (None, None) when none or
-    several did."""
+def _condition_at(by_condition: dict, t: int) -> int | None:
+    """The condition of the used copy that left at minute `t`: the one condition whose lowest
+    offer (csv 19-22) went up or away at that minute; None when none or several did."""
     found = []
-    for condition, (times, values) in by_condition.items():
+    for condition, (times, landed) in by_condition.items():
         i = bisect.bisect_left(times, t)
         if i == 0 or i >= len(times) or times[i] != t:
             continue
-        (price, before), (_, after) = values[i - 1], values[i]
-        if price > 0 and (after < 0 or after > before):
-            found.append((condition, price))
-    return found[0] if len(found) == 1 else (None, None)
+        before, after = landed[i - 1], landed[i]
+        if before > 0 and (after < 0 or after > before):
+            found.append(condition)
+    return found[0] if len(found) == 1 else None
 
 
 def percentile(sorted_values: list[int], q: float) -> float:
@@ -202,9 +203,10 @@ def infer_sales(product: Any, now: int) -> SalesInference:
             taken.add(match)
             t, k = drops[match]
             kind = USED if k == 0 else NEW
-            condition, price = _condition_at(by_condition, t) if kind == USED else (None, None)
-            if price is None:
-                price = _price_before(prices[kind], t)
+            # the price from the lowest-price series only: the per-condition series come with
+            # live offers alone, and a history-only answer must value a book the same (R20)
+            condition = _condition_at(by_condition, t) if kind == USED else None
+            price = _price_before(prices[kind], t)
             sale = dataclasses.replace(sale, kind=kind, condition=condition,
                                        price_cents=price, drop_time=t)
         events.append(sale)
