@@ -81,6 +81,12 @@ def render(product: dict, a: DealAnalysis, *, days: int = 365, fmt: str = "svg")
                             textcoords="offset points", xytext=(0, 6), ha="center",
                             fontsize=7, color="#2ca02c")
     row = a.row
+    if row.get("list_at_low_cents") and row.get("list_at_high_cents"):
+        prices.axhspan(row["list_at_low_cents"] / 100, row["list_at_high_cents"] / 100,
+                       color="#2ca02c", alpha=0.12, linewidth=0,
+                       # two dollar signs would read as matplotlib math: escaped
+                       label=f"likely {money(row['list_at_low_cents'])}\u2013"
+                             f"{money(row['list_at_high_cents'])}".replace("$", r"\$"))
     for key, label, style, color in (("list_at_cents", "List at", "--", "#2ca02c"),
                                      ("trough_price_cents", "trough", ":", "#9467bd"),
                                      ("price_now_cents", "buy now", "-.", "#d62728")):

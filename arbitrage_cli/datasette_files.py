@@ -31,6 +31,11 @@ COLUMNS = {
     "price_now_cents": "Landed price (item + shipping) of the cheapest live used offer, cents",
     "list_at_cents": "Predicted used sale price from inferred used sales (recent and seasonal; "
                      "arbitrage backtest measures it), cents",
+    "list_at_low_cents": "The low end of List at's range: the 20th percentile of the median "
+                         "used sale expected over the next 90 days, cents",
+    "list_at_high_cents": "The high end of List at's range: the 80th percentile, cents",
+    "profit_low_cents": "The profit if the copy sells at the low end of List at's range, "
+                        "cents (a cautious filter)",
     "list_at_confidence": "How many of the last year's used sales support List at and how "
                           "tight they are, 0-1 (0.4 and above: strong)",
     "days_to_sell": "Expected days to sell one copy listed at List at",
@@ -85,7 +90,10 @@ CHART = "'/-/arbitrage/chart/' || deals.asin as chart"
 BEST_COLUMNS = ("deals.asin, title, condition_label as condition, "
                 "round(price_now_cents / 100.0, 2) as buy, "
                 "round(list_at_cents / 100.0, 2) as list_at, "
-                "round(profit_cents / 100.0, 2) as profit, round(roi_pct) as roi, sales_rank, "
+                "round(list_at_low_cents / 100.0, 2) as list_at_low, "
+                "round(profit_cents / 100.0, 2) as profit, "
+                "round(profit_low_cents / 100.0, 2) as profit_low, round(roi_pct) as roi, "
+                "sales_rank, "
                 f"seller_name, {GATING_COLUMNS}, {CHART}")
 RECENT_COLUMNS = ("deals.asin, title, round(profit_cents / 100.0, 2) as profit, "
                   f"round(roi_pct) as roi, updated_at, {CHART}")

@@ -15,8 +15,8 @@ from markupsafe import Markup
 from arbitrage_cli.money import money
 
 # deals_pretty and the canned queries name their dollar and percent columns so.
-DOLLARS = frozenset({"buy", "list_at", "profit", "paid", "total_profit", "best_profit",
-                     "profit_then", "profit_now"})
+DOLLARS = frozenset({"buy", "list_at", "list_at_low", "list_at_high", "profit", "profit_low",
+                     "paid", "total_profit", "best_profit", "profit_then", "profit_now"})
 PERCENT = frozenset({"roi", "margin"})
 LINKS = {"amazon_url": "Amazon", "keepa_url": "Keepa", "approval_url": "request approval"}
 PRETTY_TABLES = frozenset({None, "deals_pretty", "marks_pretty"})  # None: a canned query
@@ -119,7 +119,9 @@ async def chart_page(datasette, request):
     title = html.escape(row.get("title") or asin)
     sym = await _symbol(datasette, note)
     facts = " · ".join(f"{label} {money(row.get(key), 'unknown', sym)}" for label, key in (
-        ("buy", "price_now_cents"), ("List at", "list_at_cents"), ("profit", "profit_cents")))
+        ("buy", "price_now_cents"), ("List at", "list_at_cents"),
+        ("likely from", "list_at_low_cents"), ("to", "list_at_high_cents"),
+        ("profit", "profit_cents"), ("at the low end", "profit_low_cents")))
     links = (f'<a href="{html.escape(row["amazon_url"])}">Amazon</a> · '
              f'<a href="{html.escape(row["keepa_url"])}">Keepa</a> · '
              f'<a href="{datasette.urls.table(note, "deals")}/{asin}">row</a> · '

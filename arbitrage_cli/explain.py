@@ -148,6 +148,9 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
     metrics = {k: v for k, v in vars(a.metrics).items()}
     if stored:
         metrics.update({k: stored.get(k) for k in metrics if k in stored})
+    metrics["profit_low_cents"] = stored.get("profit_low_cents") if stored \
+        and "profit_low_cents" in stored else _profit_at(a, row.get("list_at_low_cents"),
+                                                         settings)
     offers = [{"index": c.index, "seller_id": c.seller_id, "condition": c.condition,
                "condition_label": CONDITIONS.get(c.condition, "?"), "fba": c.is_fba,
                "price_cents": c.price_cents, "shipping_cents": c.shipping_cents,
@@ -166,7 +169,13 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
                    "rating_pct": a.seller_rating[0], "rating_count": a.seller_rating[1],
                    "quality": a.seller_quality},
         "sales": sales_report(a.sales, a.now) | {"deal_trust_pct": row.get("deal_trust_pct")},
-        "list_at": {"list_at_cents": la.list_at_cents, "uncapped_cents": la.uncapped_cents,
+        "list_at": {"list_at_cents": row.get("list_at_cents"),
+                    "list_at_low_cents": row.get("list_at_low_cents"),
+                    "list_at_high_cents": row.get("list_at_high_cents"),
+                    "market_cents": la.list_at_cents,
+                    "condition": row.get("condition"),
+                    "better_condition_cents": a.condition_cap,
+                    "uncapped_cents": la.uncapped_cents,
                     "recent_cents": est.recent if est else None,
                     "season_cents": est.season if est else None,
                     "confidence": row.get("list_at_confidence"),
@@ -195,6 +204,18 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
         "links": links(a.asin, row.get("image_name"), domain or 1),
         "mark": mark,
     }
+
+
+def _profit_at(a: DealAnalysis, list_at: int | None, settings: BusinessSettings | None
+               ) -> int | None:
+    """The profit if the copy sold at `list_at` (the range's low end), as recalc computes it."""
+    from arbitrage_cli.analysis.business import compute
+
+    if a.history is None or list_at is None:
+        return None
+    inputs = dataclasses.replace(a.history.fees, list_at_cents=list_at,
+                                 price_now_cents=a.row.get("price_now_cents"))
+    return compute(inputs, settings or BusinessSettings()).profit_cents
 
 
 def links(asin: str | None, image_name: str | None, domain: int = 1
@@ -256,9 +277,16 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
               else _seller_line(r["seller"]), "",
               *_sales_lines(s)]
     p, f = r["prices"], r["fees"]
-    lines += ["", f"List at: {dollars(la['list_at_cents'], 'none')} ({_basis(la)})"
+    lines += ["", f"List at: {dollars(la['list_at_cents'], 'none')}"
+              + (f", likely {dollars(la['list_at_low_cents'])}\u2013"
+                 f"{dollars(la['list_at_high_cents'])}" if la["list_at_low_cents"] is not None
+                 else "") + f" ({_basis(la)})"
               + (f", capped from {dollars(la['uncapped_cents'])} at 90% of Amazon"
                  if la["capped"] else "")
+              + (f"; at most {dollars(la['better_condition_cents'])} for a "
+                 f"{CONDITION_WORDS.get(la['condition'], 'used')} copy: a better one is offered "
+                 f"for that now, and a buyer takes it first (the used market says "
+                 f"{dollars(la['market_cents'])})" if la["better_condition_cents"] else "")
               + (" SUSPICIOUS: over 3x the current used price" if la["suspicious"] else "")
               + (f" rejected: {la['rejected']}" if la["rejected"] else ""),
               *_velocity_lines(la),
@@ -273,7 +301,9 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
               f"{' est.' if m['fba_fee_estimated'] else ''}, referral "
               f"{pct(f['referral_fee_pct'], 'default')}, closing "
               f"{dollars(f['closing_fee_cents'], 'default')})",
-              f"Profit: {dollars(m['profit_cents'], 'unknown')}   margin "
+              f"Profit: {dollars(m['profit_cents'], 'unknown')}"
+              + (f" ({dollars(m['profit_low_cents'])} at the low end)"
+                 if m.get("profit_low_cents") is not None else "") + "   margin "
               f"{pct(m['margin_pct'], 'unknown')}   ROI {pct(m['roi_pct'], 'unknown')}   min "
               f"listing {dollars(m['min_listing_price_cents'], 'unknown')}",
               _settings_line(r["settings"]),

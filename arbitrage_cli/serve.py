@@ -22,8 +22,8 @@ from arbitrage_cli.store.queries import SORTS, DealFilters, QueryError, count, g
 from arbitrage_cli.store.status import gather
 
 MAX_LIMIT = 500
-FLOATS = ("min_profit", "min_roi", "min_percent_down", "min_deal_trust", "min_seller_quality",
-          "min_confidence", "max_days_to_sell")
+FLOATS = ("min_profit", "min_profit_low", "min_roi", "min_percent_down", "min_deal_trust",
+          "min_seller_quality", "min_confidence", "max_days_to_sell")
 INTS = ("max_rank", "min_drops_30", "min_sale_days")
 BOOLS = ("hide_gated", "hide_amazon", "include_marked")
 OTHER = ("keyword", "conditions", "sort", "order", "limit", "cursor", "_shape", "format")

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from bench.machine import describe
+from bench.backtest import render as render_backtest
 from bench.sales import render as render_sales
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,8 @@ PARTS = {
     "freshness": ["bench.schedule", "--freshness", "--rates", "5", "20", "60", "--hours", "24"],
     "funnel": ["bench.funnel", "--products", "2000", "--lags", "0", "60", "360"],
     "sales": ["bench.sales", "--products", "2000"],
-    "backtest": ["bench.backtest", "--products", "2000", "--horizons", "30", "90", "180"],
+    "backtest": ["bench.backtest", "--products", "2000", "--horizons", "30", "90", "180",
+                 "--step-days", "30"],
     "analysis": ["bench.analysis", "--products", "300", "--repeat", "5"],
     "recalc": ["bench.recalc", "--rows", "100000", "1000000", "--repeat", "3"],
     "serve_1x1": ["bench.serve", "--rows", "100000", "--seconds", "10", "--threads", "1"],
@@ -180,74 +182,6 @@ def section(title: str, command: str, text: str) -> list[str]:
 
 def pct(v: float | None, digits: int = 1) -> str:
     return "-" if v is None else f"{v:.{digits}%}"
-
-
-def render_backtest(b: dict, command: str) -> list[str]:
-    lines = section(
-        "List-at backtest", command,
-        "Each history is cut at T = its end minus the horizon; every estimator predicts from "
-        "the product as of T (nothing after T), and is scored against the used sales "
-        "inferred from the full history in (T, T + horizon]. n: products predicted; "
-        "coverage: share of them with a used sale in the horizon; MdAPE: median absolute "
-        "error against the median sale; over: share predicted above the highest sale (the "
-        "error that loses money); precision / recall of \"profitable at Keepa's lowest used "
-        "price at T\" against \"profitable at the median sale\". Real: "
-        f"{b['real_files']} files of ../shared/real-keepa with its snapshots, each snapshot a "
-        f"cut point; simulator: {b['products']:,} products.")
-    for h, real in b["results"]["real"].items():
-        sim = b["results"]["simulator"][h]
-        lines += [f"**{h} days** ({real['cut_points']} real cut points of {real['books']} "
-                  f"books, {real['books_with_sales']} of them with used sales in the horizon; "
-                  f"{sim['cut_points']:,} simulated)", "",
-                  "| estimator | real n | coverage | MdAPE | over | precision | sim n | coverage | "
-                  "MdAPE | over | precision | recall |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for name in real["estimators"]:
-            r, s = real["estimators"][name], sim["estimators"][name]
-            bold = "**" if name == "default" else ""
-            lines.append(
-                f"| {bold}{name}{bold} | {r['n']} | {pct(r['coverage'], 0)} | "
-                f"{'-' if r['mdape_pct'] is None else str(r['mdape_pct']) + '%'} | "
-                f"{pct(r['overestimate_rate'], 1)} | {pct(r['precision'], 0)} | {s['n']:,} | "
-                f"{pct(s['coverage'], 0)} | {s['mdape_pct']}% | {pct(s['overestimate_rate'], 1)} | "
-                f"{pct(s['precision'], 0)} | {pct(s['recall'], 0)} |")
-        lines.append("")
-    verdicts = []
-    for h in b["results"]["real"]:
-        for where in ("real", "simulator"):
-            est = b["results"][where][h]["estimators"]
-            d = est["default"]
-            for metric in ("mdape_pct", "overestimate_rate"):
-                better = [n for n, e in est.items() if n != "default" and e[metric] is not None
-                          and (d[metric] is None or e[metric] <= d[metric])]
-                if better:
-                    verdicts.append(f"{h} days, {where}, {'MdAPE' if metric == 'mdape_pct' else 'over'}: "
-                                    f"{', '.join(better)} at least as good")
-    d90 = {w: b["results"][w]["90"]["estimators"] for w in ("real", "simulator")}
-    won = all(d90[w]["default"]["mdape_pct"] < d90[w]["seed"]["mdape_pct"]
-              and d90[w]["default"]["overestimate_rate"] < d90[w]["seed"]["overestimate_rate"]
-              for w in d90)
-    lines += [f"Target at 90 days: the default beats `seed` on MdAPE and overestimate rate on "
-              f"the real files and the simulator - {verdict(won)}. Where the default does not "
-              "win: " + ("; ".join(verdicts) if verdicts else "nowhere") + ".", "",
-              "Why: the default aims at the next three months (its seasonal part weights the "
-              "months a copy bought now sells in), the 90-day question. Over a half year a plain "
-              "year's median covers the horizon as well, and on the simulator it is a little "
-              "better at 180 days. The real columns are decided by a handful of books with "
-              "many snapshots each, so they move by whole books: at 90 days kd-0135048761 "
-              "(its spring sales came in almost half above its recent ones) and kd-8498388899 "
-              "(its one sale in the horizon was above every sale of the year before) hold the "
-              "median; at 30 and 180 days other books hold it and the seed's or a year's "
-              "median lands closer on them.", "",
-              "The default's error by `list_at_confidence` at 90 days: "
-              + "; ".join(f"{w}: " + ", ".join(f"{x['band']} {x['mdape_pct']}% (n {x['n']})"
-                                               for x in bands)
-                          for w, bands in b["confidence_bands_90"].items())
-              + ". On the simulator, 0.4 and above halves the error; the real files are too "
-              "few books to show a trend.", "",
-              f"Cost: the default estimate takes {b['estimate_us_per_product']['default']} us a "
-              f"product against the seed rule's {b['estimate_us_per_product']['seed']} us "
-              "(same process, same evidence); the whole analysis is in \"Analysis\" below.", ""]
-    return lines
 
 
 def render_funnel(f: dict, command: str) -> list[str]:

@@ -13,7 +13,8 @@ import pytest
 from arbitrage_cli.analysis import estimators as est
 from arbitrage_cli.analysis import pricing
 from arbitrage_cli.analysis.asof import DAY, as_of
-from arbitrage_cli.analysis.backtest import cut, evaluate
+from arbitrage_cli.analysis import backtest as bt
+from arbitrage_cli.analysis.backtest import evaluate
 from arbitrage_cli.analysis.deal import analyse, history
 from arbitrage_cli.analysis.sales import Sale, infer_sales
 from arbitrage_cli.cli import main
@@ -60,11 +61,7 @@ def test_as_of_the_last_update_is_what_keepa_said():
     assert checked > 100
 
 
-@pytest.mark.parametrize("name", ["kd-0470820942", "kd-1593694512", "av-0593655036"])
-def test_nothing_after_t_leaks_into_a_prediction(name):
-    p = real(name)
-    t = p["lastUpdate"] - 90 * DAY
-    before = {k: fn(est.evidence(as_of(p, t), t)) for k, fn in est.ESTIMATORS.items()}
+def _changed_after(p, t):
     changed = copy.deepcopy(p)
     for i, arr in enumerate(changed["csv"]):  # every price, count and rank after T x10
         if arr:
@@ -74,9 +71,42 @@ def test_nothing_after_t_leaks_into_a_prediction(name):
                     arr[j + 1] *= 10
     changed["csv"][CSV["USED"]] += [t + 10 * DAY, 1, t + 11 * DAY, 99999]
     changed["stats"] = {"current": [1] * 36}  # Keepa's stats are of the end: never read
-    after = {k: fn(est.evidence(as_of(changed, t), t)) for k, fn in est.ESTIMATORS.items()}
-    assert before == after and any(v is not None for v in before.values())
-    assert as_of(changed, t)["csv"] == as_of(p, t)["csv"]
+    fees = changed.get("fbaFees") or {}
+    if fees.get("lastUpdate", 0) > t:  # a fee set after T is not known at T
+        changed["fbaFees"] = {**fees, "pickAndPackFee": 99999}
+    changed["referralFeePercentage"] = 99.0  # undated: never read at T
+    return changed
+
+
+@pytest.mark.parametrize("name", ["kd-0470820942", "kd-1593694512", "av-0593655036"])
+def test_nothing_after_t_leaks_into_any_cut_point(name):
+    """Every cut point of the rolling origin, whole (predictions, ranges, buy price, fees at
+    T, condition, predicted sales), is the same when everything after T is changed."""
+    p = real(name)
+    end = p["lastUpdate"]
+    first = bt.first_time(p)
+    times = bt.cut_times(first, end, 90, 30)
+    assert len(times) >= 3
+    truth = infer_sales(p, end)
+    predicted = 0
+    for t in times[:4] + times[-2:]:
+        changed = _changed_after(p, t)
+        a = bt.cut(p, t, 90, est.ESTIMATORS, truth)
+        b = bt.cut(changed, t, 90, est.ESTIMATORS, truth)
+        assert a == b, t
+        assert as_of(changed, t)["csv"] == as_of(p, t)["csv"]
+        predicted += sum(v is not None for v in a.predictions.values())
+    assert predicted
+
+
+def test_cut_points_step_back_until_180_days_of_history_precede():
+    p = real("kd-0470820942")
+    end, first = p["lastUpdate"], bt.first_time(p)
+    times = bt.cut_times(first, end, 90, 30)
+    assert times[0] == end - 90 * DAY
+    assert all(a - b == 30 * DAY for a, b in zip(times, times[1:]))
+    assert times[-1] - first >= 180 * DAY > times[-1] - 30 * DAY - first
+    assert bt.cut_times(first, end, 6000, 30) == []  # 2011 was before it
 
 
 # -- the failure shapes of the real files --------------------------------------------------------
@@ -196,22 +226,58 @@ def test_new_condition_sales_are_not_used_prices_and_are_said_so():
 
 
 # -- the default against the seed and the baselines ----------------------------------------------
-def test_the_default_beats_the_seed_on_the_real_files_at_90_days():
-    report = evaluate(saved_products(REAL), 90, est.ESTIMATORS)
-    d, seed = report["estimators"]["default"], report["estimators"]["seed"]
-    assert report["products"] >= 80
-    assert d["mdape_pct"] < seed["mdape_pct"] and d["overestimate_rate"] < seed["overestimate_rate"]
-    assert d["coverage"] >= seed["coverage"] and d["n"] >= seed["n"]
-    # Against every baseline, book by book over rolling cut points: issue 22.
+BASELINE_NAMES = ("seed", "median365", "median90", "keepa_avg90")
 
 
-def test_the_default_beats_the_seed_on_the_simulator_at_90_days():
+@pytest.fixture(scope="module")
+def real_report():
+    return evaluate(saved_products(REAL), 90, est.ESTIMATORS, step_days=30)
+
+
+@pytest.fixture(scope="module")
+def sim_report():
     from bench.backtest import simulated
 
-    report = evaluate(simulated(400), 90, est.ESTIMATORS)
-    d, seed = report["estimators"]["default"], report["estimators"]["seed"]
-    assert d["mdape_pct"] < seed["mdape_pct"] and d["overestimate_rate"] < seed["overestimate_rate"]
-    assert d["coverage"] >= seed["coverage"] - 0.01 and d["precision"] >= seed["precision"]
+    return evaluate(simulated(200), 90, est.ESTIMATORS, step_days=30)
+
+
+def test_on_the_simulator_the_default_beats_every_baseline_at_90_days(sim_report):
+    """Book-weighted median error below every baseline's, overestimating no more often than
+    the best of them, and its range right as often as it claims (60% +- 10)."""
+    d = sim_report["estimators"]["default"]
+    for name in BASELINE_NAMES:
+        b = sim_report["estimators"][name]
+        assert d["mdape_pct"] < b["mdape_pct"], name
+    assert d["overestimate_rate"] <= min(sim_report["estimators"][n]["overestimate_rate"]
+                                         for n in BASELINE_NAMES)
+    assert 0.5 <= d["interval_coverage"] <= 0.7
+    assert sim_report["books"] >= 150 and d["books"] >= 150
+
+
+def test_on_the_real_files_the_default_is_never_worse_beyond_the_noise(real_report):
+    """Six books have sales after a cut: differences between estimators are mostly inside
+    the bootstrap interval (docs/benchmarks.md says which). The default is never worse than a
+    baseline beyond the noise, overestimates no more often than the best baseline, and its
+    range holds the median of what followed 60% +- 10 of the time."""
+    d = real_report["estimators"]["default"]
+    for name in BASELINE_NAMES:
+        diff = real_report["differences"][name]["mdape_pct"]
+        assert diff["difference"] < 0 or diff["noise"], (name, diff)
+    assert d["overestimate_rate"] <= min(real_report["estimators"][n]["overestimate_rate"]
+                                         for n in BASELINE_NAMES)
+    assert 0.5 <= d["interval_coverage"] <= 0.7
+
+
+def test_snapshots_of_one_book_count_once(tmp_path):
+    """Ten copies of a file change no book-weighted number (one book, one vote)."""
+    names = ["kd-0470820942", "kd-1580626130", "kd-8498388899"]
+    for name in names:
+        (tmp_path / f"{name}.json.gz").write_bytes((REAL / f"{name}.json.gz").read_bytes())
+    once = evaluate(saved_products(tmp_path), 90, est.ESTIMATORS)
+    for i in range(9):
+        (tmp_path / f"copy{i}.json.gz").write_bytes((REAL / f"{names[0]}.json.gz").read_bytes())
+    ten = evaluate(saved_products(tmp_path), 90, est.ESTIMATORS)
+    assert once == ten and once["books"] == 3
 
 
 def test_the_default_is_deterministic_and_reads_only_its_evidence():
@@ -220,27 +286,41 @@ def test_the_default_is_deterministic_and_reads_only_its_evidence():
     assert est.default(ev) == est.default(ev) == est.default(est.evidence(p, p["lastUpdate"]))
 
 
-def test_a_history_shorter_than_the_horizon_is_not_a_cut_point():
-    p = real("kd-0470820942")
-    assert cut(p, p["lastUpdate"], 6000, est.ESTIMATORS) is None  # 2011 was before it
-
-
 # -- the command ---------------------------------------------------------------------------------
-def test_backtest_on_a_directory_prints_the_documented_json(capsys):
-    code, out, _ = run(["backtest", "--product-dir", str(REAL), "--horizon-days", "90",
-                        "--estimator", "default", "--estimator", "seed", "--json"], capsys)
+@pytest.fixture(scope="module")
+def few_books(tmp_path_factory):
+    """Three real books and an earlier snapshot of one: the command, not the statistics."""
+    d = tmp_path_factory.mktemp("few")
+    for name in ("kd-0470820942", "kd-1580626130", "kd-8498388899",
+                 "snapshots/kd-8498388899-lu7555062-e3fe2d"):
+        (d / f"{name.split('/')[-1]}.json.gz").write_bytes((REAL / f"{name}.json.gz")
+                                                           .read_bytes())
+    return d
+
+
+def test_backtest_on_a_directory_prints_the_documented_json(capsys, few_books):
+    code, out, _ = run(["backtest", "--product-dir", str(few_books), "--horizon-days", "90",
+                        "--step-days", "30", "--estimator", "default", "--estimator", "seed",
+                        "--json"], capsys)
     assert code == 0
     report = json.loads(out)
-    assert report["horizon_days"] == 90 and report["products"] >= 80
+    assert (report["horizon_days"], report["step_days"]) == (90, 30)
+    assert report["books"] == 3 and report["cut_points"] > report["books"] * 10
     assert list(report["estimators"]) == ["default", "seed"]
     for s in report["estimators"].values():
-        assert {"n", "coverage", "mdape_pct", "overestimate_rate", "precision",
-                "recall"} <= set(s)
+        assert {"n", "books", "coverage", "mdape_pct", "mdape_ci_pct", "mdape_all_pct",
+                "overestimate_rate", "overestimate_ci", "precision", "recall",
+                "interval_coverage"} <= set(s)
+        lo, hi = s["mdape_ci_pct"]
+        assert lo <= s["mdape_pct"] <= hi
+    assert report["estimators"]["seed"]["interval_coverage"] is None  # no range
+    assert {"books", "mdape_pct", "overestimate_rate"} <= set(report["differences"]["seed"])
+    assert {"sales_ratio_median", "sales_within_half_to_double"} <= set(report["velocity"])
 
 
-def test_backtest_as_a_table_at_80_columns(capsys, monkeypatch):
+def test_backtest_as_a_table_at_80_columns(capsys, monkeypatch, few_books):
     monkeypatch.setenv("COLUMNS", "80")
-    code, out, _ = run(["backtest", "--product-dir", str(REAL)], capsys)
+    code, out, _ = run(["backtest", "--product-dir", str(few_books)], capsys)
     assert code == 0 and "default" in out and "MdAPE" in out
     assert max(len(line) for line in out.splitlines()) <= 80
 
@@ -251,10 +331,11 @@ def test_backtest_on_the_payloads_of_a_database(tmp_path, capsys):
     with simulated(tmp_path, "changed", products=30):
         pass
     code, out, _ = run(["--db", str(tmp_path / "deals.db"), "backtest", "--horizon-days",
-                        "60", "--json"], capsys)
+                        "60", "--step-days", "30", "--json"], capsys)
     assert code == 0
     report = json.loads(out)
-    assert report["products"] > 10 and report["estimators"]["default"]["n"] > 0
+    assert report["books"] > 10 and report["estimators"]["default"]["n"] > report["books"]
+    assert report["estimators"]["default"]["interval_coverage"] is not None
 
 
 @pytest.mark.parametrize("args, words", [
@@ -337,6 +418,8 @@ def test_serve_json_filters_and_sorts_on_them(analysed):
         days = [r["days_to_sell"] for r in body if r["days_to_sell"] is not None]
         assert days == sorted(days)
         assert c.get("/api/deals", params={"min_sale_days": "x"}).status_code == 400
+        low = c.get("/api/deals", params={"min_profit_low": "1", "_shape": "array"}).json()
+        assert low and all(r["profit_low_cents"] >= 100 for r in low)
 
 
 def test_recalc_keeps_them_and_explain_says_them(analysed, capsys):
@@ -357,3 +440,49 @@ def test_recalc_keeps_them_and_explain_says_them(analysed, capsys):
     la = json.loads(out)["list_at"]
     assert {"recent_cents", "season_cents", "confidence", "days_to_sell",
             "sale_days_180"} <= set(la)
+
+
+# -- List at's range and the condition bought ----------------------------------------------------
+def test_every_deal_carries_its_range_and_the_profit_at_its_low_end(analysed, capsys):
+    db, path = analysed
+    rows = list(db.query("select * from deals where list_at_cents > 0 and status = 'deal'"))
+    ranged = [r for r in rows if r["list_at_low_cents"] is not None]
+    assert len(ranged) >= 0.9 * len(rows)
+    for r in ranged:
+        assert r["list_at_low_cents"] <= r["list_at_cents"] <= r["list_at_high_cents"]
+        assert r["profit_low_cents"] <= r["profit_cents"]
+    values = sorted(r[0] for r in db.execute("select profit_low_cents from visible_deals "
+                                             "where profit_low_cents is not null"))
+    cut = values[len(values) // 2] / 100
+    code, out, _ = run(["--db", path, "deals", "--min-profit-low", str(cut)], capsys)
+    got = {r["asin"] for r in json.loads(out)}
+    want = {r[0] for r in db.execute("select asin from visible_deals where profit_low_cents "
+                                     ">= round(? * 100)", [cut])}
+    assert code == 0 and got == want and 0 < len(got) < len(values) + 1
+    asin = ranged[0]["asin"]
+    code, out, _ = run(["--db", path, "explain", asin], capsys)
+    words = " ".join(out.split())
+    assert code == 0 and ", likely $" in words and "at the low end)" in words
+
+
+def test_a_better_copy_offered_for_less_caps_the_list_at_of_a_worse_one():
+    """A Good copy bought at $12; the sales say $40; a Very Good copy is offered at $30 now: a
+    buyer takes that one first, so the Good copy's List at is $30, and its range ends there."""
+    from tests.keepa_fixtures import NOW, offer, product, sales_history
+
+    times = [NOW - d * DAY for d in (20, 50, 80, 110, 140, 170)]
+    h = sales_history(times, sale_prices=[4000] * 6)
+    offers = [offer(0, "A2BIGSELLER0001", 1200, 0, condition=4, fba=True),
+              offer(1, "A3OTHERSELLER02", 3000, 0, condition=3, fba=True)]
+    p = product(offers=offers, csv=h, current={"USED": 1200, "USED_GOOD_SHIPPING": 1200,
+                                               "USED_VERY_GOOD_SHIPPING": 3000})
+    a = analyse(p, None, now=NOW)
+    assert a.list_at.list_at_cents == 4000  # the used market
+    assert a.row["list_at_cents"] == 3000 and a.condition_cap == 3000
+    assert a.row["list_at_high_cents"] == 3000
+    from arbitrage_cli import explain
+
+    words = " ".join(explain.to_text(explain.report(a)).split())
+    assert "at most $30.00 for a Good copy: a better one is offered for that now" in words
+    p["stats"]["current"][CSV["USED_VERY_GOOD_SHIPPING"]] = 5000  # dearer: no cap
+    assert analyse(p, None, now=NOW).row["list_at_cents"] == 4000

@@ -21,25 +21,26 @@ PIPELINE_COLUMNS = {"first_seen_at", "confirmed_at", "updated_at", "next_check_a
                     "retry_since_at", "screen_price_cents", "screen_stage"}
 
 
-def insert(db, asin, x: FeeInputs, screen_price=None):
+def insert(db, asin, x: FeeInputs, screen_price=None, low=None):
     db["deals"].insert({"asin": asin, "status": "deal", "price_now_cents": x.price_now_cents,
                         "list_at_cents": x.list_at_cents, "fba_fee_cents": x.fba_fee_cents,
                         "referral_fee_pct": x.referral_fee_pct,
                         "closing_fee_cents": x.closing_fee_cents,
-                        "screen_price_cents": screen_price})
+                        "screen_price_cents": screen_price, "list_at_low_cents": low})
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(inputs_st, st.one_of(st.none(), st.integers(0, 200_000))),
+@given(st.lists(st.tuples(inputs_st, st.one_of(st.none(), st.integers(0, 200_000)),
+                          st.one_of(st.none(), st.integers(0, 200_000))),
                 min_size=1, max_size=5), settings_st)
 def test_sql_equals_python_on_random_inputs(rows, s):
     from arbitrage_cli.analysis.screen import at_price
 
     db = open_db(":memory:")
-    for i, (x, judged) in enumerate(rows):
-        insert(db, f"{i:010d}", x, judged)
+    for i, (x, judged, low) in enumerate(rows):
+        insert(db, f"{i:010d}", x, judged, low)
     recalc_rows(db, settings=s)
-    for i, (x, judged) in enumerate(rows):
+    for i, (x, judged, low) in enumerate(rows):
         got = db["deals"].get(f"{i:010d}")
         want = dataclasses.asdict(compute(x, s))
         for col, value in want.items():
@@ -47,6 +48,9 @@ def test_sql_equals_python_on_random_inputs(rows, s):
         # the history screen's bound: the same money math at the judged price less the margin
         bound = at_price(x, judged, s).bound_profit_cents if judged is not None else None
         assert got["screen_bound_cents"] == bound, (x, judged, s)
+        # the profit at the low end of List at's range: the same math at that price
+        at_low = compute(dataclasses.replace(x, list_at_cents=low), s).profit_cents
+        assert got["profit_low_cents"] == at_low, (x, low, s)
 
 
 def test_every_deal_column_has_exactly_one_producer():

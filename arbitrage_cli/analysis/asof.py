@@ -4,25 +4,34 @@ Every csv series (and salesRanks) is cut at T, keeping the point still in effect
 are recomputed from the cut series the way Keepa computes them (keepa-api.md §2.4: `current`
 is the value in effect, `avgN` the time-weighted mean of the non-negative values over the N
 days before, floor(), -1 when nothing qualifies; `salesRankDropsN` the rank jumps in the
-window, analysis/sales.py); the Amazon state is read from the Amazon series at T; the live offers of that day are
-unknown, so there are none. Nothing after T survives: backtest predictions and charts at T
-use exactly what a user would have seen then.
+window, analysis/sales.py); the Amazon state is read from the Amazon series at T; the live
+offers of that day are unknown, so there are none; the fees are those known at T (`fbaFees`
+when its lastUpdate is not later; the undated referral and closing fees give way to the
+defaults). Nothing after T survives: backtest predictions and charts at T use exactly what a
+user would have seen then.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
+import operator
 from typing import Any
 
-from arbitrage_cli.analysis.keepa_data import csv_array, is_int, lst, obj, series
-from arbitrage_cli.analysis.sales import rank_jumps
+from arbitrage_cli.analysis.keepa_data import csv_array, is_int, lst, obj, series, valid
+from arbitrage_cli.analysis.sales import jumps
 from arbitrage_cli.keepa.constants import CSV, csv_has_shipping
 
 DAY = 1440
 WINDOWS = (30, 90, 180, 365)
+# Fees Keepa gives without a date: what they were at T is unknown, so the defaults stand in.
+UNDATED_FEES = ("referralFeePercentage", "referralFeePercent", "variableClosingFee")
 
 
 def _cut(arr: list, t: int, width: int) -> list:
+    times = arr[0:len(arr) - len(arr) % width:width]
+    if set(map(type, times)) == {int} and all(map(operator.le, times, times[1:])):
+        return arr[:bisect.bisect_right(times, t) * width]  # Keepa's order: one search
     out = []
     for i in range(0, len(arr) - width + 1, width):
         if is_int(arr[i]) and arr[i] <= t:
@@ -30,11 +39,17 @@ def _cut(arr: list, t: int, width: int) -> list:
     return out
 
 
-def weighted_mean(points: list[tuple[int, int]], a: int, b: int) -> int:
+def weighted_mean(points: list[tuple[int, int]], a: int, b: int,
+                  times: list[int] | None = None) -> int:
     """floor() of the time-weighted mean of the non-negative values in effect over [a, b]
-    (each value holds until the next point); -1 if none qualifies."""
+    (each value holds until the next point); -1 if none qualifies. `times`: the points'
+    times, when the caller has them (then only the window's points are read)."""
     total = weight = 0
-    for i, (t, v) in enumerate(points):
+    first = max(0, bisect.bisect_right(times, a) - 1) if times is not None else 0
+    for i in range(first, len(points)):
+        t, v = points[i]
+        if t >= b:
+            break
         start = max(t, a)
         end = min(points[i + 1][0] if i + 1 < len(points) else b, b)
         if end <= start or v < 0:
@@ -58,7 +73,11 @@ def as_of(product: Any, t: int) -> dict:
     p = product if isinstance(product, dict) else {}
     out = {k: copy.deepcopy(v) for k, v in p.items()
            if k not in ("csv", "stats", "offers", "liveOffersOrder", "salesRanks",
-                        "buyBoxUsedHistory", "buyBoxSellerIdHistory", "monthlySoldHistory")}
+                        "buyBoxUsedHistory", "buyBoxSellerIdHistory", "monthlySoldHistory",
+                        *UNDATED_FEES, "fbaFees")}
+    fba = obj(p, "fbaFees")
+    if is_int(fba.get("lastUpdate")) and 0 <= fba["lastUpdate"] <= t:  # known by then
+        out["fbaFees"] = copy.deepcopy(fba)
     size = len(lst(p, "csv"))
     csv: list = [None] * size
     for i in range(size):
@@ -73,25 +92,27 @@ def as_of(product: Any, t: int) -> dict:
     stats: dict[str, Any] = {name: [-1] * size for name in ("current", "avg", *(
         f"avg{n}" for n in WINDOWS))}
     cut_product = {"csv": csv}
+    last_price_change = -1
     for i in range(size):
         pts = series(cut_product, i)  # landed prices for the _SHIPPING types
         if not pts:
             continue
-        stats["current"][i] = value_at(pts, t)
+        times = [pt for pt, _ in pts]
+        stats["current"][i] = pts[-1][1]  # the series is cut at t: its last point holds
         for n in WINDOWS:
-            stats[f"avg{n}"][i] = weighted_mean(pts, t - n * DAY, t)
+            stats[f"avg{n}"][i] = weighted_mean(pts, t - n * DAY, t, times)
         stats["avg"][i] = stats["avg365"][i]
-    rank = series(cut_product, CSV["SALES"])
+        if i not in (CSV["SALES"], CSV["COUNT_NEW"], CSV["COUNT_USED"]):
+            last_price_change = max(last_price_change, times[-1])
+    rank = valid(series(cut_product, CSV["SALES"]))
+    jumped = [rank[i][0] for i in jumps(rank)]
     for n in WINDOWS:
-        stats[f"salesRankDrops{n}"] = rank_jumps(rank, t - n * DAY, t)
+        stats[f"salesRankDrops{n}"] = len(jumped) - bisect.bisect_right(jumped, t - n * DAY)
     stats.update({"lastOffersUpdate": -1, "totalOfferCount": -2})
     out["stats"] = stats
     out["offersSuccessful"] = False
     out["lastUpdate"] = min(p["lastUpdate"], t) if is_int(p.get("lastUpdate")) else t
-    price_points = [pt for i in range(size) if i not in (CSV["SALES"], CSV["COUNT_NEW"],
-                                                         CSV["COUNT_USED"])
-                    for pt in series(cut_product, i)]
-    out["lastPriceChange"] = max((pt for pt, _ in price_points), default=-1)
+    out["lastPriceChange"] = last_price_change
     amazon = stats["current"][CSV["AMAZON"]] if size > CSV["AMAZON"] else -1
     out["availabilityAmazon"] = 0 if amazon > 0 else -1
     return out

@@ -36,6 +36,7 @@ class DealAnalysis:
     row: dict[str, Any]
     skip_reason: str | None
     history: History | None = None  # what the history alone says (the screen's input)
+    condition_cap: int | None = None  # a better-condition offer that capped the List at
 
 
 def reference_time(payload: Any) -> int | None:
@@ -101,6 +102,9 @@ class History:
     estimate: estimators.Estimate  # the default estimator's parts
     confidence: float | None  # 0-1, pricing.confidence
     sale_days_180: int  # days with a sale of any kind in the last 180
+    # the 20th-80th percentile of the coming horizon's median sale (estimators.default_range)
+    range_cents: tuple[int, int] | None = None
+    evidence: estimators.Evidence | None = None
 
 
 def history(p: dict, now: int) -> History:
@@ -113,9 +117,25 @@ def history(p: dict, now: int) -> History:
     fba_fees = obj(p, "fbaFees")
     fees = FeeInputs(None, list_at.list_at_cents, clean(fba_fees.get("pickAndPackFee")),
                      _referral_pct(p), clean(p.get("variableClosingFee")))
+    span = None
+    if list_at.list_at_cents is not None:
+        span = estimators.default_range(ev, estimators.SELL_WINDOW)
+    if span is not None:  # the same Amazon ceiling capped both: the range holds the List at
+        span = (min(span[0], list_at.list_at_cents), max(span[1], list_at.list_at_cents))
     return History(ev.sales, used, list_at, pricing.one_year_average(used, now), ev.used_now,
                    fees, est, pricing.confidence(used, now),
-                   pricing.sale_days(list(ev.sales.events), now))
+                   pricing.sale_days(list(ev.sales.events), now), span, ev)
+
+
+def for_condition(h: History, condition: int | None) -> tuple[int | None, tuple | None,
+                                                              int | None]:
+    """(List at, range, the better-condition offer that capped them) for a copy of
+    `condition`: a buyer takes a better copy offered for less first (estimators)."""
+    cents, span = h.list_at.list_at_cents, h.range_cents
+    ceiling = estimators.better_offer(h.evidence, condition) if h.evidence else None
+    if cents is None or ceiling is None or ceiling >= cents:
+        return cents, span, None
+    return ceiling, (min(span[0], ceiling), ceiling) if span else None, ceiling
 
 
 def offers_ahead(offer: OfferChoice, list_at: int | None, used_count: int | None) -> int | None:
@@ -144,7 +164,8 @@ def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
     quality = wilson_lower_bound(*rating) if offer.winner else None
     winner = offer.winner
     price_now = winner.landed_cents if winner else None
-    inputs = dataclasses.replace(h.fees, price_now_cents=price_now)
+    list_at_cents, span, condition_cap = for_condition(h, winner.condition if winner else None)
+    inputs = dataclasses.replace(h.fees, price_now_cents=price_now, list_at_cents=list_at_cents)
     metrics = compute(inputs, settings)
     avg_1yr = h.avg_1yr_cents
     season, sells = seasons.classify(_text(p, "title"), _category(p), _text(p, "manufacturer"),
@@ -155,7 +176,7 @@ def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
         skip = offer.reason
     elif list_at.rejected:
         skip = f"list_at_{list_at.rejected}"
-    elif list_at.list_at_cents is None:
+    elif list_at_cents is None:
         skip = NO_INFERRED_SALES
     else:
         skip = None
@@ -184,7 +205,9 @@ def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
         "price_now_cents": price_now,
         "used_offer_count": stat(p, "current", CSV["COUNT_USED"]),
         "live_offer_count": offer.live_count if offer.candidates else None,
-        "list_at_cents": list_at.list_at_cents,
+        "list_at_cents": list_at_cents,
+        "list_at_low_cents": span[0] if span else None,
+        "list_at_high_cents": span[1] if span else None,
         "list_at_uncapped_cents": list_at.uncapped_cents,
         "list_at_basis": list_at.basis,
         "list_at_capped": int(list_at.capped),
@@ -201,7 +224,7 @@ def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
         "list_at_confidence": h.confidence,
         "sale_days_180": h.sale_days_180,
         "days_to_sell": pricing.days_to_sell(list(sales.events), now, offers_ahead(
-            offer, list_at.list_at_cents, stat(p, "current", CSV["COUNT_USED"]))),
+            offer, list_at_cents, stat(p, "current", CSV["COUNT_USED"]))),
         "offer_drops": sales.used_drops,
         "deal_trust_pct": pricing.deal_trust(sales.used_matched, sales.used_drops),
         "offers_trend": pricing.offers_trend(p),
@@ -220,7 +243,7 @@ def analyse(product: Any, seller: dict | None = None, *, now: int | None = None,
         "offers_checked_keepa": stat_scalar(p, "lastOffersUpdate"),
     }
     return DealAnalysis(asin, now, offer, sales, list_at, seller if winner else None, rating,
-                        quality, metrics, row, skip, h)
+                        quality, metrics, row, skip, h, condition_cap)
 
 
 ANALYSIS_COLUMNS = frozenset(analyse({}).row)

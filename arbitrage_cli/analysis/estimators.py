@@ -8,6 +8,7 @@ pipeline uses.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import statistics
@@ -16,7 +17,7 @@ from typing import Any
 
 from arbitrage_cli.analysis import pricing
 from arbitrage_cli.analysis.keepa_data import stat
-from arbitrage_cli.analysis.sales import Sale, SalesInference, infer_sales
+from arbitrage_cli.analysis.sales import USED_CONDITION_CSV, Sale, SalesInference, infer_sales
 from arbitrage_cli.keepa.constants import CSV
 
 DAY = 1440
@@ -33,18 +34,36 @@ class Evidence:
     amazon_avg180: int | None
     amazon_avg365: int | None
     keepa_avg90_used: int | None  # Keepa's 90-day average of the lowest used price
+    used_count: int | None = None  # Keepa's used offer count now
+    condition_now: int | None = None  # of the cheapest used copy now (csv 19-22), if known
+    # condition (2-5) -> the cheapest landed price of that condition now (csv 19-22)
+    condition_prices: dict[int, int] = dataclasses.field(default_factory=dict)
 
     def recent(self, days: int) -> list[Sale]:
         return [s for s in self.used if self.now - s.time <= days * DAY]
 
 
+def condition_prices(product: Any) -> dict[int, int]:
+    """Used condition (2-5) -> its cheapest landed price now; empty when the per-condition
+    series are absent (they come with live offers)."""
+    landed = {c: stat(product, "current", i) for c, i in USED_CONDITION_CSV.items()}
+    return {c: v for c, v in landed.items() if v}
+
+
+def cheapest_condition(prices: dict[int, int]) -> int | None:
+    return min(prices, key=lambda c: (prices[c], c)) if prices else None
+
+
 def evidence(product: Any, now: int) -> Evidence:
     sales = infer_sales(product, now)
+    by_condition = condition_prices(product)
     return Evidence(now, sales, sales.used_sales(), stat(product, "current", CSV["USED"]),
                     stat(product, "current", CSV["AMAZON"]),
                     stat(product, "avg180", CSV["AMAZON"]),
                     stat(product, "avg365", CSV["AMAZON"]),
-                    stat(product, "avg90", CSV["USED"]))
+                    stat(product, "avg90", CSV["USED"]),
+                    stat(product, "current", CSV["COUNT_USED"]),
+                    cheapest_condition(by_condition), by_condition)
 
 
 def seed(ev: Evidence) -> pricing.ListAt:
@@ -128,7 +147,83 @@ def default(ev: Evidence) -> Estimate:
     return Estimate(value, recent, season, "recent+season")
 
 
-ESTIMATORS: dict[str, Estimator] = {**BASELINES, "default": lambda ev: capped(ev, default(ev).cents)}
+def better_offer(ev: Evidence, condition: int | None) -> int | None:
+    """The cheapest landed price of a copy in a strictly better condition than `condition`
+    offered now: a buyer takes that one first, so ours sells at no more."""
+    better = [v for c, v in ev.condition_prices.items() if condition is not None and c < condition]
+    return min(better) if better else None
+
+
+def for_condition(ev: Evidence, cents: int | None, condition: int | None) -> int | None:
+    """A prediction for a copy of `condition`: never above a better copy offered now."""
+    ceiling = better_offer(ev, condition)
+    return cents if cents is None or ceiling is None else min(cents, ceiling)
+
+
+ESTIMATORS: dict[str, Estimator] = {
+    **BASELINES,
+    "default": lambda ev: for_condition(ev, capped(ev, default(ev).cents), ev.condition_now)}
+
+
+# -- the range -----------------------------------------------------------------------------
+RANGE_QUANTILES = (0.2, 0.8)  # List at's range: where the coming median lands 60% of the time
+TRACK_STEP_DAYS = 30
+
+
+def track_record(ev: Evidence, horizon_days: int) -> list[float]:
+    """The default's own log errors on this book's past: from every origin a horizon and a
+    step apart before now, its prediction from the sales known then against the median of
+    the used sales that followed within the horizon (all of them known now)."""
+    used = ev.used
+    times = [s.time for s in used]
+    errors = []
+    t = ev.now - horizon_days * DAY
+    while times and t > times[0]:
+        past = used[:bisect.bisect_right(times, t)]
+        future = sorted(s.price_cents for s in used[bisect.bisect_right(times, t):
+                                                     bisect.bisect_right(times, t + horizon_days * DAY)])
+        if past and future:
+            then = dataclasses.replace(ev, now=t, used=past)
+            predicted = default(then).cents
+            if predicted:
+                errors.append(math.log(statistics.median(future) / predicted))
+        t -= TRACK_STEP_DAYS * DAY
+    return errors
+
+
+def _between(values: list[float]) -> tuple[float, float]:
+    """The order statistics of `values` that hold a new draw 60% of the time: the i-th and
+    j-th of n with (j - i) / (n + 1) >= 0.6, so a short record gives a wide range."""
+    values = sorted(values)
+    n = len(values)
+    i = max(1, math.floor(RANGE_QUANTILES[0] * (n + 1)))
+    j = min(n, math.ceil(RANGE_QUANTILES[1] * (n + 1)))
+    return values[i - 1], values[j - 1]
+
+
+def default_range(ev: Evidence, horizon_days: int) -> tuple[int, int] | None:
+    """The 20th and 80th percentile of the median used sale price of the coming horizon: the
+    default's prediction times the spread of its own errors on this book's past (at least 3
+    of them), else of the last year's single sales around their recent median; the Amazon
+    ceiling caps both ends. No constant is fitted to any data set: the book's own record
+    sets the width (docs/benchmarks.md, "List-at backtest": interval coverage)."""
+    est = default(ev)
+    if est.cents is None:
+        return None
+    errors = track_record(ev, horizon_days)
+    if len(errors) < 3:
+        center = est.recent or est.cents
+        errors = [math.log(max(s.price_cents, 1) / max(center, 1)) for s in ev.recent(RECENT_DAYS)]
+    if not errors:
+        return None
+    lo, hi = _between(errors)
+    low = min(int(round(est.cents * math.exp(lo))), est.cents)
+    high = max(int(round(est.cents * math.exp(hi))), est.cents)
+    return capped(ev, low), capped(ev, high)
+
+
+Range = Callable[[Evidence, int], "tuple[int, int] | None"]
+RANGES: dict[str, Range] = {"default": default_range}
 
 
 def capped(ev: Evidence, cents: int | None) -> int | None:

@@ -64,7 +64,7 @@ def csv_array(product: Any, index: int) -> list:
 def _plain(arr: list, width: int) -> bool:
     """Every element an int (not a bool) within the plausible range and every time >= 0: the
     shape Keepa sends, checked in a few C-speed passes instead of a call per element."""
-    return (all(type(x) is int for x in arr) and -MAX_PLAUSIBLE <= min(arr)
+    return (set(map(type, arr)) == {int} and -MAX_PLAUSIBLE <= min(arr)
             and max(arr) <= MAX_PLAUSIBLE and min(arr[0::width]) >= 0)
 
 

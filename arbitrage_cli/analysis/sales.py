@@ -91,18 +91,13 @@ def jumps(rank: list[tuple[int, int]]) -> list[int]:
             if rank[i][1] < rank[i - 1][1] * (1 - JUMP_RATIO)]
 
 
-def rank_jumps(points: list[tuple[int, int]], a: int, b: int) -> int:
-    """Rank jumps reported in (a, b]: our count of Keepa's salesRankDrops."""
-    rank = valid(points)
-    return sum(1 for i in jumps(rank) if a < rank[i][0] <= b)
-
-
-def _price_before(points: list[tuple[int, int]], t: int) -> int | None:
+def _price_before(points: list[tuple[int, int]], t: int, times: list[int] | None = None
+                  ) -> int | None:
     """The price in effect just before the drop: the copy that sold was listed at it (the
     point AT the drop minute is already the next-cheapest offer). A higher price that held
     less than SPIKE_MIN before the drop is a blip, not the copy that sold: the price before it
     counts. Falls back to the nearest later point when the series starts at the drop."""
-    times = [p[0] for p in points]
+    times = times if times is not None else [p[0] for p in points]
     i = bisect.bisect_left(times, t) - 1
     if i >= 1 and t - points[i][0] < SPIKE_MIN and points[i][1] > points[i - 1][1] > 0:
         i -= 1
@@ -183,6 +178,7 @@ def infer_sales(product: Any, now: int) -> SalesInference:
                    for t in _drops(pts) if since - LOOKAHEAD_MIN <= t)
     drop_times = [t for t, _ in drops]
     prices = {USED: valid(series(product, CSV["USED"])), NEW: valid(series(product, CSV["NEW"]))}
+    price_times = {k: [t for t, _ in v] for k, v in prices.items()}
     by_condition = _condition_series(product)
     taken: set[int] = set()
     events = []
@@ -206,7 +202,7 @@ def infer_sales(product: Any, now: int) -> SalesInference:
             # the price from the lowest-price series only: the per-condition series come with
             # live offers alone, and a history-only answer must value a book the same (R20)
             condition = _condition_at(by_condition, t) if kind == USED else None
-            price = _price_before(prices[kind], t)
+            price = _price_before(prices[kind], t, price_times[kind])
             sale = dataclasses.replace(sale, kind=kind, condition=condition,
                                        price_cents=price, drop_time=t)
         events.append(sale)

@@ -6,6 +6,9 @@ import typer
 def deals(
     ctx: typer.Context,
     min_profit: float = typer.Option(None, "--min-profit", help="Profit at least, dollars."),
+    min_profit_low: float = typer.Option(None, "--min-profit-low",
+                                         help="Profit at the low end of List at's range at "
+                                              "least, dollars (the cautious filter)."),
     min_roi: float = typer.Option(None, "--min-roi", help="ROI at least, percent."),
     max_rank: int = typer.Option(None, "--max-rank", help="Sales rank at most."),
     min_drops_30: int = typer.Option(None, "--min-drops-30", help="30-day rank drops at least."),
@@ -19,7 +22,7 @@ def deals(
     max_days_to_sell: float = typer.Option(None, "--max-days-to-sell", min=0,
                                            help="Expected days to sell one copy at most."),
     min_sale_days: int = typer.Option(None, "--min-sale-days", min=0, max=180,
-                                      help="Days with a used sale in the last 180, at least."),
+                                      help="Days with a sale in the last 180, at least."),
     keyword: str = typer.Option(None, "--keyword", help="Words in title, author or category."),
     condition: list[int] = typer.Option(None, "--condition",
                                         help="Keepa condition code to keep (repeatable)."),
@@ -47,7 +50,8 @@ def deals(
     from arbitrage_cli.store.queries import DealFilters, deal_columns, iter_deals
 
     output.check_format(fmt)
-    filters = DealFilters(min_profit=min_profit, min_roi=min_roi, max_rank=max_rank,
+    filters = DealFilters(min_profit=min_profit, min_profit_low=min_profit_low,
+                          min_roi=min_roi, max_rank=max_rank,
                           min_drops_30=min_drops_30, min_percent_down=min_percent_down,
                           min_deal_trust=min_deal_trust, min_seller_quality=min_seller_quality,
                           min_confidence=min_confidence, max_days_to_sell=max_days_to_sell,

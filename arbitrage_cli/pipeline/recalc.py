@@ -33,8 +33,16 @@ def all_in(price: str) -> str:
 
 
 ALL_IN = all_in("price_now_cents")
-FEES = f"({FBA} + (list_at_cents * {REF_BP} + 5000) / 10000 + {CLOSING})"
+
+
+def fees(price: str) -> str:
+    return f"({FBA} + ({price} * {REF_BP} + 5000) / 10000 + {CLOSING})"
+
+
+FEES = fees("list_at_cents")
 PROFIT = f"(list_at_cents - {ALL_IN} - {FEES})"
+# The profit if the copy sells at the low end of List at's range (a cautious user's filter).
+PROFIT_LOW = f"(list_at_low_cents - {ALL_IN} - {fees('list_at_low_cents')})"
 # The history screen's bound (analysis/screen.py): the profit at the price a screened product
 # was judged at, less the margin; a settings change can turn it positive at 0 tokens.
 SCREEN_BUY = "(screen_price_cents * (10000 - :screen_margin_bp) / 10000)"
@@ -53,6 +61,7 @@ DERIVED = {
         f"iif({MIN_DEN} > 0, (({ALL_IN} + {FBA} + {CLOSING}) * 10000 + {MIN_DEN} - 1)"
         f" / {MIN_DEN}, null)",
     "screen_bound_cents": f"(list_at_cents - {all_in(SCREEN_BUY)} - {FEES})",
+    "profit_low_cents": PROFIT_LOW,
     "settings_version": ":version",
 }
 RECALC_COLUMNS = frozenset(DERIVED)

@@ -132,3 +132,13 @@ M007_DEALS_PRETTY_SQL = M005_DEALS_PRETTY_SQL.replace(
     " as amazon_url,\n  coalesce((select r.status from user_restrictions r where r.asin = "
     "visible_deals.asin), 'unknown') as gating, (select r.approval_url from "
     "user_restrictions r where r.asin = visible_deals.asin) as approval_url\nfrom visible_deals")
+# 013: the List-at range and the profit at its low end beside the List at
+M013_DEALS_PRETTY_SQL = M012_DEALS_PRETTY_SQL.replace("""
+  round(v.list_at_cents / 100.0, 2) as list_at,
+  round(v.profit_cents / 100.0, 2) as profit,""", """
+  round(v.list_at_cents / 100.0, 2) as list_at,
+  round(v.list_at_low_cents / 100.0, 2) as list_at_low,
+  round(v.list_at_high_cents / 100.0, 2) as list_at_high,
+  round(v.profit_cents / 100.0, 2) as profit,
+  round(v.profit_low_cents / 100.0, 2) as profit_low,""")
+assert M013_DEALS_PRETTY_SQL != M012_DEALS_PRETTY_SQL

@@ -53,6 +53,7 @@ class QueryError(ConfigError):
 @dataclasses.dataclass(frozen=True)
 class DealFilters:
     min_profit: float | None = None  # dollars
+    min_profit_low: float | None = None  # dollars, at the low end of List at's range
     min_roi: float | None = None  # percent
     max_rank: int | None = None
     min_drops_30: int | None = None
@@ -61,7 +62,7 @@ class DealFilters:
     min_seller_quality: float | None = None  # 0-10, as shown
     min_confidence: float | None = None  # list_at_confidence, 0-1
     max_days_to_sell: float | None = None
-    min_sale_days: int | None = None  # days with a used sale in the last 180
+    min_sale_days: int | None = None  # days with a sale in the last 180
     keyword: str | None = None
     conditions: tuple[int, ...] = ()
     hide_gated: bool = False
@@ -120,6 +121,7 @@ def _sort_expr(f: DealFilters) -> str:
 # type ("k/10 or better" as shown, domain.md §3.6).
 THRESHOLDS = {
     "min_profit": "profit_cents >= round(:min_profit * 100)",
+    "min_profit_low": "profit_low_cents >= round(:min_profit_low * 100)",
     "min_roi": "roi_pct >= :min_roi",
     "max_rank": "sales_rank <= :max_rank",
     "min_drops_30": "drops_30 >= :min_drops_30",

@@ -112,7 +112,7 @@ VISIBLE_WHERE = VISIBLE_BASE + "\n  and profit_cents > 0"
 DERIVED_COLUMNS = frozenset({
     "fba_fee_estimated", "referral_fee_estimated", "closing_fee_estimated",
     "all_in_cost_cents", "amazon_fees_cents", "profit_cents", "margin_pct", "roi_pct",
-    "min_listing_price_cents", "settings_version", "screen_bound_cents"})
+    "min_listing_price_cents", "settings_version", "screen_bound_cents", "profit_low_cents"})
 
 FTS_COLUMNS = ["title", "author", "category"]
 
@@ -422,3 +422,14 @@ def m012_marketplace_links(db: sqlite_utils.Database) -> None:
     # Issue 16: one marketplace per database; the dollar view's links follow it.
     db.execute("drop view if exists deals_pretty")
     db.execute(frozen.M012_DEALS_PRETTY_SQL)
+
+
+@migrations(name="013_list_at_range")
+def m013_list_at_range(db: sqlite_utils.Database) -> None:
+    # Issue 22. List at comes with its range (the 20th and 80th percentile of the coming
+    # horizon's median used sale, analysis/estimators.default_range) and the profit at the
+    # low end of it, which recalc keeps current with the settings.
+    for column in ("list_at_low_cents", "list_at_high_cents", "profit_low_cents"):
+        db.execute(f"alter table deals add column {column} integer")
+    db.execute("drop view if exists deals_pretty")
+    db.execute(frozen.M013_DEALS_PRETTY_SQL)
