@@ -7,6 +7,7 @@ function, print. Human messages go to stderr, data to stdout.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import traceback
 
@@ -49,6 +50,7 @@ def _global_options(
     # typer bundles its own click: compare by name, not with click.core's enum
     given = getattr(ctx.get_parameter_source("db"), "name", None) == "COMMANDLINE"
     ctx.obj = AppConfig(db_path=db, keepa_url=keepa_url, verbosity=verbosity, db_given=given)
+    _RUN["db_path"] = db
 
 
 def _register() -> None:
@@ -93,7 +95,7 @@ _register()
 
 
 # This process's verbosity, and the real stderr that errors go to even under -q.
-_RUN: dict = {"verbosity": 0, "devnull": None}
+_RUN: dict = {"verbosity": 0, "devnull": None, "db_path": None}
 
 GLOBAL_OPTIONS = ("--db", "--keepa-url", "--verbose", "-v", "--quiet", "-q", "--log-file")
 
@@ -132,6 +134,10 @@ def _main(argv: list[str] | None, stderr) -> int:
 
     try:
         rv = app(args=argv, standalone_mode=False)
+        if rv == 130:  # typer turns Ctrl-C into a quiet exit 130: say what happened
+            from arbitrage_cli import signals
+
+            error(f"error: {signals.INTERRUPTED}")
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -150,12 +156,26 @@ def _main(argv: list[str] | None, stderr) -> int:
             error(redact(traceback.format_exc(), known_secrets()))
         return exc.exit_code
     except KeyboardInterrupt:
-        error("interrupted")
+        from arbitrage_cli import signals
+
+        error(f"error: {signals.INTERRUPTED}")
         return 130
+    except sqlite3.OperationalError as exc:  # the disk, not the program: exit 2 when known
+        from arbitrage_cli.store.db import storage_error
+
+        known = storage_error(exc, _RUN.get("db_path"))
+        if known is None:
+            return _unexpected(exc, error)
+        error(f"error: {known}")
+        return known.exit_code
     except Exception as exc:  # noqa: BLE001 - last resort: a message, not a traceback with secrets
-        error(f"unexpected error: {redact(f'{type(exc).__name__}: {exc}', known_secrets())}"
-              + ("" if _RUN["verbosity"] >= 1 else " (run with -v for details)"))
-        if _RUN["verbosity"] >= 1:  # the traceback, with every known secret scrubbed
-            error(redact(traceback.format_exc(), known_secrets()))
-        return EXIT_UNEXPECTED
+        return _unexpected(exc, error)
     return rv if isinstance(rv, int) else 0
+
+
+def _unexpected(exc: Exception, error) -> int:
+    error(f"unexpected error: {redact(f'{type(exc).__name__}: {exc}', known_secrets())}"
+          + ("" if _RUN["verbosity"] >= 1 else " (run with -v for details)"))
+    if _RUN["verbosity"] >= 1:  # the traceback, with every known secret scrubbed
+        error(redact(traceback.format_exc(), known_secrets()))
+    return EXIT_UNEXPECTED

@@ -33,3 +33,8 @@ class LockLost(ArbitrageError):
     """Our lease was taken over while we worked: stop before writing anything else."""
 
     exit_code = EXIT_LOCKED
+
+
+class StorageError(ConfigError):
+    """The database cannot be written: the disk is full or the file is read-only. Nothing
+    more is bought until it can be (exit 2: the machine, not the program, needs fixing)."""

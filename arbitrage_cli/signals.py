@@ -1,14 +1,17 @@
 """Ctrl-C and SIGTERM during backfill or sync: finish the unit of work in hand, then stop.
 
-The handler only sets a flag: chunks commit whole or not at all, so the safe point is
-between them (runner.Deadline asks), and a wait for tokens ends early (SystemClock.sleep
-waits on the flag). A second signal interrupts at once, as Ctrl-C always did.
+The handler only sets a flag (and says so at once): chunks commit whole or not at all, so the
+safe point is between them (runner.Deadline asks); a wait for tokens or a retry ends early
+(SystemClock.sleep waits on the flag) and no request goes out after it (the Keepa client
+asks), so the run ends within the request in flight. A second signal interrupts at once, as
+Ctrl-C always did, and the run is recorded `interrupted`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -16,6 +19,9 @@ from arbitrage_cli.errors import ArbitrageError
 
 STOP = threading.Event()
 MESSAGE = "stopped; progress kept; run again to resume"
+FIRST_NOTICE = "stopping after the current request (Ctrl-C again to quit now)"
+INTERRUPTED = ("interrupted by a second Ctrl-C or SIGTERM: what was saved stays, the work in "
+               "hand was dropped; run again to resume")
 
 
 class StopRequested(ArbitrageError):
@@ -41,6 +47,8 @@ def stop_gracefully() -> Iterator[None]:
         if STOP.is_set():
             raise KeyboardInterrupt
         STOP.set()
+        # at once, whatever is in flight: the current request may take its whole timeout
+        print(FIRST_NOTICE, file=sys.stderr, flush=True)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

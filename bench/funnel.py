@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from arbitrage_cli.analysis import screen
+from arbitrage_cli.analysis.asof import as_of
 from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.analysis.deal import analyse
 from arbitrage_cli.clock import FakeClock
@@ -90,19 +91,23 @@ def history_only(p: dict) -> dict:
     return q
 
 
-def real_files(settings: BusinessSettings | None = None) -> dict:
+def real_files(settings: BusinessSettings | None = None, cut_min: int = 0) -> dict:
+    """The stage-1 verdict on each real product's history against its full analysis;
+    `cut_min`: judged from the history as Keepa served it that many minutes before the
+    live offers were taken (analysis/asof.py), as a sync judges from data that old."""
     settings = settings or BusinessSettings()
     products = list(saved_products(REAL))
-    out = {"files": len(products), "with_live_offers": 0, "passed": 0, "visible": 0,
+    out = {"files": len(products), "cut_minutes": cut_min, "with_live_offers": 0, "passed": 0, "visible": 0,
            "visible_passed": 0, "profitable_live": 0, "profitable_live_passed": 0,
-           "bound_below_live_profit": [], "verdicts": {}}
+           "bound_below_live_profit": [], "rejected_profitable_live": [], "verdicts": {}}
     for p, now, name in products:
         if p.get("offersSuccessful") is not True:
             continue
         a = analyse(p, None, now=now, settings=settings)
         metrics = vars(a.metrics)
         visible = not visibility(a.row, metrics)
-        v = screen.screen_product(history_only(p), now=now, settings=settings)
+        judged = as_of(p, now - cut_min) if cut_min else p
+        v = screen.screen_product(history_only(judged), now=now - cut_min, settings=settings)
         out["with_live_offers"] += 1
         out["passed"] += v.verdict == screen.PASS
         out["visible"] += visible
@@ -111,6 +116,8 @@ def real_files(settings: BusinessSettings | None = None) -> dict:
         if live is not None and live > 0 and a.row["avg_1yr_cents"]:
             out["profitable_live"] += 1
             out["profitable_live_passed"] += v.verdict == screen.PASS
+            if v.verdict != screen.PASS:
+                out["rejected_profitable_live"].append(name)
         # the property recall rests on: the bound is never below the live profit
         if live is not None and v.bound_profit_cents is not None \
                 and v.bound_profit_cents < live:
@@ -127,7 +134,9 @@ def main() -> None:
     args = ap.parse_args()
     runs = [compare(args.products, lag) for lag in args.lags]
     print(json.dumps({"machine": describe(), "runs": runs,
-                      "real_files": real_files() if REAL.is_dir() else None}, indent=2))
+                      "real_files": real_files() if REAL.is_dir() else None,
+                      "real_files_cut_60": real_files(cut_min=60) if REAL.is_dir() else None},
+                     indent=2))
 
 
 if __name__ == "__main__":

@@ -24,8 +24,10 @@ from bench.machine import describe
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ["tests/test_crash.py", "tests/test_hostile.py", "tests/test_concurrency.py",
          "tests/test_serve.py", "tests/test_budget.py", "tests/test_secrets.py",
-         "tests/test_backfill.py", "tests/test_sync.py"]
-AREAS = ["crash", "faults", "hostile input", "concurrency", "tokens", "secrets"]
+         "tests/test_backfill.py", "tests/test_sync.py", "tests/test_freshness.py",
+         "tests/test_client.py", "tests/test_storage.py", "tests/test_hardening.py"]
+AREAS = ["crash", "faults", "hostile input", "storage", "signals", "clock", "concurrency",
+         "tokens", "secrets"]
 
 
 def main() -> None:
@@ -57,9 +59,10 @@ def main() -> None:
         "| area | what was tried | count | outcome |", "|---|---|---|---|",
         *[f"| {r['area']} | {r['case']} | {r['count']:,} | {r['outcome']} |" for r in records],
         "",
-        "Counts: kills for crash safety, injected faults for faults, generated cases for "
-        "hostile input, processes or requests for concurrency, calls for tokens, captured "
-        "texts for secrets.", ""]
+        "Counts: kills for crash safety; injected faults, hours or duplicated products for "
+        "faults; generated cases or requests for hostile input; commands for storage, "
+        "signals and clock; processes or requests for concurrency; calls for tokens; "
+        "captured texts for secrets.", ""]
     if proc.returncode != 0:
         lines += ["## Failures", "", "```", proc.stdout[-4000:], "```", ""]
     text = "\n".join(lines)

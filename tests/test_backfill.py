@@ -23,6 +23,7 @@ from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
 from arbitrage_cli.simulator.faults import FaultPlan
 from arbitrage_cli.store import open_db, state
 from tests.conftest import SENTINEL_KEY, SIM_EPOCH, arbitrage_proc
+from tests.reliability import record
 
 # Every book with a used price that changed in the last 12 h: most of the catalog.
 QUERY = {"domainId": 1, "priceTypes": [2], "dateRange": 3, "includeCategories": [283155],
@@ -370,3 +371,70 @@ def test_products_bought_before_the_budget_runs_out_are_kept_and_rated_later(bas
     unrated = db.execute("select count(*) from deals d join sellers s using (seller_id) "
                          "where s.found and d.seller_name is null").fetchone()[0]
     assert unrated == 0
+
+
+def test_a_product_twice_in_one_answer_is_kept_neither_way(baseline, tmp_path):
+    """A /product answer holding one ASIN twice, the second copy with every offer at 1 cent:
+    before, the later copy won silently (in a fault run 31 ASINs were saved at a 1-cent buy
+    price, 25 of them visible at ROI 1,922%). Neither copy is trusted: the ASIN waits for its
+    retry (duplicate_in_response), and the run counts it."""
+    sim, clock = make_sim(faults=FaultPlan({"duplicate": 1.0}, seed=2))
+    db = open_db(str(tmp_path / "d.db"))
+    with start_simulator(sim) as server:
+        summary, _ = run(db, server.url, clock, screen=False)
+    assert summary["counters"]["duplicates"] > 0
+    waiting = {r["asin"] for r in db.query("select asin from deals where retry_reason = "
+                                           "'duplicate_in_response'")}
+    assert waiting and db.execute("select count(*) from deals where price_cents <= 1"
+                                  ).fetchone()[0] == 0
+    assert db.execute("select count(*) from visible_deals where roi_pct > 500").fetchone()[0] == 0
+    record("faults", "every /product answer holds one ASIN twice, the copy's offers at 1 cent",
+           summary["counters"]["duplicates"],
+           f"neither copy kept: {len(waiting)} ASIN(s) wait for their retry "
+           "(duplicate_in_response), none saved at 1 cent, counted in the run")
+
+
+def _until(predicate, seconds=30):
+    deadline = time.time() + seconds
+    while not predicate():
+        assert time.time() < deadline
+        time.sleep(0.01)
+
+
+def test_a_stop_request_sends_no_retry_and_says_so_at_once(tmp_path):
+    """Against a Keepa answering 503, Ctrl-C made the client fire its remaining retries back
+    to back (5 requests in 1 ms) with nothing printed. Now the first signal prints at once,
+    no request goes out after it, and the run is recorded `stopped`."""
+    sim, _ = make_sim(faults=FaultPlan({"503": 1.0}))
+    db_path = str(tmp_path / "deals.db")
+    with start_simulator(sim) as server:
+        proc = _cli(db_path, server.url)
+        _until(lambda: any(r.status == 503 for r in sim.log))
+        sent = len(sim.log)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "stopping after the current request (Ctrl-C again to quit now)" in err
+    assert proc.returncode == 0 and len(sim.log) <= sent + 1  # at most the one in flight
+    outcomes = [r[0] for r in open_db(db_path).execute("select outcome from runs")]
+    assert outcomes == ["stopped"]
+    record("signals", "Ctrl-C while Keepa answers 503 (retries pending)", 1,
+           f"notice printed at once; {len(sim.log) - sent} request(s) after it; run 'stopped', "
+           "exit 0")
+
+
+def test_a_second_stop_request_interrupts_and_records_it(tmp_path):
+    sim, gate, served = gated_sim(2)
+    db_path = str(tmp_path / "deals.db")
+    with start_simulator(sim) as server:
+        proc = _cli(db_path, server.url)
+        _until(lambda: len(served) >= 2)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        gate.set()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted by a second Ctrl-C" in err
+    outcomes = [r[0] for r in open_db(db_path).execute("select outcome from runs")]
+    assert outcomes == ["interrupted"]  # before: 'failed', as if something broke
+    record("signals", "a second Ctrl-C during a slow request", 1,
+           "exit 130, 'interrupted by a second Ctrl-C', run recorded 'interrupted'")

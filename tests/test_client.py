@@ -14,6 +14,7 @@ from arbitrage_cli.keepa.errors import (BudgetPaused, InvalidRequest, MalformedR
                                         TransientError)
 from arbitrage_cli.simulator.faults import FaultPlan
 from tests.conftest import SENTINEL_KEY
+from tests.reliability import record
 
 
 def test_canonical_selection_is_sorted_and_integral():
@@ -94,16 +95,22 @@ def test_400_and_402_are_never_retried(sim_factory, client_factory, fault, error
     assert exc.value.exit_code == 4
 
 
-@pytest.mark.parametrize("fault", ["reset", "truncate", "nonjson", "timeout"])
+@pytest.mark.parametrize("fault", ["reset", "truncate", "nonjson", "timeout", "nest"])
 def test_network_and_body_faults_are_transient(sim_factory, client_factory, fault):
+    """`nest`: a body of 200,000 `[` raised RecursionError out of the client and ended the
+    run as an unexpected error (exit 1); it is a malformed, retried response like any other
+    non-JSON body."""
     plan = FaultPlan({fault: 1.0}, timeout_s=1.5)
     sim, server = sim_factory(faults=plan)
     client = client_factory(server.url, budget=False, max_attempts=2, timeout=(1.0, 0.5))
     with pytest.raises(TransientError) as exc:
         client.token()
-    if fault in ("truncate", "nonjson"):
+    if fault in ("truncate", "nonjson", "nest"):
         assert isinstance(exc.value, MalformedResponse) or "cut off" in str(exc.value)
     assert len(sim.log) == 2
+    if fault == "nest":
+        record("hostile input", "a body of 200,000 `[` (JSON nesting bomb)", len(sim.log),
+               f"{type(exc.value).__name__}: retried like any malformed body, no crash")
 
 
 def test_transient_then_success(sim_factory, client_factory, catalog):

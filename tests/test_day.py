@@ -344,3 +344,17 @@ def test_empty_db_and_global_option_after_the_command(tmp_path, capsys):
     assert f"goes before the command: arbitrage --db {path} deals --format csv" in err
     code, _, err = run(["status", "-q"], capsys)
     assert code == 2 and "arbitrage -q status" in err
+
+
+def test_re_marking_a_bought_deal_keeps_what_was_predicted_when_it_was_bought(fresh_db):
+    """A new note or a `watch` on a bought deal used to erase its snapshot."""
+    from arbitrage_cli.store import marks
+
+    fresh_db["deals"].insert({"asin": "0000000001", "status": "deal", "list_at_cents": 4000,
+                              "price_now_cents": 1500, "profit_cents": 900})
+    marks.mark(fresh_db, "0000000001", "bought", note="box 4", price_cents=1400)
+    fresh_db.execute("update deals set list_at_cents = 3000, profit_cents = -50")
+    marks.mark(fresh_db, "0000000001", "bought", note="shipped to Amazon")
+    marks.mark(fresh_db, "0000000001", "watch")
+    m = marks.get(fresh_db, "0000000001")
+    assert (m["list_at_cents"], m["price_now_cents"], m["profit_cents"]) == (4000, 1500, 900)

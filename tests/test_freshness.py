@@ -18,6 +18,7 @@ from arbitrage_cli.pipeline.sync import SyncOptions, sync
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, endpoints, start_simulator
 from arbitrage_cli.store import open_db
 from tests.conftest import SENTINEL_KEY, SIM_EPOCH
+from tests.reliability import record
 from tests.test_backfill import QUERY
 
 MEANINGS = ["changed", "found"]
@@ -38,16 +39,30 @@ def simulated(tmp_path, meaning, products=40, backfilled=True, screen=False, **s
         client = KeepaClient(SENTINEL_KEY, base_url=server.url, budget=TokenBudget(db, clock),
                              clock=clock)
         w = {"db": db, "sim": sim, "cat": cat, "clock": clock, "client": client,
-             "screen": screen}
+             "screen": screen, "meaning": meaning}
         if backfilled:
             backfill(db, client, QUERY, BackfillOptions(screen=screen), clock=clock)
             sim.log.clear()
         yield w
 
 
+# The invariant holds with the token funnel on (the default) and off (--no-screen).
+SCREENS = [pytest.param(False, id="seed"), pytest.param(True, id="funnel")]
+
+
 @pytest.fixture(params=MEANINGS)
-def world(request, tmp_path):
-    with simulated(tmp_path, request.param) as w:
+def meaning(request):
+    return request.param
+
+
+@pytest.fixture(params=SCREENS)
+def screen(request):
+    return request.param
+
+
+@pytest.fixture
+def world(tmp_path, meaning, screen):
+    with simulated(tmp_path, meaning, screen=screen) as w:
         yield w
 
 
@@ -56,15 +71,27 @@ def do_sync(w, **opts):
                 clock=w["clock"])
 
 
+def iso_now(w) -> str:
+    from arbitrage_cli.timefmt import iso_utc
+
+    return iso_utc(w["clock"].now())
+
+
+def _how(w) -> str:
+    return ("funnel" if w["screen"] else "--no-screen") + ", creationDate " + w["meaning"]
+
+
 def later(w, minutes):
     w["clock"].advance(minutes * 60)
 
 
 def change(w, n, factor=0.7):
-    """Reprice n analysed products now (every live used offer x factor)."""
+    """Reprice n analysed products now (every live used offer x factor): deals first, then
+    (with the funnel on, few are deals) the books it screened out."""
     now = w["sim"].now_keepa()
     asins = [r["asin"] for r in w["db"].query(
-        "select asin from deals where status = 'deal' order by asin limit ?", [n])]
+        "select asin from deals where status in ('deal', 'screened') "
+        "order by status != 'deal', asin limit ?", [n])]
     assert len(asins) == n
     for a in asins:
         w["cat"].reprice(a, now, factor)
@@ -170,9 +197,8 @@ def test_a_failed_refresh_keeps_the_payload_that_explains_the_row(world):
 
 
 # -- 2. deals that enter the listing without a newer creationDate -------------------------------
-@pytest.mark.parametrize("meaning", MEANINGS)
 def test_a_deal_entering_the_listing_with_an_old_creation_date_is_fetched(tmp_path, meaning,
-                                                                          monkeypatch):
+                                                                          screen, monkeypatch):
     original = endpoints._deal_list
     hidden: set[str] = set()
 
@@ -180,12 +206,12 @@ def test_a_deal_entering_the_listing_with_an_old_creation_date_is_fetched(tmp_pa
         return [d for d in original(*a, **k) if d["asin"] not in hidden]
 
     monkeypatch.setattr(endpoints, "_deal_list", without_hidden)
-    with simulated(tmp_path, meaning, backfilled=False) as w:
+    with simulated(tmp_path, meaning, backfilled=False, screen=screen) as w:
         now = w["sim"].now_keepa()
         old = [d["asin"] for d in original(w["cat"], {**QUERY, "domainId": 1}, 2, 3, now)
                if now - d["currentSince"][2] > 3 * 1440]
         hidden.update(old[:3])  # not listed while backfill and the first syncs run
-        backfill(w["db"], w["client"], QUERY, BackfillOptions(screen=False), clock=w["clock"])
+        backfill(w["db"], w["client"], QUERY, BackfillOptions(screen=screen), clock=w["clock"])
         do_sync(w)
         assert not hidden & fetched(w["sim"])
         hidden.clear()  # they enter the listing, their creationDate days old
@@ -193,7 +219,7 @@ def test_a_deal_entering_the_listing_with_an_old_creation_date_is_fetched(tmp_pa
             later(w, 15)
             do_sync(w)
         for a in old[:3]:
-            assert w["db"]["deals"].get(a)["status"] in ("deal", "skipped")
+            assert w["db"]["deals"].get(a)["status"] in ("deal", "skipped", "screened")
 
 
 # -- 3. the janitor hides only what Keepa stopped listing ---------------------------------------
@@ -218,14 +244,71 @@ def test_the_janitor_hides_what_left_the_listing_and_a_walk_revives_it(world, mo
     for hour in range(76):
         later(world, 60)
         do_sync(world)
-    summary = jan.janitor(world["db"], clock=world["clock"])
-    assert set(summary["expired_asins"]) == gone
+    expired = set()
+    for _ in range(len(gone)):  # the cap is a share of the deals: with the funnel on, few
+        expired |= set(jan.janitor(world["db"], clock=world["clock"])["expired_asins"])
+    assert expired == gone
     monkeypatch.setattr(endpoints, "_deal_list", original)
     for hour in range(24):  # every product is re-crawled, so listed, at least once a day
         later(world, 60)
         do_sync(world)
     assert world["db"].execute("select count(*) from deals where expired_at is not null"
                                ).fetchone()[0] == 0
+
+
+def _hidden(w) -> int:
+    return w["db"].execute("select count(*) from deals where expired_at is not null"
+                           ).fetchone()[0]
+
+
+def test_an_empty_listing_is_suspect_and_hides_nothing(world, monkeypatch):
+    """Keepa answers /deal with no deals (an outage, a broken query). Before: the empty page
+    ended a 'complete' full walk, sync recorded success, and 72 h later the janitor hid every
+    deal, 10% an hour. Now the walk is suspect: not proof of absence, said in the run's JSON
+    and in status, and the janitor hides nothing for three days."""
+    from arbitrage_cli.store.status import gather
+
+    do_sync(world)
+    before = world["db"].execute("select count(*) from deals where status = 'deal'"
+                                 ).fetchone()[0]
+    monkeypatch.setattr(endpoints, "_deal_list", lambda *a, **k: [])
+    for hour in range(70):
+        later(world, 60)
+        summary = do_sync(world)
+        assert summary["counters"]["suspect_walk"] == 1 and "shrank" in summary["message"]
+        if hour % 4 == 3:
+            jan.janitor(world["db"], clock=world["clock"])
+    assert before and _hidden(world) == 0
+    warnings = gather(world["db"], world["clock"])["health"]["warnings"]
+    assert any("shrank from" in x and "not taken as proof" in x for x in warnings)
+    record("faults", f"Keepa's listing answers empty for 70 hours ({_how(world)})", 70,
+           f"every sync's walk suspect; janitor hid 0 of {before} deals; status warns")
+
+
+def test_a_shrink_that_lasts_three_days_is_believed_within_the_cap(world, monkeypatch):
+    """After three days of consistent walks the smaller listing is taken as it is: status asks
+    the user to check the query, and the janitor hides what left, at most its share a run."""
+    from arbitrage_cli.store.status import gather
+
+    do_sync(world)
+    original = endpoints._deal_list
+    keep = sorted(d["asin"] for d in listed_now(world))[:3]
+    monkeypatch.setattr(endpoints, "_deal_list",
+                        lambda *a, **k: [d for d in original(*a, **k) if d["asin"] in keep])
+    deals = world["db"].execute("select count(*) from deals where status = 'deal' and "
+                                "expired_at is null").fetchone()[0]
+    for hour in range(80):
+        later(world, 60)
+        do_sync(world)
+    summary = jan.janitor(world["db"], clock=world["clock"])
+    assert 0 < len(summary["expired_asins"]) <= -(-deals // 10)
+    assert not set(summary["expired_asins"]) & set(keep)
+    warnings = gather(world["db"], world["clock"])["health"]["warnings"]
+    assert any("for 3 days: check keepa_query.json" in x for x in warnings)
+    record("faults", f"Keepa's listing shrinks to 3 deals for 80 hours ({_how(world)})", 80,
+           f"suspect for 3 days, then believed: janitor hid {len(summary['expired_asins'])} "
+           f"of {deals} (cap {-(-deals // 10)}), none still listed; status asks to check the "
+           "query")
 
 
 def test_the_janitor_cap_lets_a_small_database_be_cleaned(fresh_db):
@@ -243,9 +326,8 @@ def test_the_janitor_cap_lets_a_small_database_be_cleaned(fresh_db):
 
 
 # -- 4. a walk cut short never advances the watermark past what it did not list -------------------
-@pytest.mark.parametrize("meaning", MEANINGS)
-def test_a_walk_cut_short_never_passes_what_it_did_not_list(tmp_path, meaning):
-    with simulated(tmp_path, meaning, products=200) as w:
+def test_a_walk_cut_short_never_passes_what_it_did_not_list(tmp_path, meaning, screen):
+    with simulated(tmp_path, meaning, products=200, screen=screen) as w:
         do_sync(w)
         later(w, 10)
         changed = change(w, 155)  # more than one page of 150
@@ -254,9 +336,10 @@ def test_a_walk_cut_short_never_passes_what_it_did_not_list(tmp_path, meaning):
         do_sync(w, max_pages=1)
         later(w, 15)
         do_sync(w)
-        assert set(changed) <= fetched(w["sim"])
-        for a in changed:
-            assert w["db"]["deals"].get(a)["offers_checked_keepa"] >= \
+        if not w["screen"]:  # with the funnel, stage 0 judges some from the listing's price
+            assert set(changed) <= fetched(w["sim"])
+        for a in changed:  # live offers, or (funnel) the history or listing that judged it
+            assert w["db"]["deals"].get(a)["checked_keepa"] >= \
                 w["cat"].product(a).change_times[-1]
 
 
@@ -322,6 +405,52 @@ def test_the_due_queue_serves_retries_then_value():
     assert "A000000007" not in {d.asin for d in no_new}
 
 
+def test_ignored_and_bought_deals_cost_no_token_until_unmarked(world):
+    """An ignored deal kept being refreshed with live offers (about 39 tokens in three days
+    for one). Marked bought or ignored: never fetched again; the walks keep its listing
+    evidence for free; `unmark` makes it due again."""
+    from arbitrage_cli.store import marks
+
+    do_sync(world)
+    a, b = (r["asin"] for r in world["db"].query(
+        "select asin from deals where status = 'deal' order by asin limit 2"))
+    marks.mark(world["db"], a, "ignored", clock=world["clock"])
+    marks.mark(world["db"], b, "bought", clock=world["clock"])
+    for _ in range(3):
+        later(world, 10)
+        change(world, 10)  # a and b among them
+        later(world, 5)
+        world["sim"].log.clear()
+        do_sync(world)
+        assert not {a, b} & fetched(world["sim"])
+    assert world["db"]["listing"].get(a)["listed_at"] == iso_now(world)
+    marks.unmark(world["db"], a)
+    later(world, 15)
+    world["sim"].log.clear()
+    do_sync(world)
+    assert a in fetched(world["sim"]) and b not in fetched(world["sim"])
+
+
+def test_a_visible_deal_that_changed_is_never_behind_an_unknown_new_asin():
+    """A visible deal whose stored history is more than 7 days old went to tier 3 (behind
+    every new ASIN), so on a small plan its old price stayed on screen while new ASINs kept
+    arriving. It goes through its history first, but ahead of the new ones."""
+    from arbitrage_cli.analysis.business import BusinessSettings
+    from arbitrage_cli.pipeline.reconcile import plan
+
+    stale = 100_000 - 8 * 1440
+    rows = [_row("A000000001", checked_keepa=50, history_keepa=stale),  # visible, changed
+            _row("A000000002", known=0, status=None, checked_keepa=None, creation_keepa=99_999),
+            _row("A000000003", checked_keepa=50, history_keepa=stale, profit_cents=-100)]
+    queue = plan(rows, now=1_795_132_800.0, now_keepa=100_000,
+                 listed_since="2026-11-19T12:00:00.000Z", retry_since="2026-11-17T00:00:00.000Z",
+                 settings=BusinessSettings(), include_new=True, refresh_after_min=None)
+    order = [d.asin for d in queue]
+    assert order.index("A000000001") < order.index("A000000002")
+    assert order.index("A000000002") < order.index("A000000003")  # not visible: after new ones
+    assert queue[order.index("A000000001")].stage == 1  # its history first (1 token)
+
+
 def test_a_short_budget_goes_to_the_most_valuable_changes_first(world):
     """On a 5 tokens/min plan a sync cannot fetch every change at once: what it does fetch
     are the changes that could pay the most at the price the listing shows."""
@@ -349,15 +478,16 @@ def test_a_short_budget_goes_to_the_most_valuable_changes_first(world):
     world["sim"].log.clear()
     assert do_sync(world, min_tokens=0)["outcome"] == "paused"
     got = fetched(world["sim"])
-    assert got and got < changed
-    head = [d.asin for d in queue[:len(got)]]
+    paid = [d for d in queue if d.stage != reconcile.FREE]  # stage 0 rejects cost nothing
+    assert got and got < {d.asin for d in paid}
+    head = [d.asin for d in paid[:len(got)]]
     assert set(head) == got  # the best the listed prices allow, first
-    assert [d.rank for d in queue] == sorted((d.rank for d in queue), reverse=True)
+    assert [d.rank for d in paid] == sorted((d.rank for d in paid), reverse=True)
     assert sorted(changed)[:len(got)] != sorted(head)  # not simply ASIN order
     left = reconcile.due(db, now=clock.now(), now_keepa=world["sim"].now_keepa(),
                          settings=BusinessSettings(), include_new=True, refresh_after_min=None,
                          retry_window_s=3 * 86400, screening=world["screen"])
-    assert {d.asin for d in left} >= changed - got  # the rest waits, nothing forgotten
+    assert {d.asin for d in left} >= {d.asin for d in paid} - got  # the rest waits
 
 
 # -- Keepa's 10,000-deal cap and --max-pages ----------------------------------------------------
@@ -388,11 +518,18 @@ def test_a_walk_stops_at_keepas_cap_and_a_cut_walk_keeps_the_watermark(fresh_db,
     listing = PagedListing(12_000)
     w = reconcile.walk(fresh_db, listing, QUERY, full=True, watermark=None, max_pages=67,
                        overlap_min=60, clock=clock)
-    assert w.capped and w.to_end and w.pages == 67 and w.listed == 10_000
+    assert w.capped and w.pages == 67 and w.listed == 10_000
     assert "at most 10000 deals" in caplog.text
     assert reconcile.finish_walk(fresh_db, w, None, clock)
     assert state.get(fresh_db, "watermark_keepa") == 8_000_000
     assert fresh_db["listing"].count == 10_000
+    # the listing did not end: no proof that a deal past the cap left it (before, the capped
+    # walk counted as a full one, and the janitor hid what it could not see after 72 h)
+    assert not w.to_end and state.get(fresh_db, "full_walk_completed_at") is None
+    from arbitrage_cli.store.status import gather
+
+    warnings = gather(fresh_db, clock)["health"]["warnings"]
+    assert any("more than the 10,000 deals Keepa serves" in x for x in warnings)
     cut = reconcile.walk(fresh_db, PagedListing(600, newest=8_000_500), QUERY, full=False,
                          watermark=8_000_000, max_pages=2, overlap_min=60, clock=clock)
     assert not cut.complete and cut.newest == 8_000_500
@@ -524,3 +661,27 @@ def test_backfill_and_sync_leave_no_listed_deal_behind_on_a_moving_listing(meani
     assert a["min_coverage_after_tick"] >= 0.99 and a["max_missed"] == 0
     assert a["max_hidden_while_listed"] == 0 and a["max_failures_overdue"] == 0
     assert r["responses_429"] == 0
+
+
+def test_backfill_does_not_buy_again_what_sync_just_checked(tmp_path):
+    """A user who reads the cron line first runs sync, then backfill, on a fresh database:
+    backfill re-fetched the histories and offers sync had fetched seconds earlier (26 tokens
+    for 11 histories and 2 offer sets in the report). What any run checked within
+    --refresh-hours is skipped, and counted; --refresh buys it again."""
+    with simulated(tmp_path, "changed", backfilled=False, screen=True) as w:
+        do_sync(w)
+        synced = {r[0] for r in w["db"].execute("select asin from deals where checked_keepa "
+                                                "is not null")}
+        assert synced
+        w["sim"].log.clear()
+        later(w, 1)
+        summary = backfill(w["db"], w["client"], QUERY, BackfillOptions(screen=True),
+                           clock=w["clock"])
+        asked = {a for r in w["sim"].calls("product") for a in r.params["asin"].split(",")}
+        assert not asked & synced
+        assert summary["counters"]["skipped_fresh"] == len(synced)
+        w["sim"].log.clear()
+        backfill(w["db"], w["client"], QUERY, BackfillOptions(screen=True, restart=True,
+                                                               refresh=True), clock=w["clock"])
+        asked = {a for r in w["sim"].calls("product") for a in r.params["asin"].split(",")}
+        assert synced <= asked

@@ -225,6 +225,29 @@ def test_on_real_products_the_bound_is_never_below_the_live_profit():
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-keepa is not here")
+def test_on_real_products_a_history_an_hour_old_rejects_no_profitable_book():
+    """As a sync judges: from the history as Keepa served it 60 minutes before the offers."""
+    from bench.funnel import real_files
+
+    r = real_files(BusinessSettings(), cut_min=60)
+    assert r["with_live_offers"] >= 80 and r["profitable_live"] >= 1
+    assert r["rejected_profitable_live"] == []
+    assert r["visible_passed"] == r["visible"]
+
+
+def test_sync_with_the_funnel_shows_what_live_offers_for_everything_show():
+    """Sync-level recall (bench.funnel_sync in miniature): the cron schedule on a moving
+    listing whose deal pages and histories lag the live offers by 6 hours, with and without
+    the funnel; every hour the funnel's visible deals include the seed's."""
+    from bench.funnel_sync import compare
+
+    r = compare(products=150, lag=360, hours=3)
+    assert r["visible_deal_hours"]["no_screen"] >= 10
+    assert r["min_hourly_recall"] == 1.0, r["missed"]
+    assert r["tokens"]["funnel"] * 2 < r["tokens"]["no_screen"]
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-keepa is not here")
 def test_explain_json_on_a_real_product_file_has_the_screen(tmp_path, capsys):
     f = tmp_path / "p.json"
     f.write_bytes(gzip.open(REAL / "kd-0470820942.json.gz").read())

@@ -14,6 +14,7 @@ from arbitrage_cli.cli import main
 from arbitrage_cli.simulator.faults import FaultPlan
 from arbitrage_cli.store import open_db
 from tests.conftest import SENTINEL_KEY
+from tests.reliability import record
 
 
 def run(args, capsys):
@@ -343,3 +344,40 @@ def test_a_client_reused_without_a_limit_keeps_no_old_deadline(client_factory):
     assert client.stop_at == client.budget.stop_at == 1000 + 72
     Deadline(FakeClock(5000), None).bind(client)  # the next run has no --max-minutes
     assert client.stop_at is None and client.budget.stop_at is None
+
+
+# -- a machine clock that steps back ------------------------------------------------------------
+def test_a_clock_that_stepped_back_never_makes_a_fresh_sync_look_old(tmp_path):
+    """The machine's clock is two days behind while sync succeeds, then NTP fixes it: status
+    said "sync has not succeeded for 48 h" right after a successful sync. The success is
+    timed by Keepa's clock too; the skew is reported as such, and an age is never negative."""
+    from arbitrage_cli.clock import FakeClock
+    from arbitrage_cli.keepa.budget import TokenBudget
+    from arbitrage_cli.keepa.client import KeepaClient
+    from arbitrage_cli.pipeline.sync import SyncOptions, sync
+    from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
+    from arbitrage_cli.store.status import gather
+    from tests.conftest import SIM_EPOCH
+    from tests.test_backfill import QUERY
+
+    keepa_clock, ours = FakeClock(SIM_EPOCH), FakeClock(SIM_EPOCH - 2 * 86400)
+    sim = KeepaSimulator(Catalog(seed=11, products=20, now=SIM_EPOCH), clock=keepa_clock,
+                         refill_rate=1000)
+    db = open_db(str(tmp_path / "deals.db"))
+    with start_simulator(sim) as server:
+        client = KeepaClient(SENTINEL_KEY, base_url=server.url, budget=TokenBudget(db, ours),
+                             clock=ours)
+        assert sync(db, client, QUERY, SyncOptions(), clock=ours)["outcome"] == "done"
+    fixed = FakeClock(SIM_EPOCH + 60)  # NTP set it right a minute later
+    health = gather(db, fixed)["health"]
+    assert not any("has not succeeded" in w for w in health["warnings"]), health["warnings"]
+    assert any("2.0 days behind Keepa's at the last sync" in w for w in health["warnings"])
+    assert health["sync"]["age_s"] == 60
+    stepped_back = FakeClock(SIM_EPOCH - 3 * 86400)  # and now it steps back again
+    health = gather(db, stepped_back)["health"]
+    assert health["sync"]["age_s"] == 0
+    assert any("behind the last successful sync" in w and "stepped back" in w
+               for w in health["warnings"])
+    record("clock", "the machine's clock 2 days behind during a sync, then set right, then "
+           "stepped back 3 days", 3, "no 'has not succeeded' warning after the sync; age "
+           "never negative (0 s); the skew and the step back reported as such")

@@ -127,3 +127,32 @@ def test_killed_owner_whose_pid_was_reused_is_taken_over(db_path):
     with pytest.raises(LockHeld):  # and ours excludes the next one, in this process too
         locks.acquire(open_db(db_path), "backfill")
     taken.release()
+
+
+def test_status_probes_the_writer_lock_read_only_and_a_writer_waits_out_a_probe(tmp_path,
+                                                                              monkeypatch):
+    """status and `locks list` took the writer's flock with O_RDWR|O_CREAT: a user without
+    write access got PermissionError, and a writer starting in that instant exited 3."""
+    import fcntl
+    import os
+    import threading
+
+    db = open_db(str(tmp_path / "deals.db"))
+    held = locks.acquire(db, "backfill")
+    path = locks.lock_file(db, "backfill")
+    real_open = os.open
+
+    def read_only_user(file, flags, *args):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise PermissionError(13, "Permission denied", file)
+        return real_open(file, flags, *args)
+
+    monkeypatch.setattr(locks.os, "open", read_only_user)
+    (info,) = locks.list_locks(db)
+    assert info.owner_alive is True
+    monkeypatch.setattr(locks.os, "open", real_open)
+    held.release()
+    probe = os.open(path, os.O_RDONLY)  # a status probing at the very moment ...
+    fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    threading.Timer(0.1, os.close, [probe]).start()  # ... for a moment
+    locks.acquire(db, "backfill").release()  # the writer waits it out instead of exit 3

@@ -43,6 +43,11 @@ def backfill(
                                       help="Stop after this many minutes (resume later); from "
                                            "cron, keep it under the interval so sync runs."),
     restart: bool = typer.Option(False, "--restart", help="Start over from page 0."),
+    refresh: bool = typer.Option(False, "--refresh",
+                                 help="Buy again what a run (sync) checked within "
+                                      "--refresh-hours; by default it is skipped."),
+    refresh_hours: float = typer.Option(24, "--refresh-hours", min=0,
+                                        help="What any run checked this recently is fresh."),
     seller_ttl_hours: float = typer.Option(168, "--seller-ttl-hours", min=0,
                                            help="Reuse cached seller ratings this long."),
     no_screen: bool = typer.Option(
@@ -89,6 +94,8 @@ def backfill(
                                                               max_deals=max_deals,
                                                               max_minutes=max_minutes,
                                                               restart=restart,
+                                                              refresh=refresh,
+                                                              refresh_hours=refresh_hours,
                                                               screen=not no_screen,
                                                               seller_ttl_s=seller_ttl_hours * 3600),
                                progress=update)

@@ -34,7 +34,10 @@ def file_settings(ctx: typer.Context):
 
     path = ctx.obj.db_path
     if path and Path(path).exists():
-        return settings_store.load(open_db(path, readonly=True)), f"from {path}"
+        db = open_db(path, readonly=True)
+        if db["settings"].exists():
+            return settings_store.load(db), f"from {path}"
+        return BusinessSettings(), f"defaults; {path} holds no settings"
     return BusinessSettings(), f"defaults; {path} does not exist"
 
 

@@ -189,6 +189,10 @@ class KeepaClient:
 
     def _attempt(self, endpoint: str, params: dict[str, Any], cost_kind: str, units: int,
                  offers: int | None) -> dict:
+        from arbitrage_cli import signals
+
+        if signals.requested():  # Ctrl-C / SIGTERM: no new request, no retry
+            raise signals.StopRequested()
         reservation = None
         if self.budget is not None:
             predicted, worst = self.budget.predict(cost_kind, units, offers)
@@ -302,8 +306,10 @@ class KeepaClient:
 
 
 def _decode(body: bytes) -> dict | None:
+    """The JSON object of a body, or None for anything else: not JSON, not UTF-8, or nested so
+    deep (a body of 200,000 `[`) that the parser gives up with a RecursionError."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return payload if isinstance(payload, dict) else None

@@ -44,6 +44,10 @@ class BackfillOptions:
     history_batch: int = HISTORY_BATCH
     seller_ttl_s: float = 7 * 86400
     lease_s: float = 300
+    # A product any run checked this recently (sync, an earlier backfill) is not bought
+    # again; `refresh` (or `restart`) buys it anyway.
+    refresh_hours: float = 24.0
+    refresh: bool = False
 
 
 Progress = Callable[[str, dict], None]
@@ -113,7 +117,13 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
                 return "stopped", deadline.message()
             chunk = asins[position:position + step]
             done = _saved_since(db, chunk, started)
-            todo = [a for a in chunk if a not in done]
+            fresh = set() if options.refresh or options.restart else _fresh(
+                db, [a for a in chunk if a not in done],
+                keepa_minutes_from_epoch(clock.now()) - options.refresh_hours * 60)
+            if fresh:
+                stats.counters["skipped_fresh"] = (stats.counters.get("skipped_fresh", 0)
+                                                   + len(fresh))
+            todo = [a for a in chunk if a not in done and a not in fresh]
             end = position + len(chunk)
             if todo:
                 passed = set(filter(None, (state.get(db, "backfill_passed") or "").split(",")))
@@ -160,6 +170,16 @@ def _eta_s(client: KeepaClient, run: runs.Run, remaining: int) -> float | None:
     need = client.tokens_consumed / done * remaining
     balance = client.budget.balance() or 0
     return max(0.0, need - balance) / snap.refill_rate * 60
+
+
+def _fresh(db: sqlite_utils.Database, asins: list[str], since_keepa: float) -> set[str]:
+    """The ASINs whose stored numbers were checked with Keepa at or after `since_keepa`."""
+    if not asins:
+        return set()
+    marks = ", ".join("?" * len(asins))
+    return {r[0] for r in db.execute(
+        f"select asin from deals where asin in ({marks}) and checked_keepa >= ? and "
+        f"retry_reason is null", asins + [since_keepa])}
 
 
 def _saved_since(db: sqlite_utils.Database, asins: list[str], since: str | None) -> set[str]:

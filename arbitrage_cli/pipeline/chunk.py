@@ -19,6 +19,7 @@ from arbitrage_cli.analysis.keepa_data import clean
 from arbitrage_cli.keepa.client import ASIN_RE, SELLER_RE, KeepaClient
 from arbitrage_cli.analysis.sellers import seller_rating, wilson_lower_bound
 from arbitrage_cli.keepa.constants import DEALS_PER_PAGE, MAX_SELLERS_PER_CALL, OFFERS_MIN
+from arbitrage_cli import signals
 from arbitrage_cli.keepa.errors import BudgetPaused
 from arbitrage_cli.pipeline.recalc import recalc_rows
 from arbitrage_cli.store import deals as deal_store
@@ -33,6 +34,7 @@ STATS_DAYS = 365
 NOT_RETURNED = "not_returned"
 ANALYSIS_ERROR = "analysis_error"
 INCOMPLETE = "incomplete_product"
+DUPLICATE = "duplicate_in_response"  # one ASIN twice, differently: neither copy is trusted
 
 
 @dataclasses.dataclass
@@ -43,8 +45,10 @@ class ChunkResult:
     sellers_fetched: int = 0
     sellers_cached: int = 0
     bad_seller_ids: list = dataclasses.field(default_factory=list)
-    # the budget ran out after the products were bought: saved, and the run must now pause
-    paused: BudgetPaused | None = None
+    duplicates: int = 0  # ASINs a response held more than once
+    # the budget ran out (or a stop was asked) after the products were bought: saved, and
+    # the run must now pause (or stop)
+    paused: Exception | None = None
 
 
 def listed_deals(body: dict) -> tuple[list[dict], int]:
@@ -67,6 +71,32 @@ def listed_deals(body: dict) -> tuple[list[dict], int]:
     return good, len(dr)
 
 
+def returned_products(resp: dict, asins: list[str]) -> tuple[dict[str, dict], set[str], int]:
+    """(ASIN -> product, ASINs held twice with different contents, how many were held twice)
+    of a /product answer. A second copy that differs makes both untrustworthy (a hostile or
+    broken answer once saved a 1-cent buy price that way): neither is kept, the ASIN waits
+    for its retry; an exact repeat is harmless."""
+    products: dict[str, dict] = {}
+    conflicted: set[str] = set()
+    duplicates = 0
+    for p in resp.get("products") if isinstance(resp.get("products"), list) else []:
+        if not (isinstance(p, dict) and p.get("asin") in asins):
+            continue
+        asin = p["asin"]
+        if asin in products:
+            duplicates += 1
+            if p != products[asin]:
+                conflicted.add(asin)
+            continue
+        products[asin] = p
+    for asin in conflicted:
+        del products[asin]
+    if duplicates:
+        log.warning("a /product answer held %d ASIN(s) twice; %d differently (kept neither)",
+                    duplicates, len(conflicted))
+    return products, conflicted, duplicates
+
+
 def page_is_full(count: int) -> bool:
     return count >= DEALS_PER_PAGE
 
@@ -86,10 +116,7 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
     resp = client.product(asins, offers=OFFERS_MIN, stats=STATS_DAYS, days=HISTORY_DAYS,
                           update=0 if live else None)
     now_keepa = reference_time(resp) or keepa_minutes_from_epoch(clock.now())
-    products = {}
-    for p in resp.get("products") if isinstance(resp.get("products"), list) else []:
-        if isinstance(p, dict) and p.get("asin") in asins:
-            products[p["asin"]] = p
+    products, conflicted, duplicates = returned_products(resp, asins)
     choices: dict[str, OfferChoice] = {}
     incomplete: set[str] = set()
     for asin, p in list(products.items()):
@@ -117,25 +144,25 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
     room = max(0, MAX_SELLERS_PER_CALL - len(missing))
     missing += [s for s in owed if s not in missing][:room]
     fetched: dict = {}
-    paused: BudgetPaused | None = None
+    paused: BudgetPaused | signals.StopRequested | None = None
     if missing:
         try:
             body = client.seller(missing)
             fetched = body.get("sellers") if isinstance(body.get("sellers"), dict) else {}
-        except BudgetPaused as exc:
+        except (BudgetPaused, signals.StopRequested) as exc:
             # the products are paid for: save them now, their sellers unrated until a later
-            # chunk's call (never throw bought offers away)
+            # chunk's call (never throw bought offers away), then pause or stop
             paused, missing = exc, []
             owed = sorted(set(owed) | set(winners_missing))
     result = ChunkResult(sellers_fetched=len(missing),
                          sellers_cached=len(winners) - len(winners_missing) - len(bad_ids),
-                         bad_seller_ids=bad_ids)
+                         bad_seller_ids=bad_ids, duplicates=duplicates)
     rows = []
     for asin in asins:
         p = products.get(asin)
         if p is None or asin not in choices:
-            reason = (INCOMPLETE if asin in incomplete else NOT_RETURNED if p is None
-                      else ANALYSIS_ERROR)
+            reason = (INCOMPLETE if asin in incomplete else DUPLICATE if asin in conflicted
+                      else NOT_RETURNED if p is None else ANALYSIS_ERROR)
             rows.append(skipped_row(asin, reason))
             continue
         choice = choices[asin]

@@ -22,10 +22,11 @@ from arbitrage_cli.analysis import screen
 from arbitrage_cli.analysis.deal import INVALID_PRODUCT, analyse, reference_time
 from arbitrage_cli.clock import Clock
 from arbitrage_cli.keepa.client import KeepaClient
+from arbitrage_cli import signals
 from arbitrage_cli.keepa.errors import BudgetPaused
-from arbitrage_cli.pipeline.chunk import (ANALYSIS_ERROR, HISTORY_DAYS, INCOMPLETE,
-                                          NOT_RETURNED, STATS_DAYS, ChunkResult, process_chunk,
-                                          skipped_row)
+from arbitrage_cli.pipeline.chunk import (ANALYSIS_ERROR, DUPLICATE, HISTORY_DAYS,
+                                          INCOMPLETE, NOT_RETURNED, STATS_DAYS, ChunkResult,
+                                          process_chunk, returned_products, skipped_row)
 from arbitrage_cli.pipeline.recalc import recalc_rows
 from arbitrage_cli.pipeline.runner import Deadline
 from arbitrage_cli.store import deals as deal_store
@@ -56,6 +57,7 @@ class FunnelResult(ChunkResult):
         self.failed += chunk.failed
         self.sellers_fetched += chunk.sellers_fetched
         self.sellers_cached += chunk.sellers_cached
+        self.duplicates += chunk.duplicates
 
 
 def screen_histories(db: sqlite_utils.Database, client: KeepaClient, asins: list[str], *,
@@ -67,14 +69,14 @@ def screen_histories(db: sqlite_utils.Database, client: KeepaClient, asins: list
     # first, so the price judged at is at most an hour older than the live offers
     resp = client.product(asins, stats=STATS_DAYS, days=HISTORY_DAYS, update=1)
     now_keepa = reference_time(resp) or keepa_minutes_from_epoch(clock.now())
-    returned = {p["asin"]: p for p in (resp.get("products") if isinstance(
-        resp.get("products"), list) else []) if isinstance(p, dict) and p.get("asin") in asins}
+    returned, conflicted, duplicates = returned_products(resp, asins)
+    result.duplicates += duplicates
     settings = settings_store.load(db)
     rows, payloads, passes = [], {}, []
     for asin in asins:
         p = returned.get(asin)
         if p is None:
-            rows.append(skipped_row(asin, NOT_RETURNED))
+            rows.append(skipped_row(asin, DUPLICATE if asin in conflicted else NOT_RETURNED))
             continue
         try:
             a = analyse(p, None, now=now_keepa)
@@ -126,7 +128,7 @@ def run(db: sqlite_utils.Database, client: KeepaClient, items: list[tuple[str, i
         return _run(db, client, items, result, clock=clock, seller_ttl_s=seller_ttl_s,
                     live=live, chunk_size=chunk_size, history_batch=history_batch,
                     deadline=deadline, check=check)
-    except BudgetPaused as exc:
+    except (BudgetPaused, signals.StopRequested) as exc:
         result.paused = exc
         return result, False
 
@@ -181,6 +183,7 @@ def tally(stats, result: FunnelResult) -> None:
     stats.deals_saved += len(result.saved)
     stats.skip_reasons.update(result.skipped)
     stats.skip_reasons.update(result.screened)
-    for key in ("sellers_fetched", "sellers_cached", "histories", "passed", "offers"):
+    for key in ("sellers_fetched", "sellers_cached", "histories", "passed", "offers",
+                "duplicates"):
         stats.counters[key] = stats.counters.get(key, 0) + getattr(result, key)
     stats.counters["failed"] = stats.counters.get("failed", 0) + len(result.failed)

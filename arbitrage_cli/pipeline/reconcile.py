@@ -33,6 +33,7 @@ from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.keepa.constants import MAX_LISTED_DEALS, TOKENS_PER_DEAL_PAGE
 from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full
 from arbitrage_cli.store import listing, state
+from arbitrage_cli.store.listing import SHRINK, SHRINK_TRUSTED_AFTER_S
 from arbitrage_cli.store.db import immediate
 from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch, keepa_minutes_to_iso, \
     parse_iso
@@ -46,15 +47,18 @@ class Walk:
     started: float
     pages: int = 0
     listed: int = 0
-    to_end: bool = False  # listed the whole listing (up to Keepa's 10,000-deal cap)
+    to_end: bool = False  # the listing ended: a short page
     reached: bool = False  # an incremental walk got down to the watermark
-    capped: bool = False
+    capped: bool = False  # stopped at Keepa's 10,000 deals: not the end of the listing
     out_of_order: bool = False
     newest: int | None = None  # newest creationDate seen
+    suspect: bool = False  # a full walk that suddenly lists far less: not proof of absence
 
     @property
     def complete(self) -> bool:
-        return self.to_end or self.reached
+        """Everything newer than the watermark was listed (a capped walk lists the newest
+        10,000: nothing past them can be listed by any walk)."""
+        return self.to_end or self.reached or self.capped
 
 
 def walk(db: sqlite_utils.Database, client: KeepaClient, query: dict, *, full: bool,
@@ -83,7 +87,7 @@ def walk(db: sqlite_utils.Database, client: KeepaClient, query: dict, *, full: b
                 trusted, w.out_of_order = False, True
             last = c if last is None else min(last, c)
         if total >= MAX_LISTED_DEALS:  # its last page is short: check the cap first
-            w.to_end = w.capped = True
+            w.capped = True
             log.warning("sync: Keepa lists at most %d deals of a query and this one has more; "
                         "narrow keepa_query.json to see the rest", MAX_LISTED_DEALS)
             break
@@ -109,19 +113,58 @@ def full_walk_due(db: sqlite_utils.Database, now: float, share: float,
     return now - parse_iso(done) >= interval_s
 
 
+def judge_walk(db: sqlite_utils.Database, w: Walk, now: float) -> None:
+    """A listing that suddenly shrinks (empty, or under half the last full walk) is suspect:
+    an outage on Keepa's side or a query a category change broke, not proof that the deals
+    left. Only when walks have said so for three days is the smaller listing taken as it is."""
+    if not w.to_end:
+        return
+    before = state.get(db, "shrink_from") or state.get(db, "full_walk_listed")
+    if before is None:  # no full walk yet: an empty listing hides nothing, nothing to judge
+        return
+    if w.listed >= SHRINK * before:
+        return
+    since = state.get(db, "shrink_since")
+    w.suspect = since is None or now - parse_iso(since) < SHRINK_TRUSTED_AFTER_S
+
+
 def finish_walk(db: sqlite_utils.Database, w: Walk, watermark: int | None, clock: Clock) -> bool:
     """Move the watermark over a walk that listed everything down to it; remember a full walk
-    (the janitor's proof of absence). Returns whether the watermark moved."""
-    moved = w.complete and w.newest is not None and (watermark is None or w.newest > watermark)
+    that reached the listing's end (the janitor's proof of absence), unless it is suspect.
+    Returns whether the watermark moved."""
+    judge_walk(db, w, clock.now())
+    moved = (w.complete and not w.suspect and w.newest is not None
+             and (watermark is None or w.newest > watermark))
     with immediate(db):
         if moved:
             state.set_(db, "watermark_keepa", w.newest, clock)
             state.set_(db, "watermark_iso", keepa_minutes_to_iso(w.newest), clock)
-        if w.to_end:
+        if w.capped:
+            state.set_(db, "listing_capped_at", iso_utc(clock.now()), clock)
+        elif w.to_end:
+            state.delete(db, "listing_capped_at")
+        if w.to_end and not w.suspect:
             state.set_(db, "full_walk_started_at", iso_utc(w.started), clock)
             state.set_(db, "full_walk_completed_at", iso_utc(clock.now()), clock)
             state.set_(db, "full_walk_pages", w.pages, clock)
+            state.set_(db, "full_walk_listed", w.listed, clock)
+        _remember_shrink(db, w, clock)
     return moved
+
+
+def _remember_shrink(db: sqlite_utils.Database, w: Walk, clock: Clock) -> None:
+    """Keep when a shrink began and from what size, until a full walk lists as much again."""
+    if not w.to_end:
+        return
+    if w.suspect or state.get(db, "shrink_since") is not None:
+        before = state.get(db, "shrink_from") or state.get(db, "full_walk_listed")
+        if not w.suspect and before is not None and w.listed >= SHRINK * before:
+            state.delete(db, "shrink_since", "shrink_from", "shrink_listed")
+            return
+        if state.get(db, "shrink_since") is None:
+            state.set_(db, "shrink_since", iso_utc(clock.now()), clock)
+            state.set_(db, "shrink_from", before, clock)
+        state.set_(db, "shrink_listed", w.listed, clock)
 
 
 # -- the due queue ---------------------------------------------------------------------------
@@ -153,7 +196,7 @@ def plan(rows: list[dict], *, now: float, now_keepa: int, listed_since: str,
     """Order the work: failed fetches whose retry time has come; changed deals that could be
     profitable at the listed price (best first); new ASINs (newest first); other changed
     deals; and, with what is left, visible deals Keepa re-crawled (a winner can change
-    without the lowest used price changing). With `screening`, stage 0 judges every known
+    without the lowest used price changing). A deal marked bought or ignored is never due. With `screening`, stage 0 judges every known
     deal with a stored List at and a fresh history against the deal page's lowest used price
     for free: a reject only records that price; a book without a List at, or with an old
     history, goes through its history (stage 1) first."""
@@ -169,6 +212,8 @@ def plan(rows: list[dict], *, now: float, now_keepa: int, listed_since: str,
             return Due(r["asin"], kind, tier if v and v.verdict == screen.PASS else 3, rank,
                        OFFERS)
         if r["list_at_cents"] is None or not fresh:
+            if _visible(r):  # on the user's screen and changed: never behind an unknown ASIN
+                return Due(r["asin"], kind, tier, r["profit_cents"], HISTORY)
             return Due(r["asin"], kind, 3 if tier == 1 else tier, -(1 << 40), HISTORY)
         v = screen.screen_stored(r, r["used_cents"], settings)
         if v.verdict == screen.REJECT:
@@ -177,6 +222,8 @@ def plan(rows: list[dict], *, now: float, now_keepa: int, listed_since: str,
         return Due(r["asin"], kind, tier, rank, OFFERS, v)
 
     for r in rows:
+        if r.get("decision") in ("bought", "ignored"):
+            continue  # the user decided: no token more (the walks keep its evidence; unmark)
         current = r["listed_at"] >= listed_since
         if not r["known"] or r["status"] == "new":
             if include_new and current:

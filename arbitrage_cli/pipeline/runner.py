@@ -15,9 +15,11 @@ from arbitrage_cli.errors import ConfigError, LockLost
 from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.keepa.errors import KeepaError, OutOfTokens, TransientError
 from arbitrage_cli.store import locks, runs, schema
+from arbitrage_cli.store.db import check_writable
 
 log = logging.getLogger(__name__)
 WRITER_LOCK = "backfill"  # one Keepa writer at a time: backfill and sync share it
+WRITER_COMMANDS = ("backfill", "sync", "demo")  # the commands that run under it
 
 Body = Callable[[locks.Lock, runs.Run], tuple[str, str | None]]
 
@@ -80,10 +82,14 @@ def run_locked(db: sqlite_utils.Database, client: KeepaClient, command: str, clo
             f"{schema.db_path(db)} holds simulated demo data (from `arbitrage demo`); real Keepa "
             f"deals must not mix with it. Use another --db for your real data (the default is "
             f"./deals.db; the demo writes ./demo.db), or delete this file.")
+    check_writable(db)  # a full disk or a read-only file: exit 2 before any token
     lock = locks.acquire(db, WRITER_LOCK, clock=clock, lease_s=lease_s)
     if schema.db_path(db) != ":memory:":
         lock.start_heartbeat(schema.db_path(db))
     run = runs.Run(db, command, clock)
+    # we hold the writer lock: any other writer's run still 'running' died (SIGKILL)
+    runs.close_dead(db, WRITER_COMMANDS, run.id, clock.now(),
+                    lock.previous.heartbeat_at if lock.previous else None)
     req0, tok0 = client.requests, client.tokens_consumed
     outcome, message, error = "failed", None, None
     try:
@@ -91,6 +97,9 @@ def run_locked(db: sqlite_utils.Database, client: KeepaClient, command: str, clo
             outcome, message = body(lock, run)
     except signals.StopRequested:
         outcome, message = "stopped", signals.MESSAGE
+    except KeyboardInterrupt:
+        outcome, message = "interrupted", signals.INTERRUPTED
+        raise
     except OutOfTokens as exc:
         outcome, message = "paused", exc.summary
     except LockLost as exc:

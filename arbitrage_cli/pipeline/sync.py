@@ -82,11 +82,17 @@ def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None
     # The listing is recorded: whatever happens to the fetches below, this run saw Keepa's
     # listing, and what it found waits in the database.
     state.set_(db, "last_sync_success_at", iso_utc(clock.now()), clock)
+    if isinstance(envelope.get("timestamp"), int) and envelope["timestamp"] > 0:
+        # Keepa's clock beside ours: a machine clock that was wrong at the time cannot make a
+        # fresh success look days old once it is fixed (store/status.py)
+        state.set_(db, "last_sync_success_keepa_at", iso_utc(envelope["timestamp"] / 1000),
+                   clock)
     counters = run.stats.counters
     counters.update({"walk": "full" if w.full else "incremental", "pages": w.pages,
                      "listed": w.listed, "full_listing": int(w.to_end),
                      "walk_complete": int(w.complete), "out_of_order": int(w.out_of_order),
-                     "capped": int(w.capped), "watermark_moved": int(moved)})
+                     "capped": int(w.capped), "watermark_moved": int(moved),
+                     "suspect_walk": int(w.suspect)})
     now_keepa = reference_time(envelope) or keepa_minutes_from_epoch(clock.now())
     todo = reconcile.due(db, now=clock.now(), now_keepa=now_keepa,
                          settings=settings_store.load(db),
@@ -108,6 +114,14 @@ def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None
     message = None if w.complete else (
         f"listing cut at --max-pages {options.max_pages}: the watermark stays; a later walk "
         f"lists the rest")
+    if w.suspect:
+        message = (f"Keepa's listing shrank to {w.listed} deals (from "
+                   f"{state.get(db, 'shrink_from')}): not taken as proof that deals left it; "
+                   f"see `arbitrage status`")
+        log.warning("sync: %s", message)
+    elif w.capped:
+        message = ("Keepa lists at most 10,000 deals of this query and it has more: narrow "
+                   "keepa_query.json to see the rest")
     result, stopped = funnel.run(
         db, client, [(d.asin, d.stage) for d in todo if d.stage != reconcile.FREE],
         clock=clock, seller_ttl_s=options.seller_ttl_s, live=True,

@@ -166,8 +166,14 @@ class KeepaSimulator:
             return SimResponse(429, self._envelope(0))
         payload.update(self._envelope(cost))
         resp = SimResponse(200, payload)
+        if endpoint == "deal" and self.faults:
+            self._thin_listing(payload, self.faults.listing())
         if fault in ("missing", "wrongtype"):
             self._corrupt(payload, fault)
+        elif fault == "duplicate" and payload.get("products"):
+            self._duplicate(payload)
+        elif fault == "nest":
+            resp.body = b"[" * 200_000
         elif fault == "nonjson":
             resp.body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
         elif fault == "truncate":
@@ -198,6 +204,24 @@ class KeepaSimulator:
             return lambda: result
         result = endpoints.query(cat, params, body, now)
         return lambda: result
+
+    @staticmethod
+    def _thin_listing(payload: dict, fault: str | None) -> None:
+        deals = payload.get("deals") or {}
+        if fault == "emptylisting":
+            deals["dr"] = []
+        elif fault == "shrinklisting":
+            deals["dr"] = (deals.get("dr") or [])[::3]
+
+    def _duplicate(self, payload: dict) -> None:
+        """One product twice: the copy has every offer at 1 cent (a 1,922% ROI once)."""
+        import copy
+
+        twin = copy.deepcopy(self.faults.rng().choice(payload["products"]))
+        for o in twin.get("offers") or []:
+            if isinstance(o.get("offerCSV"), list) and len(o["offerCSV"]) >= 3:
+                o["offerCSV"][-2] = 1
+        payload["products"].append(twin)
 
     def _corrupt(self, payload: dict, fault: str) -> None:
         """Damage one record of the payload the way a broken upstream might."""

@@ -4,9 +4,12 @@ Kinds: 429 (refused, no charge), 500/502/503 (no charge), reset (connection drop
 charge), timeout (answer after the client gave up: charged), slow (answer late but in time:
 charged), truncate (body cut: charged), nonjson (an HTML error page with 200), missing (a
 product/seller/deal loses a key: charged), wrongtype (a field gets a wrong type: charged),
-offersfail (`offersSuccessful: false` on one product: 1 token for it). `all=P` spreads P over
-every kind. `storm429=N`: the next N calls are refused. `badkey` / `expiredkey`: every call
-is answered 400 / 402.
+offersfail (`offersSuccessful: false` on one product: 1 token for it), duplicate (a /product
+answer holds one of its products twice, the second copy with every offer at 1 cent: charged),
+nest (a body of 200,000 `[`: charged). `all=P` spreads P over those kinds. The listing kinds
+are not in `all`: emptylisting (/deal answers with no deals) and shrinklisting (/deal lists a
+third of its deals), at their rate of /deal calls. `storm429=N`: the next N calls are
+refused. `badkey` / `expiredkey`: every call is answered 400 / 402.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import random
 import threading
 
 KINDS = ("429", "500", "502", "503", "reset", "timeout", "slow", "truncate", "nonjson",
-         "missing", "wrongtype", "offersfail")
+         "missing", "wrongtype", "offersfail", "duplicate", "nest")
+LISTING_KINDS = ("emptylisting", "shrinklisting")  # what a broken query or Keepa outage does
 
 
 class FaultPlan:
@@ -47,13 +51,14 @@ class FaultPlan:
             elif name == "all":
                 for kind in KINDS:
                     plan.rates[kind] = plan.rates.get(kind, 0) + float(value) / len(KINDS)
-            elif name in KINDS:
+            elif name in KINDS or name in LISTING_KINDS:
                 rate = float(value)
                 if not 0 <= rate <= 1:
                     raise ValueError(f"fault rate for {name} must be within 0..1, got {rate}")
                 plan.rates[name] = rate
             else:
-                raise ValueError(f"unknown fault {name!r}; kinds: {', '.join(KINDS)}, all, "
+                raise ValueError(f"unknown fault {name!r}; kinds: "
+                                 f"{', '.join(KINDS + LISTING_KINDS)}, all, "
                                  f"storm429=N, badkey, expiredkey, slow_s, timeout_s")
         return plan
 
@@ -68,6 +73,14 @@ class FaultPlan:
             for kind in KINDS:
                 acc += self.rates.get(kind, 0.0)
                 if r < acc:
+                    return self._count(kind)
+            return None
+
+    def listing(self) -> str | None:
+        """The listing fault for the next /deal call, or None (drawn apart from `draw`)."""
+        with self._lock:
+            for kind in LISTING_KINDS:
+                if self.rates.get(kind) and self._rng.random() < self.rates[kind]:
                     return self._count(kind)
             return None
 

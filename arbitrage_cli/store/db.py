@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -11,16 +12,76 @@ from pathlib import Path
 
 import sqlite_utils
 
-from arbitrage_cli.errors import ConfigError
+from arbitrage_cli.errors import ConfigError, StorageError
 
 BUSY_TIMEOUT_S = 30.0
+# A writer checks it can add this much to the database before it spends a token: about a
+# chunk's rows and payloads (two products with three years of history).
+WRITE_PROBE_BYTES = 512 * 1024
+
+
+def storage_error(exc: BaseException, path: str | None) -> StorageError | None:
+    """The people's message for SQLite's "disk full" / "read-only" errors, or None."""
+    text = str(exc).lower()
+    where = Path(path).resolve() if path and path != ":memory:" else None
+    if "disk i/o error" in text and where is not None:  # creating -wal/-shm on a full disk
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(where.parent).free < 4 * WRITE_PROBE_BYTES:
+                text = "database or disk is full"
+    if "database or disk is full" in text or "no space left" in text:
+        free = ""
+        if where is not None:
+            with contextlib.suppress(OSError):
+                free = f" ({shutil.disk_usage(where.parent).free // 2**20} MiB free)"
+        return StorageError(f"disk full: free space near {where.parent if where else path}"
+                            f"{free}; nothing more was bought, run again once there is room")
+    if "readonly" in text or "read-only" in text or (
+            "unable to open" in text and where is not None and not writable(str(where))):
+        return StorageError(f"database {where or path} is read-only: it cannot be written "
+                            f"(its file or filesystem); read commands (deals, status) still "
+                            f"read it")
+    return None
+
+
+def check_writable(db: sqlite_utils.Database) -> None:
+    """Before a writer spends a token: can the database take a chunk? The disk near it must
+    have room for a few chunks, and a chunk-sized write must be allowed (rolled back at once:
+    a read-only file, or a database at its size limit, fails it). StorageError if not."""
+    from arbitrage_cli.store.schema import db_path
+
+    path = db_path(db)
+    if path and path != ":memory:":
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(Path(path).resolve().parent).free < 4 * WRITE_PROBE_BYTES:
+                raise storage_error(sqlite3.OperationalError("database or disk is full"), path)
+    try:
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            db.conn.execute("create table if not exists _write_probe (b blob)")
+            db.conn.execute("insert into _write_probe values (zeroblob(?))", [WRITE_PROBE_BYTES])
+        finally:
+            if db.conn.in_transaction:  # SQLite rolls back itself after "disk full"
+                db.conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        raise storage_error(exc, path) or exc from None
+
+
+def writable(path: str) -> bool:
+    """The file and its directory (WAL's -wal and -shm files live beside it) can be written:
+    false on a read-only filesystem, even for root."""
+    p = Path(path).resolve()
+    return os.access(p.parent, os.W_OK) and (not p.exists() or os.access(p, os.W_OK))
 
 
 def _connect(path: str, readonly: bool) -> sqlite3.Connection:
     if readonly:
-        uri = f"file:{Path(path).resolve()}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                               check_same_thread=False)
+        resolved = Path(path).resolve()
+        # On a read-only filesystem a WAL database without its -shm file opens only as
+        # immutable: nobody can change it there anyway.
+        query = "mode=ro" if writable(path) or Path(f"{resolved}-shm").exists() \
+            else "mode=ro&immutable=1"
+        conn = sqlite3.connect(f"file:{resolved}?{query}", uri=True, timeout=BUSY_TIMEOUT_S,
+                               isolation_level=None, check_same_thread=False)
     else:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                check_same_thread=False)
@@ -62,6 +123,8 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = 
         if (readonly or must_exist) and not Path(path).exists():
             raise ConfigError(f"database {path} does not exist (check --db / ARBITRAGE_DB, "
                               f"or run backfill or demo first)")
+        if must_exist and not readonly and not writable(path):
+            readonly = True  # a read command on a read-only file or filesystem still reads
     try:
         conn = _connect(path, readonly)
         if not readonly and path != ":memory:":
@@ -69,7 +132,8 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = 
             conn.execute("PRAGMA synchronous = NORMAL")
         db = sqlite_utils.Database(conn)
     except sqlite3.DatabaseError as exc:
-        raise ConfigError(f"database {path}: cannot open ({exc})") from None
+        raise storage_error(exc, path) or ConfigError(f"database {path}: cannot open ({exc})"
+                                                      ) from None
     if readonly:
         schema.check_version(db)
     elif migrate:

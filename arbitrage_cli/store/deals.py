@@ -20,7 +20,7 @@ KEEP_IF_MISSING = frozenset({"title", "author", "category", "binding", "publishe
 # Outcomes that say "we could not look", not "the market changed" (R23): an existing row keeps
 # its numbers and goes to the retry queue.
 FETCH_FAILURES = frozenset({"offers_unknown", "not_returned", "analysis_error",
-                            "incomplete_product"})
+                            "incomplete_product", "duplicate_in_response"})
 # Bounded backoff of a failing fetch: 15 min, 30, 1 h, 2 h, then every 3 h, never given up.
 RETRY_FIRST_S = 15 * 60
 RETRY_MAX_S = 3 * 3600

@@ -12,6 +12,8 @@ from arbitrage_cli.analysis.keepa_data import clean
 from arbitrage_cli.keepa.constants import CSV
 from arbitrage_cli.timefmt import iso_utc
 
+SHRINK = 0.5  # a full walk listing less than half of the last one is suspect (reconcile)
+SHRINK_TRUSTED_AFTER_S = 3 * 86400  # ... until walks have said so for three days
 # Compared between two sightings: a difference is a change even when Keepa's times are
 # ambiguous (creationDate has two documented meanings) or late.
 FINGERPRINT = ("creation_keepa", "current_cents", "current_since_keepa", "used_cents")
@@ -72,7 +74,8 @@ select l.asin, l.listed_at, l.listed_keepa, l.creation_keepa, l.current_cents,
   d.shipping_cents, d.fba_fee_cents, d.referral_fee_pct, d.closing_fee_cents,
   d.price_now_cents, d.price_suspicious, d.avg_1yr_cents, d.expired_at,
   d.screen_price_cents, d.screen_bound_cents,
-  (select p.keepa_minute from keepa_products p where p.asin = l.asin) as history_keepa
+  (select p.keepa_minute from keepa_products p where p.asin = l.asin) as history_keepa,
+  (select m.decision from marks m where m.asin = l.asin) as decision
 from listing l left join deals d on d.asin = l.asin
 where l.listed_at >= :since
 order by l.asin

@@ -17,6 +17,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 import uuid
 
 import sqlite_utils
@@ -27,6 +28,7 @@ from arbitrage_cli.timefmt import iso_utc, parse_iso
 
 DEFAULT_LEASE_S = 300.0
 FOREIGN_GRACE_S = 3600.0
+FLOCK_TRIES, FLOCK_RETRY_S = 5, 0.05  # a reader's probe lasts microseconds: 0.2 s is plenty
 
 
 def pid_alive(pid: int) -> bool:
@@ -77,14 +79,23 @@ def list_locks(db: sqlite_utils.Database, clock: Clock | None = None) -> list[Lo
 
 def _alive(db: sqlite_utils.Database, row: dict) -> bool:
     """Whether the owner on this host lives: its OS lock held (the kernel knows), else, with
-    no lock file, its PID."""
+    no lock file (or none we may read), its PID. The probe opens the file read-only and asks
+    for a shared lock: a reader without write access can ask, and a writer that starts in
+    that instant retries (`_os_lock`) instead of giving up."""
     path = lock_file(db, row["name"])
     if path is None or not os.path.exists(path):
         return pid_alive(row["pid"])
-    fd, free = _os_lock(path)
-    if fd is not None:
-        os.close(fd)
-    return not free
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return pid_alive(row["pid"])
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops our shared lock at once
+    return False
 
 
 class Lock:
@@ -95,6 +106,7 @@ class Lock:
         self.db, self.name, self.owner, self.lease_s, self.clock = db, name, owner, lease_s, clock
         self.os_lock = os_lock  # the flock'ed file descriptor, held until release
         self.lost = False
+        self.previous: LockInfo | None = None  # the dead owner this lock was taken from
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -166,12 +178,15 @@ def _os_lock(path: str | None) -> tuple[int | None, bool]:
     if path is None:
         return None, True
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None, False
-    return fd, True
+    for attempt in range(FLOCK_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd, True
+        except BlockingIOError:
+            if attempt + 1 < FLOCK_TRIES:  # a status probe holds it for a moment
+                time.sleep(FLOCK_RETRY_S)
+    os.close(fd)
+    return None, False
 
 
 def acquire(db: sqlite_utils.Database, name: str, *, owner: str | None = None,
@@ -220,7 +235,9 @@ def _acquire(db, name, owner, lease_s, clock, pid, foreign_grace_s, proof, free,
             "expires_at = ? where name = ? and owner = ? and expires_at = ?",
             row[1:] + [name, held.owner, held.expires_at])
         if cur.rowcount == 1:
-            return Lock(db, name, owner, lease_s, clock, fd)
+            lock = Lock(db, name, owner, lease_s, clock, fd)
+            lock.previous = held
+            return lock
     raise LockHeld(held.describe())
 
 

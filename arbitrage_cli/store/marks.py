@@ -30,10 +30,14 @@ def mark(db: sqlite_utils.Database, asin: str, decision: str, note: str | None =
         db.execute(
             "insert into marks (asin, decision, note, price_cents, decided_at, list_at_cents, "
             "price_now_cents, profit_cents) values (?, ?, ?, ?, ?, ?, ?, ?) "
+            # the first `bought` snapshot stays: a later mark (a note, `watch`) keeps what was
+            # predicted when the copy was bought
             "on conflict(asin) do update set decision = excluded.decision, "
             "note = excluded.note, price_cents = excluded.price_cents, "
-            "decided_at = excluded.decided_at, list_at_cents = excluded.list_at_cents, "
-            "price_now_cents = excluded.price_now_cents, profit_cents = excluded.profit_cents",
+            "decided_at = excluded.decided_at, "
+            "list_at_cents = coalesce(marks.list_at_cents, excluded.list_at_cents), "
+            "price_now_cents = coalesce(marks.price_now_cents, excluded.price_now_cents), "
+            "profit_cents = coalesce(marks.profit_cents, excluded.profit_cents)",
             [asin, decision, note, price_cents, iso_utc((clock or SystemClock()).now()),
              *snapshot])
     return get(db, asin)

@@ -72,3 +72,21 @@ def last_runs(db: sqlite_utils.Database, limit: int = 10, command: str | None = 
 def holds_demo(db: sqlite_utils.Database) -> bool:
     """The database holds `arbitrage demo`'s simulated deals."""
     return db.execute("select 1 from runs where command = 'demo' limit 1").fetchone() is not None
+
+
+def close_dead(db: sqlite_utils.Database, commands: tuple[str, ...], own_id: int,
+               now: float, last_heartbeat: str | None = None) -> int:
+    """Runs of `commands` still 'running' when a new one holds their lock died without a
+    word (SIGKILL, power loss): recorded as 'killed', with their pid and last heartbeat."""
+    marks = ", ".join("?" * len(commands))
+    dead = list(db.query(f"select id, pid, host, started_at from runs where outcome = "
+                         f"'running' and command in ({marks}) and id != ?",
+                         [*commands, own_id]))
+    for r in dead:
+        seen = last_heartbeat if last_heartbeat and last_heartbeat >= r["started_at"] \
+            else r["started_at"]
+        db["runs"].update(r["id"], {
+            "outcome": "killed", "finished_at": iso_utc(now),
+            "message": f"process {r['pid']} on {r['host']} ended without finishing (last "
+                       f"sign of life {seen}); the next run resumed its work"})
+    return len(dead)

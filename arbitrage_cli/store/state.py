@@ -22,6 +22,7 @@ KNOWN_KEYS: dict[str, type] = {
     "watermark_iso": str,
     "watermark_keepa": int,
     "last_sync_success_at": str,
+    "last_sync_success_keepa_at": str,  # the same moment by Keepa's clock
     "settings_version": int,
     "backfill_page_asins": str,
     "backfill_page_full": int,
@@ -30,6 +31,13 @@ KNOWN_KEYS: dict[str, type] = {
     "full_walk_started_at": str,
     "full_walk_completed_at": str,
     "full_walk_pages": int,
+    "full_walk_listed": int,  # how many deals that walk listed
+    # a listing that suddenly shrank (pipeline/reconcile.py judge_walk): since when, from
+    # what size, and what the last walk listed; and the last walk stopped at Keepa's cap
+    "shrink_since": str,
+    "shrink_from": int,
+    "shrink_listed": int,
+    "listing_capped_at": str,
     # ASINs that passed the history screen; the backfill stopped before their live offers
     "backfill_passed": str,
     # winning sellers of deals saved before their /seller call could be paid for

@@ -39,6 +39,19 @@ def health(db: sqlite_utils.Database, now: float, sync_interval_min: float,
                     ).fetchone()
     warnings = []
     age = None if last_ok is None else now - parse_iso(last_ok)
+    keepa_ok = state.get(db, "last_sync_success_keepa_at")
+    if last_ok is not None and keepa_ok is not None:
+        skew = parse_iso(last_ok) - parse_iso(keepa_ok)
+        if abs(skew) > CLOCK_SKEW_S:
+            warnings.append(f"this machine's clock was {_span(abs(skew))} "
+                            f"{'behind' if skew < 0 else 'ahead of'} Keepa's at the last sync: "
+                            f"set its time right (NTP)")
+        # the later of the two is when it really happened, whichever clock was wrong
+        age = now - max(parse_iso(last_ok), parse_iso(keepa_ok))
+    if age is not None and age < 0:
+        warnings.append(f"this machine's clock is {_span(-age)} behind the last successful "
+                        f"sync ({last_ok}): it stepped back")
+        age = 0.0
     if age is not None and age > 2 * sync_interval_min * 60:
         warnings.append(f"sync has not succeeded for {age / 3600:.1f} h (expected every "
                         f"{sync_interval_min:g} min): check cron and `arbitrage --db ... sync`")
@@ -53,6 +66,7 @@ def health(db: sqlite_utils.Database, now: float, sync_interval_min: float,
     if walked and now - parse_iso(walked) > 86400:
         warnings.append(f"Keepa's listing has not been walked in full since {walked}: sync "
                         f"cannot prove which deals left it (is --max-pages too low?)")
+    warnings += listing_warnings(db, now)
     fresh = listing.freshness(db, now, state.get(db, "full_walk_started_at"))
     overdue = db.execute("select count(*), min(next_check_at) from deals where retry_reason is "
                          "not null and next_check_at < ?",
@@ -74,6 +88,38 @@ def health(db: sqlite_utils.Database, now: float, sync_interval_min: float,
                     "full_walk_pages": state.get(db, "full_walk_pages"), **fresh},
         "warnings": warnings,
     }
+
+
+CLOCK_SKEW_S = 300  # further apart than this, our clock and Keepa's disagree
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 86400:.1f} days" if seconds >= 86400 else f"{seconds / 3600:.1f} h" \
+        if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def listing_warnings(db: sqlite_utils.Database, now: float) -> list[str]:
+    """Keepa's listing suddenly shrank, or the query lists more than Keepa serves."""
+    out = []
+    since = state.get(db, "shrink_since")
+    if since is not None:
+        was, now_listed = state.get(db, "shrink_from"), state.get(db, "shrink_listed")
+        days = (now - parse_iso(since)) / 86400
+        if now - parse_iso(since) < listing.SHRINK_TRUSTED_AFTER_S:
+            out.append(f"Keepa's listing shrank from {was} to {now_listed} deals on {since}: "
+                       f"not taken as proof that deals left it (Keepa may be down); the "
+                       f"janitor hides nothing on it")
+        else:
+            out.append(f"Keepa's listing has held only {now_listed} deals (was {was}) for "
+                       f"{days:.0f} days: check keepa_query.json (a category change? a filter "
+                       f"that no longer matches?); the janitor now hides what left it, at most "
+                       f"its --max-share a run")
+    capped = state.get(db, "listing_capped_at")
+    if capped is not None:
+        out.append(f"your query lists more than the 10,000 deals Keepa serves (last on "
+                   f"{capped}): narrow keepa_query.json; deals past the cap are never seen, "
+                   f"and no walk of it counts as a full one")
+    return out
 
 
 def gather(db: sqlite_utils.Database, clock: Clock | None = None,
