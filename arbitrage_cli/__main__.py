@@ -1,3 +1,4 @@
 from arbitrage_cli.cli import main
 
-main()
+if __name__ == "__main__":  # not when a spawned process (serve-json's charts) imports it
+    main()

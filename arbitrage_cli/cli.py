@@ -53,31 +53,59 @@ def _global_options(
     _RUN["db_path"] = db
 
 
-def _register() -> None:
-    from arbitrage_cli.commands import (backfill, backtest, chart, datasette, deals, demo,
-                                        explain, janitor, locks, marks, recalc, restrictions,
-                                        serve, settings, simulate, status, sync)
+# name -> (module in arbitrage_cli.commands, attribute, a group of subcommands?). A command
+# module is imported only when its command runs (or for help): start-up is paid on every cron
+# line and every pipe, and most modules pull in libraries the other commands never need.
+COMMANDS = {
+    "backfill": ("backfill", "backfill", False), "sync": ("sync", "sync", False),
+    "janitor": ("janitor", "janitor", False), "deals": ("deals", "deals", False),
+    "demo": ("demo", "demo", False), "serve-json": ("serve", "serve_json", False),
+    "datasette-files": ("datasette", "datasette_files", False),
+    "explain": ("explain", "explain", False), "chart": ("chart", "chart", False),
+    "mark": ("marks", "mark", False), "unmark": ("marks", "unmark", False),
+    "marks": ("marks", "marks_", False), "backtest": ("backtest", "backtest", False),
+    "recalc": ("recalc", "recalc", False), "settings": ("settings", "app", True),
+    "status": ("status", "status", False), "locks": ("locks", "app", True),
+    "restrictions": ("restrictions", "app", True),
+    "simulate-keepa": ("simulate", "simulate_keepa", False),
+}
+_REGISTERED: set[str] = set()
+VALUE_OPTIONS = ("--db", "--keepa-url", "--log-file")
 
-    app.command("backfill")(backfill.backfill)
-    app.command("sync")(sync.sync)
-    app.command("janitor")(janitor.janitor)
-    app.command("deals")(deals.deals)
-    app.command("demo")(demo.demo)
-    app.command("serve-json")(serve.serve_json)
-    app.command("datasette-files")(datasette.datasette_files)
-    app.command("explain")(explain.explain)
-    app.command("chart")(chart.chart)
-    app.command("mark")(marks.mark)
-    app.command("unmark")(marks.unmark)
-    app.command("marks")(marks.marks_)
-    app.command("backtest")(backtest.backtest)
-    app.command("recalc")(recalc.recalc)
-    app.add_typer(settings.app, name="settings")
-    app.command("status")(status.status)
-    app.add_typer(locks.app, name="locks")
-    app.add_typer(restrictions.app, name="restrictions")
-    app.command("simulate-keepa")(simulate.simulate_keepa)
+
+def register(names: list[str] | None = None) -> typer.Typer:
+    """Add the named commands (all of them by default) to `app`, in the help's order."""
+    import importlib
+
+    for name, (module, attr, group) in COMMANDS.items():
+        if name in _REGISTERED or (names is not None and name not in names):
+            continue
+        target = getattr(importlib.import_module(f"arbitrage_cli.commands.{module}"), attr)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+        _REGISTERED.add(name)
+    order = list(COMMANDS)
+    app.registered_commands.sort(key=lambda info: order.index(info.name))
+    app.registered_groups.sort(key=lambda info: order.index(info.name))
     _summaries(app)
+    return app
+
+
+def wanted(argv: list[str]) -> list[str] | None:
+    """The one command an argument list runs, or None (help, a typo: register them all)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return [arg] if arg in COMMANDS else None
+        elif arg in ("--help", "-h"):
+            return None
+    return None
 
 
 def _summaries(typer_app: typer.Typer) -> None:
@@ -89,9 +117,6 @@ def _summaries(typer_app: typer.Typer) -> None:
             info.short_help = " ".join(doc.strip().split("\n\n")[0].split())
     for group in typer_app.registered_groups:
         _summaries(group.typer_instance)
-
-
-_register()
 
 
 # This process's verbosity, and the real stderr that errors go to even under -q.
@@ -133,6 +158,7 @@ def _main(argv: list[str] | None, stderr) -> int:
         to_log_file(text)
 
     try:
+        register(wanted(argv if argv is not None else sys.argv[1:]))
         rv = app(args=argv, standalone_mode=False)
         if rv == 130:  # typer turns Ctrl-C into a quiet exit 130: say what happened
             from arbitrage_cli import signals

@@ -7,19 +7,31 @@ parameter; SQL is built by store/queries.py from whitelisted columns and bound v
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
 import hmac
+import inspect
+import itertools
 import json
+import logging
+import multiprocessing
 import threading
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from arbitrage_cli.store import open_db
-from arbitrage_cli.store.queries import SORTS, DealFilters, QueryError, count, get_deal, page
+from arbitrage_cli.store import counts as deal_counts
+from arbitrage_cli.store.queries import SORTS, DealFilters, QueryError, count, get_deal, page, \
+    unfiltered
 from arbitrage_cli.store.status import gather
+
+log = logging.getLogger(__name__)
 
 MAX_LIMIT = 500
 FLOATS = ("min_profit", "min_profit_low", "min_roi", "min_percent_down", "min_deal_trust",
@@ -31,6 +43,11 @@ ALLOWED = frozenset(FLOATS + INTS + BOOLS + OTHER)
 # The CLI's names (`deals --condition 3 --asc`) are accepted too.
 ALIASES = {"condition": "conditions"}
 REPEATABLE = frozenset({"conditions"})
+
+
+def _json(value: Any) -> str:
+    """As Starlette's JSONResponse writes it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 class BadRequest(Exception):
@@ -117,24 +134,116 @@ def parse(params: dict[str, str]) -> tuple[DealFilters, int, str | None]:
     return filters, limit, params.get("cursor") or None
 
 
-def create_app(db_path: str, token: str | None = None) -> Starlette:
+# Totals on a small database are counted while the page is read (milliseconds); above this
+# many rows a new filter's total is counted in the background and the page does not wait.
+INLINE_COUNT_BELOW_ROWS = 20_000
+# How long a page waits for a background total before answering without it: a count the
+# background finishes this fast was nearly free anyway (measured: 30-40 ms at 100k rows).
+TOTAL_WAIT_S = 0.01
+CACHED = 512  # explanations and charts kept per worker process
+
+
+class _Lru(collections.OrderedDict):
+    def get_or(self, key, make):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make()
+        if len(self) > CACHED:
+            self.popitem(last=False)
+        return value
+
+
+_CHART_DB: dict = {}
+
+
+def draw_chart(db_path: str, asin: str, days: int) -> bytes | None:
+    """A chart drawn in the chart process (its own connection, kept): matplotlib is Python
+    all the way down and would hold the worker's GIL for the ~0.1-0.3 s a chart takes."""
+    from arbitrage_cli import chart as charts
+    from arbitrage_cli.store import deals as deal_store
+
+    db = _CHART_DB.get(db_path)
+    if db is None:
+        db = _CHART_DB[db_path] = open_db(db_path, readonly=True)
+    found = deal_store.stored_product(db, asin)
+    return None if found is None else charts.render(found[0], found[1], days=days, fmt="svg")
+
+
+def create_app(db_path: str, token: str | None = None, chart_processes: bool = True
+               ) -> Starlette:
     local = threading.local()
+    lock, pools_lock = threading.Lock(), threading.Lock()
+    totals: dict = {}  # (generation, filters) -> exact count
+    pending: dict = {}  # (generation, filters) -> Future of that count
+    pools: dict = {}  # one thread each for background totals and charts, made on first use
+    explained, charts_, answers = _Lru(), _Lru(), _Lru()
+    serials = itertools.count()
 
     def db():
         conn = getattr(local, "db", None)
         if conn is None:
             conn = local.db = open_db(db_path, readonly=True)
-            local.counts, local.version = {}, None
+            local.serial = next(serials)
         return conn
 
-    def cached_count(key, compute):
-        """Totals are exact but recomputed only after a writer commits (data_version)."""
-        version = db().execute("pragma data_version").fetchone()[0]
-        if version != local.version:
-            local.counts, local.version = {}, version
-        if key not in local.counts:
-            local.counts[key] = compute()
-        return local.counts[key]
+    def pool(name: str) -> concurrent.futures.Executor:
+        with pools_lock:
+            if name not in pools:
+                if name == "charts" and chart_processes:  # spawn: no fork of a threaded loop
+                    pools[name] = concurrent.futures.ProcessPoolExecutor(
+                        max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                else:
+                    pools[name] = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=1, thread_name_prefix=f"serve-{name}")
+            return pools[name]
+
+    def data_version() -> tuple[int, int]:
+        """Changes when another connection commits; per connection, so it names the one."""
+        conn = db()
+        return local.serial, conn.execute("pragma data_version").fetchone()[0]
+
+    def counted(filters: DealFilters) -> tuple[int | None, int]:
+        """(the exact total, the generation it was counted at), in one read transaction."""
+        conn = db()
+        conn.execute("begin")
+        try:
+            return deal_counts.generation(conn), count(conn, filters)
+        finally:
+            conn.execute("commit")
+
+    def remember(key, future: concurrent.futures.Future) -> None:
+        with lock:
+            pending.pop(key, None)  # a failed count is simply asked for again
+            if future.cancelled() or future.exception() is not None:
+                return
+            generation, total = future.result()
+            if generation is not None:
+                if len(totals) >= CACHED:
+                    totals.clear()
+                totals[(generation, key[1])] = total
+
+    async def total_of(filters: DealFilters, kept: dict | None) -> int | None:
+        """The exact total, or None while a large database counts it in the background."""
+        if kept is None or unfiltered(filters) or kept.get("rows", 0) < INLINE_COUNT_BELOW_ROWS:
+            return count(db(), filters)
+        key = (kept["generation"], filters)
+        with lock:
+            if key in totals:
+                return totals[key]
+            future = pending.get(key)
+            if future is None:
+                future = pending[key] = pool("totals").submit(counted, filters)
+                future.add_done_callback(lambda f: remember(key, f))
+        try:
+            generation, total = await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(future)), TOTAL_WAIT_S)
+        except asyncio.TimeoutError:
+            return None
+        except Exception:  # noqa: BLE001 - logged by nobody else: the page still answers
+            log.warning("counting a total failed", exc_info=True)
+            return None
+        return total if generation == key[0] else None
 
     def authorised(request: Request) -> bool:
         if not token:
@@ -145,37 +254,58 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
     def guarded(handler):
         # Run inline on the event loop: queries take milliseconds and SQLite holds the GIL
         # for most of them, so a thread pool only adds switching (measured: 4 clients got
-        # 40% less throughput through the pool).
+        # 40% less throughput through the pool). What can take longer (a total on a large
+        # database, a chart) is handed to its own thread by the handler.
         async def endpoint(request: Request) -> Response:
             if not authorised(request):
                 return error(401, "missing or wrong bearer token")
             try:
-                return handler(request)
+                response = handler(request)
+                if inspect.isawaitable(response):
+                    response = await response
+                return response
             except (BadRequest, QueryError) as exc:
                 return error(400, str(exc))
         return endpoint
 
-    def deals(request: Request) -> Response:
+    async def deals(request: Request) -> Response:
         params = single(request.query_params)
         filters, limit, cursor = parse(params)
-        rows, nxt = page(db(), filters, limit, cursor)
-        ndjson = params.get("format") == "ndjson" or \
-            "application/x-ndjson" in request.headers.get("accept", "")
         if params.get("format") not in (None, "json", "ndjson"):
             raise BadRequest("format must be json or ndjson")
-        if ndjson:
-            return StreamingResponse((json.dumps(r) + "\n" for r in rows),
-                                     media_type="application/x-ndjson",
-                                     headers={"X-Next-Cursor": nxt or ""})
+        ndjson = params.get("format") == "ndjson" or \
+            "application/x-ndjson" in request.headers.get("accept", "")
         if params.get("_shape") not in (None, "array", "objects"):
             raise BadRequest("_shape must be array or objects")
-        if params.get("_shape") == "array":
-            return JSONResponse(rows, headers={"X-Next-Cursor": nxt or ""})
-        total_raw = cached_count("raw", lambda: db().execute("select count(*) from deals")
-                                 .fetchone()[0])
-        total = cached_count(filters, lambda: count(db(), filters))
-        return JSONResponse({"ok": True, "deals": rows, "next": nxt, "total": total,
-                             "total_raw": total_raw}, headers={"X-Next-Cursor": nxt or ""})
+        kept = deal_counts.read(db())
+        # The same question since the last change to deals, marks or gating has the same
+        # answer: a repeated page (a dashboard, a heavy keyword) costs a dict lookup.
+        key = None if kept is None else (kept["generation"], ndjson,
+                                         tuple(sorted(params.items())))
+        if key is not None and key in answers:
+            body, media, headers = answers[key]
+            return Response(body, media_type=media, headers=headers)
+        rows, nxt = page(db(), filters, limit, cursor)
+        headers = {"X-Next-Cursor": nxt or ""}
+        if ndjson:
+            body, media = "".join(_json(r) + "\n" for r in rows), "application/x-ndjson"
+        elif params.get("_shape") == "array":
+            body, media = _json(rows), "application/json"
+        else:
+            total_raw = kept.get("rows", 0) if kept is not None else \
+                db().execute("select count(*) from deals").fetchone()[0]
+            total = await total_of(filters, kept)
+            out = {"ok": True, "deals": rows, "next": nxt, "total": total,
+                   "total_raw": total_raw}
+            if total is None:
+                out["total_counting"] = True
+                key = None  # the total follows: ask again
+            else:
+                headers["X-Total-Count"] = str(total)
+            body, media = _json(out), "application/json"
+        if key is not None:
+            answers.get_or(key, lambda: (body, media, headers))
+        return Response(body, media_type=media, headers=headers)
 
     def one_deal(request: Request) -> Response:
         from arbitrage_cli import explain
@@ -184,19 +314,25 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         asin = request.path_params["asin"].upper()
         if set(request.query_params) - {"explain"}:
             raise BadRequest("unknown parameter(s); allowed: explain")
+        wanted = request.query_params.get("explain", "0").lower()
+        if wanted not in ("1", "0", "true", "false", ""):
+            raise BadRequest("explain must be 1/0 or true/false")
         row = get_deal(db(), asin)
         if row is None:
             return error(404, f"no deal {asin}")
         body: dict[str, Any] = {"ok": True, "deal": row}
-        found = deal_store.explain_inputs(db(), asin)
-        if found is not None:
-            body["explanation"] = explain.report(**found, settings_source="from the database")
+        if wanted in ("1", "true"):
+            # the analysis behind the numbers: computed on request, kept until a write
+            def make():
+                found = deal_store.explain_inputs(db(), asin)
+                return None if found is None else explain.report(
+                    **found, settings_source="from the database")
+            body["explanation"] = explained.get_or((data_version(), asin), make)
+        else:
+            body["explanation_url"] = f"/api/deals/{asin}?explain=1"
         return JSONResponse(body)
 
-    def chart(request: Request) -> Response:
-        from arbitrage_cli import chart as charts
-        from arbitrage_cli.store import deals as deal_store
-
+    async def chart(request: Request) -> Response:
         asin = request.path_params["asin"].upper()
         if set(request.query_params) - {"days"}:
             raise BadRequest("unknown parameter(s); allowed: days")
@@ -204,11 +340,15 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
             else 365
         if not 7 <= days <= 3650:
             raise BadRequest("days must be within 7..3650")
-        found = deal_store.stored_product(db(), asin)
-        if found is None:
-            return error(404, f"no stored product {asin}")
-        return Response(charts.render(found[0], found[1], days=days, fmt="svg"),
-                        media_type="image/svg+xml")
+        key = (data_version(), asin, days)
+        svg = charts_.get(key)
+        if svg is None:  # drawn once per write, in its own process, while the loop serves
+            svg = await asyncio.wrap_future(pool("charts").submit(draw_chart, db_path, asin,
+                                                                  days))
+            if svg is None:
+                return error(404, f"no stored product {asin}")
+            charts_.get_or(key, lambda: svg)
+        return Response(svg, media_type="image/svg+xml")
 
     def marks(request: Request) -> Response:
         from arbitrage_cli.store import marks as mark_store
@@ -231,6 +371,12 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
     async def crashed(request: Request, exc: Exception) -> Response:
         return error(500, "internal error")
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        for executor in pools.values():
+            executor.shutdown(wait=False, cancel_futures=True)
+
     return Starlette(routes=[
         Route("/healthz", healthz),
         Route("/api/deals", guarded(deals)),
@@ -238,7 +384,8 @@ def create_app(db_path: str, token: str | None = None) -> Starlette:
         Route("/api/deals/{asin}/chart.svg", guarded(chart)),
         Route("/api/marks", guarded(marks)),
         Route("/api/status", guarded(status)),
-    ], exception_handlers={404: not_found, 405: not_found, Exception: crashed})
+    ], exception_handlers={404: not_found, 405: not_found, Exception: crashed},
+        lifespan=lifespan)
 
 
 def app_from_env() -> Starlette:

@@ -45,6 +45,9 @@ PARTS = {
     "serve_4x1": ["bench.serve", "--rows", "100000", "--seconds", "10", "--threads", "4"],
     "serve_4x2": ["bench.serve", "--rows", "100000", "--seconds", "10", "--threads", "4",
                   "--workers", "2"],
+    "serve_scale": ["bench.serve", "--rows", "100000", "1000000", "--seconds", "5",
+                    "--threads", "4", "--workers", "2"],
+    "cli": ["bench.cli", "--rows", "100000", "1000000"],
 }
 
 
@@ -177,6 +180,14 @@ def render(results: dict, commands: dict, machine: dict, when: dict[str, str]) -
               "cores: each request costs ~5 ms of CPU to gather the ~19,000 matches of a word "
               "found in 19% of titles, and four clients queue behind two cores (which wrk "
               "shares). With one client every query is far below 20 ms.", ""]
+    if "serve_scale" in results:
+        from bench.serve_scale import render as render_scale
+
+        lines += render_scale(results["serve_scale"], commands["serve_scale"])
+    if "cli" in results:
+        from bench.cli import render as render_cli
+
+        lines += render_cli(results["cli"], commands["cli"])
     return "\n".join(lines)
 
 

@@ -35,7 +35,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "reliability.md"))
     args = ap.parse_args()
     report = Path(tempfile.mkdtemp()) / "records.ndjson"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-m", "slow or not slow", *SUITE]
+    # one process: the timing tests (readers under load, cron launches) measure alone
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-m", "slow or not slow", *SUITE]
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "RELIABILITY_REPORT": str(report)},
                           capture_output=True, text=True)

@@ -26,7 +26,8 @@ import threading
 import time
 from pathlib import Path
 
-from bench.machine import describe, insert_batches
+from bench.bigdb import build
+from bench.machine import describe
 
 WORDS = ["Calculus", "Chemistry", "Economics", "Biology", "Law", "Nursing", "History",
          "Physics", "Marketing", "Statistics"]
@@ -45,25 +46,6 @@ QUERIES = {
         "/deals/deals.json?_shape=objects&_size=50&_search=chemistry&status=deal"
         "&profit_cents__gt=0&_sort_desc=profit_cents&_nosuggest=1&_nofacet=1"),
 }
-
-
-def build(path: str, rows: int) -> None:
-    rng = random.Random(rows)
-    cols = ("asin", "status", "title", "author", "category", "condition", "price_now_cents",
-            "list_at_cents", "avg_1yr_cents", "profit_cents", "roi_pct", "margin_pct",
-            "sales_rank", "hidden", "seller_name", "updated_at")
-    sql = f"insert into deals ({', '.join(cols)}) values ({', '.join('?' * len(cols))})"
-
-    def rows_():
-        for i in range(rows):
-            profit = rng.randint(-3000, 6000)
-            yield (f"{i:010d}", "deal", f"{rng.choice(WORDS)} {rng.choice(WORDS)} {i}",
-                   rng.choice(["Chen", "Okafor", "Rossi"]), rng.choice(["Science", "Law"]),
-                   rng.choice([2, 3, 4, 5]), rng.randint(500, 9000), rng.randint(1000, 20000),
-                   rng.randint(1000, 20000), profit, profit / 30, profit / 90,
-                   rng.randint(1000, 3_000_000), 0, "Seller", "2026-11-20T00:00:00.000Z")
-
-    insert_batches(path, sql, rows_())
 
 
 def free_port() -> int:
@@ -141,41 +123,68 @@ def load_wrk(port: int, path: str, seconds: float, threads: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--rows", type=int, nargs="+", default=[100_000])
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--workers", type=int, default=1, help="serve-json worker processes")
     ap.add_argument("--load", choices=["wrk", "python"],
                     default="wrk" if shutil.which("wrk") else "python")
+    ap.add_argument("--scale", action="store_true",
+                    help="also first requests, one deal, charts, keyword search and writes "
+                         "(the default when more than one --rows size is given)")
+    ap.add_argument("--workdir", help="keep the built databases here (reused when present)")
     args = ap.parse_args()
     run = load_wrk if args.load == "wrk" else load
-    tmp = tempfile.mkdtemp()
-    path = str(Path(tmp) / "deals.db")
-    build(path, args.rows)
-    ours, theirs = free_port(), free_port()
-    servers = [
-        start([sys.executable, "-m", "arbitrage_cli", "--db", path, "serve-json", "--port",
-               str(ours), "--workers", str(args.workers)], ours),
-        start([sys.executable, "-m", "datasette", "serve", path, "--port", str(theirs),
-               "-h", "127.0.0.1", "--setting", "sql_time_limit_ms", "10000"], theirs),
-    ]
-    results = {}
-    try:
-        for name, (ours_path, ds_path) in QUERIES.items():
-            for port, p in ((ours, ours_path), (theirs, ds_path)):  # warm both
-                load(port, p, 1, 1)
-            a = run(ours, ours_path, args.seconds, args.threads)
-            b = run(theirs, ds_path, args.seconds, args.threads)
-            results[name] = {"serve_json": a, "datasette": b,
-                             "throughput_ratio": round(a["rps"] / b["rps"], 2) if b["rps"] else None}
-    finally:
-        for s in servers:
-            s.terminate()
-            s.wait(10)
-    print(json.dumps({"machine": describe(), "rows": args.rows, "seconds": args.seconds,
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="arbitrage-bench-"))
+    if not args.workdir:  # a million rows are half a gigabyte: not left behind
+        import atexit
+
+        atexit.register(shutil.rmtree, work, True)
+    work.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    for rows in args.rows:
+        (work / str(rows)).mkdir(exist_ok=True)
+        path = str(work / str(rows) / "deals.db")  # Datasette names the database "deals"
+        info = build(path, rows, work) if not Path(path).exists() else None
+        if info is None:
+            from arbitrage_cli.store import open_db
+
+            db = open_db(path, readonly=True)
+            info = {"originals": [r[0] for r in db.execute(
+                "select asin from deals where asin not like 'X%' order by asin")]}
+            db.conn.close()
+        ours, theirs = free_port(), free_port()
+        servers = [
+            start([sys.executable, "-m", "arbitrage_cli", "--db", path, "serve-json",
+                   "--port", str(ours), "--workers", str(args.workers)], ours),
+            start([sys.executable, "-m", "datasette", "serve", path, "--port", str(theirs),
+                   "-h", "127.0.0.1", "--setting", "sql_time_limit_ms", "60000"], theirs),
+        ]
+        size: dict = {"steady": {}}
+        try:
+            if args.scale or len(args.rows) > 1:  # before anything warmed a total
+                from bench.serve_scale import measure
+
+                size.update(measure(ours, theirs, path, info["originals"], rows,
+                                    args.seconds, args.threads))
+            for name, (ours_path, ds_path) in QUERIES.items():
+                for port, p in ((ours, ours_path), (theirs, ds_path)):  # warm both
+                    load(port, p, 1, 1)
+                a = run(ours, ours_path, args.seconds, args.threads)
+                b = run(theirs, ds_path, args.seconds, args.threads)
+                size["steady"][name] = {
+                    "serve_json": a, "datasette": b,
+                    "throughput_ratio": round(a["rps"] / b["rps"], 2) if b["rps"] else None}
+        finally:
+            for s in servers:
+                s.terminate()
+                s.wait(10)
+        sizes[str(rows)] = size
+    first = sizes[str(args.rows[0])]
+    print(json.dumps({"machine": describe(), "rows": args.rows[0], "seconds": args.seconds,
                       "threads": args.threads, "workers": args.workers,
-                      "load_generator": args.load,
-                      "results": results}, indent=2))
+                      "load_generator": args.load, "results": first["steady"],
+                      "sizes": sizes}, indent=2))
 
 
 if __name__ == "__main__":

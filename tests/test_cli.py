@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from arbitrage_cli.cli import app, main
+from arbitrage_cli.cli import main, register
 from arbitrage_cli.store import locks, open_db, schema
 from tests.conftest import SENTINEL_KEY
 
@@ -30,7 +30,7 @@ def run(args, capsys):
 def command_names() -> list[str]:
     import typer.main
 
-    group = typer.main.get_command(app)
+    group = typer.main.get_command(register())
     return sorted(group.commands)
 
 
@@ -163,3 +163,38 @@ def test_simulate_keepa_serves_http():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _imports(args: list[str], db: str) -> tuple[set[str], float]:
+    """Modules a command imports and their total import time (python -X importtime)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from arbitrage_cli.cli import main; "
+            f"sys.argv = ['arbitrage', '--db', {db!r}, *{args!r}]; main()")
+    err = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True,
+                         text=True).stderr
+    rows = [line.split("|") for line in err.splitlines() if line.startswith("import time:")
+            and "self [us]" not in line]
+    return {r[2].strip() for r in rows}, sum(int(r[0].split(":")[1]) for r in rows) / 1e6
+
+
+@pytest.mark.parametrize("args", [["deals", "--limit", "50"], ["status", "--json"],
+                                  ["marks", "--format", "json"], ["deals", "--format", "csv"],
+                                  ["marks"], ["status"]])
+def test_read_commands_start_without_the_heavy_libraries(tmp_path, args):
+    """Every cron line and pipe pays start-up: no numpy (sqlite-utils would import it), no
+    plotting, no web server, no rich for machine output, and the other commands' modules
+    unloaded; total import time under a budget (0.15 s here on 2 cores; 3x for a busy CI)."""
+    from arbitrage_cli.store import open_db
+
+    db = str(tmp_path / "deals.db")
+    open_db(db).conn.close()
+    modules, seconds = _imports(args, db)
+    heavy = {"numpy", "pandas", "matplotlib", "starlette", "uvicorn", "apprise",
+             "arbitrage_cli.simulator", "arbitrage_cli.pipeline", "arbitrage_cli.keepa.client",
+             "arbitrage_cli.commands.backfill", "arbitrage_cli.commands.serve"}
+    if "--format" in args or "--json" in args or args[0] == "deals":  # no table: no rich
+        heavy.add("rich.console")
+    assert not {m for m in modules if m in heavy or m.split(".")[0] in heavy}
+    assert seconds < 0.5, f"imports took {seconds:.2f} s"

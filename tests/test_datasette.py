@@ -25,9 +25,26 @@ from arbitrage_cli.store.queries import DealFilters, iter_deals
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_BUILT: dict[str, str] = {}
+
+
 def demo_db(tmp_path_factory) -> str:
     """A backfill of 300 simulated books at a fixed moment (deterministic, unlike the demo's
-    wall clock), live offers for all, so there are deals of every kind to browse."""
+    wall clock), live offers for all, so there are deals of every kind to browse. Built once
+    per test process; every caller gets its own copy."""
+    import sqlite3
+
+    if "path" in _BUILT:
+        copy = str(tmp_path_factory.mktemp("ds") / "deals.db")
+        src, dst = sqlite3.connect(_BUILT["path"]), sqlite3.connect(copy)
+        src.backup(dst)
+        src.close(), dst.close()
+        return copy
+    _BUILT["path"] = _build_demo_db(tmp_path_factory)
+    return demo_db(tmp_path_factory)
+
+
+def _build_demo_db(tmp_path_factory) -> str:
     from arbitrage_cli.clock import FakeClock
     from arbitrage_cli.keepa.budget import TokenBudget
     from arbitrage_cli.keepa.client import KeepaClient

@@ -33,7 +33,7 @@ def test_demo_needs_no_key_and_fills_the_database(db_path, capsys, monkeypatch):
 
 def test_explain_from_the_database_after_demo(db_path, capsys, monkeypatch):
     monkeypatch.delenv("KEEPA_API_KEY")
-    assert run(["--db", db_path, "demo", "--products", "400"], capsys)[0] == 0
+    assert run(["--db", db_path, "demo", "--products", "200"], capsys)[0] == 0
     db = open_db(db_path)
     # the demo runs on today's market: a deal analysed from live offers, else a screened one
     asin, status = db.execute("select asin, status from deals order by status = 'deal' desc, "

@@ -190,3 +190,59 @@ def test_keyword_plan_is_decided_again_after_a_commit(tmp_path, monkeypatch):
                                 for i in range(3)])
     assert queries.should_walk(reader, f) and count(reader, f) == 5
     assert len(list(iter_deals(reader, f))) == 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=st.text(max_size=30), author=st.one_of(st.none(), st.text(max_size=10)),
+       roi=st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+       rank=st.one_of(st.none(), st.integers(-2**63, 2**63 - 1)))
+def test_exports_written_by_sqlite_equal_pythons_json_and_csv(tmp_path_factory, title, author,
+                                                              roi, rank):
+    """deals --format json/ndjson/csv write tuples straight from the cursor: the same values
+    as the rows every other reader gets (every float the same double), the same CSV text."""
+    from arbitrage_cli import output
+    from arbitrage_cli.store.queries import deal_columns, deal_tuples
+
+    d = open_db(str(tmp_path_factory.mktemp("x") / "deals.db"))
+    d["deals"].insert({"asin": "0000000001", "status": "deal", "title": title, "author": author,
+                       "roi_pct": roi, "sales_rank": rank, "hidden": 0, "list_at_cents": 2000,
+                       "avg_1yr_cents": 1800, "profit_cents": 500, "percent_down_pct": 1 / 3})
+    f = DealFilters()
+    rows = list(iter_deals(d, f))
+    for fmt in ("json", "ndjson"):
+        mine = io.StringIO()
+        output.write_tuples(*deal_tuples(d, f), fmt, out=mine)
+        assert (json.loads(mine.getvalue()) if fmt == "json" else
+                [json.loads(x) for x in mine.getvalue().splitlines()]) == rows
+    buf, mine = io.StringIO(), io.StringIO()
+    output.write(iter_deals(d, f), "csv", deal_columns(d), out=buf)
+    output.write_tuples(*deal_tuples(d, f), "csv", out=mine)
+    assert mine.getvalue() == buf.getvalue()
+    assert list(csv.DictReader(io.StringIO(mine.getvalue())))[0]["title"] == \
+        title.replace("\r\n", "\n").replace("\r", "\n") or "\r" in title
+
+
+@pytest.mark.parametrize("kw", [dict(min_deal_trust=90), dict(conditions=(5,)),
+                                dict(max_rank=50_000, sort="roi"), dict(min_drops_30=11),
+                                dict(min_seller_quality=9, descending=False),
+                                dict(min_deal_trust=60, min_drops_30=3)])
+def test_a_rare_threshold_reads_its_own_index_and_pages_the_same(db, kw, monkeypatch):
+    """Few deals pass: the page starts from the filter's index (migration 015) instead of
+    walking the sort index, and every page is the one the default plan gives."""
+    from arbitrage_cli.store import queries
+
+    f = DealFilters(**kw)
+    assert queries.plan(db, f) and str(queries.plan(db, f)).startswith("idx_filter_")
+
+    def pages():
+        out, cursor = [], None
+        while True:
+            rows, cursor = page(db, f, 7, cursor)
+            out.append([r["asin"] for r in rows])
+            if not cursor:
+                return out
+
+    chosen = pages()
+    monkeypatch.setattr(queries, "filter_index", lambda _db, _f: None)
+    assert queries.plan(db, f) is False
+    assert pages() == chosen and sum(map(len, chosen)) == count(db, f)

@@ -228,3 +228,70 @@ def test_serve_json_workers_share_the_token(path, tmp_path):
         proc.terminate()
         proc.wait(10)
     assert b"s3cret" not in proc.stderr.read()
+
+
+def _copy(path: str, to) -> str:
+    import sqlite3
+
+    target = str(to / "copy.db")
+    src, dst = sqlite3.connect(path), sqlite3.connect(target)
+    src.backup(dst)
+    src.close(), dst.close()
+    return target
+
+
+def test_on_a_large_database_a_new_filter_answers_at_once_and_its_exact_total_follows(
+        path, tmp_path, monkeypatch):
+    import time
+
+    from arbitrage_cli import serve
+    from arbitrage_cli.store.queries import count, unfiltered
+
+    copy = _copy(path, tmp_path)
+    monkeypatch.setattr(serve, "INLINE_COUNT_BELOW_ROWS", 0)  # as if a million rows
+    gate = threading.Event()
+
+    def slow(conn, f):  # a count that takes as long as the test says
+        if not unfiltered(f):
+            gate.wait(10)
+        return count(conn, f)
+
+    monkeypatch.setattr(serve, "count", slow)
+    client = TestClient(create_app(copy))
+    writer = open_db(copy)
+
+    def exact(where="profit_cents >= 500"):
+        return writer.execute(f"select count(*) from visible_deals where {where} and asin not "
+                              "in (select asin from marks where decision != 'watch')"
+                              ).fetchone()[0]
+
+    plain = client.get("/api/deals").json()  # the kept count: exact at once, never waits
+    assert plain["total"] == exact("1") and "total_counting" not in plain
+    first = client.get("/api/deals", params={"min_profit": 5})
+    assert first.json()["total"] is None and first.json()["total_counting"] is True
+    assert first.json()["deals"] and "X-Total-Count" not in first.headers
+    gate.set()
+
+    def settled():
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            r = client.get("/api/deals", params={"min_profit": 5})
+            if r.json()["total"] is not None:
+                return r
+            time.sleep(0.02)
+        raise AssertionError("the total never followed")
+
+    r = settled()
+    assert r.json()["total"] == exact() and r.headers["X-Total-Count"] == str(exact())
+    before = exact()
+    asin = r.json()["deals"][0]["asin"]
+    writer.execute("insert into marks (asin, decision, decided_at) values (?, 'ignored', "
+                   "'2026-12-06T00:00:00.000Z')", [asin])
+    assert exact() == before - 1
+    # the cached answer is never served after the write: the total missing for a moment,
+    # then the new one, and the page without the deal
+    after = client.get("/api/deals", params={"min_profit": 5}).json()
+    assert after["total"] in (None, before - 1)
+    assert asin not in {d["asin"] for d in after["deals"]}
+    assert settled().json()["total"] == before - 1
+

@@ -47,7 +47,7 @@ def deals(
     """
     from arbitrage_cli import output
     from arbitrage_cli.store import open_db
-    from arbitrage_cli.store.queries import DealFilters, deal_columns, iter_deals
+    from arbitrage_cli.store.queries import DealFilters, deal_tuples, iter_deals
 
     output.check_format(fmt)
     filters = DealFilters(min_profit=min_profit, min_profit_low=min_profit_low,
@@ -60,8 +60,11 @@ def deals(
                           hide_amazon=hide_amazon, include_marked=include_marked, sort=sort,
                           descending=not ascending)
     db = open_db(ctx.obj.db_path, must_exist=True)
-    rows = iter_deals(db, filters, limit=limit if limit or fmt != "table" else 50)
-    output.write(rows, fmt, deal_columns(db), DEAL_TABLE)
+    if fmt == "table":
+        output.write(iter_deals(db, filters, limit=limit or 50), fmt, (), DEAL_TABLE)
+    else:  # tuples from the cursor: no dict per row for csv, one for json
+        names, rows = deal_tuples(db, filters, limit=limit)
+        output.write_tuples(names, rows, fmt)
 
 
 def _money(key: str):

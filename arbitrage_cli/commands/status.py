@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
 from arbitrage_cli.store import open_db
 from arbitrage_cli.store.status import gather
 from arbitrage_cli.timefmt import local_time
+
+if TYPE_CHECKING:  # rich only for the human text: `status --json` in a pipe never loads it
+    from rich.console import Console
 
 
 NO_BALANCE = ("none recorded yet (backfill and sync record Keepa's balance; demo "
@@ -31,6 +34,8 @@ def status(
     if as_json:
         typer.echo(json.dumps(info, indent=2, sort_keys=True))
         return
+    from rich.console import Console
+
     render(info, Console())
 
 

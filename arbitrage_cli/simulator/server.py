@@ -71,9 +71,37 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # Handler threads are joined on close (after their connections are shut), so none logs
+    # after its owner stopped it (a test's captured output is closed by then).
+    daemon_threads = False
+    block_on_close = True
     allow_reuse_address = True
     sim: KeepaSimulator
+
+    def __init__(self, *args, **kwargs):
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Wake every handler waiting on a kept-alive connection: it reads EOF and ends."""
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for conn in open_now:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class SimulatorServer:
@@ -99,7 +127,8 @@ class SimulatorServer:
 
     def stop(self) -> None:
         self._httpd.shutdown()
-        self._httpd.server_close()
+        self._httpd.close_connections()
+        self._httpd.server_close()  # joins the handler threads
         if self._thread is not None:
             self._thread.join(timeout=5)
 

@@ -130,7 +130,7 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = 
         if not readonly and path != ":memory:":
             _wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
-        db = sqlite_utils.Database(conn)
+        db = sqlite_utils.Database(conn, execute_plugins=False)
     except sqlite3.DatabaseError as exc:
         raise storage_error(exc, path) or ConfigError(f"database {path}: cannot open ({exc})"
                                                       ) from None

@@ -142,3 +142,102 @@ M013_DEALS_PRETTY_SQL = M012_DEALS_PRETTY_SQL.replace("""
   round(v.profit_cents / 100.0, 2) as profit,
   round(v.profit_low_cents / 100.0, 2) as profit_low,""")
 assert M013_DEALS_PRETTY_SQL != M012_DEALS_PRETTY_SQL
+
+# 014: counts kept by triggers, so totals and `status` never count a million rows. What a row
+# contributes, as (name, delta) rows; {r} is new or old, {s} +1 or -1.
+# the visibility rule on one row (the generated column `visibility` would not survive a table
+# transform, and the marks triggers must)
+M014_VISIBLE = ("{r}.status = 'deal' and {r}.hidden = 0 and {r}.expired_at is null and "
+                "coalesce({r}.price_suspicious, 0) = 0 and {r}.list_at_cents > 0 and "
+                "{r}.avg_1yr_cents > 0 and {r}.profit_cents > 0")
+M014_CONTRIBUTIONS = """
+  select 'rows' as name, {s} as d
+  union all select 'by:' || coalesce(case when {r}.status = 'screened'
+      then 'screened: ' || coalesce({r}.skip_reason, 'unknown')
+      else coalesce({r}.skip_reason, {r}.status) end,
+      'unknown'), {s}
+  union all select 'visible_all', {s} where """ + M014_VISIBLE + """
+  union all select 'visible', {s} where """ + M014_VISIBLE + """ and not exists (
+      select 1 from marks m where m.asin = {r}.asin and m.decision in ('bought', 'ignored'))
+  union all select 'screened_promising', {s} where {r}.status = 'screened'
+      and {r}.skip_reason = 'not_profitable' and {r}.screen_bound_cents > 0"""
+M014_UPSERT = "on conflict (name) do update set n = n + excluded.n"
+M014_BUMP = "update deal_counts set n = n + 1 where name = 'generation'"
+M014_MARK_HIDES = ("{r}.decision in ('bought', 'ignored') and exists (select 1 from deals dl "
+                   "where dl.asin = {r}.asin and " + M014_VISIBLE.replace("{r}", "dl") + ")")
+M014_TRIGGERS = {
+    "deal_counts_ai": f"""create trigger deal_counts_ai after insert on deals begin
+  insert into deal_counts (name, n) select name, sum(d) from (
+  {M014_CONTRIBUTIONS.format(r='new', s=1)}
+  union all select 'generation', 1) group by name {M014_UPSERT};
+end""",
+    "deal_counts_ad": f"""create trigger deal_counts_ad after delete on deals begin
+  insert into deal_counts (name, n) select name, sum(d) from (
+  {M014_CONTRIBUTIONS.format(r='old', s=-1)}
+  union all select 'generation', 1) group by name {M014_UPSERT};
+end""",
+    # every update changes what some filter counts: the generation, for the totals' cache
+    "deal_counts_au": f"""create trigger deal_counts_au after update on deals begin
+  {M014_BUMP};
+end""",
+    # the counts themselves only when a counted property changed (recalc rewrites profits)
+    "deal_counts_auc": f"""create trigger deal_counts_auc after update on deals
+when ({M014_VISIBLE.format(r='old')}) is not ({M014_VISIBLE.format(r='new')})
+  or old.status is not new.status
+  or old.skip_reason is not new.skip_reason or old.asin is not new.asin
+  or (old.screen_bound_cents > 0) is not (new.screen_bound_cents > 0) begin
+  insert into deal_counts (name, n) select name, sum(d) from (
+  {M014_CONTRIBUTIONS.format(r='new', s=1)}
+  union all {M014_CONTRIBUTIONS.format(r='old', s=-1).strip()}
+  ) group by name having sum(d) != 0 {M014_UPSERT};
+end""",
+    "deal_counts_marks_ai": f"""create trigger deal_counts_marks_ai after insert on marks begin
+  insert into deal_counts (name, n) select 'visible', -1 where {M014_MARK_HIDES.format(r='new')}
+  {M014_UPSERT};
+  {M014_BUMP};
+end""",
+    "deal_counts_marks_ad": f"""create trigger deal_counts_marks_ad after delete on marks begin
+  insert into deal_counts (name, n) select 'visible', 1 where {M014_MARK_HIDES.format(r='old')}
+  {M014_UPSERT};
+  {M014_BUMP};
+end""",
+    "deal_counts_marks_au": f"""create trigger deal_counts_marks_au after update on marks begin
+  insert into deal_counts (name, n) select 'visible', sum(d) from (
+    select 1 as d where {M014_MARK_HIDES.format(r='old')}
+    union all select -1 where {M014_MARK_HIDES.format(r='new')}) having sum(d) != 0
+  {M014_UPSERT};
+  {M014_BUMP};
+end""",
+    **{f"deal_counts_restrictions_a{op[0]}": f"""create trigger deal_counts_restrictions_a{op[0]}
+after {op} on user_restrictions begin
+  {M014_BUMP};
+end""" for op in ("insert", "update", "delete")},
+}
+M014_BY_KEY = ("'by:' || coalesce(case when status = 'screened' then 'screened: ' || "
+               "coalesce(skip_reason, 'unknown') else coalesce(skip_reason, status) end, "
+               "'unknown')")
+M014_RECOUNT = [
+    "delete from deal_counts where name != 'generation'",
+    "insert into deal_counts (name, n) values ('generation', 0) on conflict (name) do nothing",
+    "insert into deal_counts (name, n) select 'rows', count(*) from deals",
+    f"insert into deal_counts (name, n) select {M014_BY_KEY}, count(*) from deals group by 1",
+    "insert into deal_counts (name, n) select 'visible_all', count(*) from deals "
+    f"where {M014_VISIBLE.format(r='deals')}",
+    "insert into deal_counts (name, n) select 'visible', count(*) from deals "
+    f"where {M014_VISIBLE.format(r='deals')} and not exists (select 1 from marks m where m.asin = "
+    "deals.asin and m.decision in ('bought', 'ignored'))",
+    "insert into deal_counts (name, n) select 'screened_promising', count(*) from deals "
+    "where status = 'screened' and skip_reason = 'not_profitable' and screen_bound_cents > 0",
+    M014_BUMP,
+]
+
+# 015: an index per threshold filter over the rows visibility's stored inputs allow (recalc
+# never rewrites these columns), so a filter few deals pass reads those few (query layer:
+# queries.filter_index) instead of walking the whole sort index to fill a page.
+M015_FILTER_COLUMNS = ("condition", "deal_trust_pct", "list_at_confidence", "days_to_sell",
+                       "sale_days_180", "seller_quality", "percent_down_pct", "drops_30",
+                       "sales_rank")
+M015_INDEXES = tuple(
+    f"create index if not exists idx_filter_{c} on deals ({c}) where status = 'deal' and "
+    "hidden = 0 and expired_at is null and coalesce(price_suspicious, 0) = 0 and "
+    "list_at_cents > 0 and avg_1yr_cents > 0" for c in M015_FILTER_COLUMNS)

@@ -130,7 +130,7 @@ class Lock:
 
         def beat() -> None:
             conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
-            other = sqlite_utils.Database(conn)
+            other = sqlite_utils.Database(conn, execute_plugins=False)
             try:
                 while not self._stop.wait(interval):
                     try:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import math
 import json
+import math
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -163,9 +164,12 @@ def where_clause(f: DealFilters, walk: bool = False) -> tuple[str, dict[str, Any
     return " and ".join(terms), params
 
 
-def source(f: DealFilters, walk: bool = False) -> str:
+def source(f: DealFilters, walk: bool | str = False) -> str:
     """FROM clause. A keyword search either walks the sort index (many matches: stop after
-    one page) or starts from the few full-text matches (CROSS JOIN fixes that order)."""
+    one page) or starts from the few full-text matches (CROSS JOIN fixes that order); a
+    threshold few deals pass starts from its own index (`walk` names it)."""
+    if isinstance(walk, str):
+        return f"deals indexed by {walk}"
     if walk:
         return f"deals indexed by idx_visible_{f.sort}"
     if f.keyword and _fts_phrase(f.keyword):
@@ -195,6 +199,55 @@ def should_walk(db: sqlite_utils.Database, f: DealFilters) -> bool:
     return cache[1][key]
 
 
+# filter -> the column its index (migration 015) covers
+FILTER_INDEXES = {"min_deal_trust": "deal_trust_pct", "min_confidence": "list_at_confidence",
+                  "max_days_to_sell": "days_to_sell", "min_sale_days": "sale_days_180",
+                  "min_seller_quality": "seller_quality", "min_percent_down": "percent_down_pct",
+                  "min_drops_30": "drops_30", "max_rank": "sales_rank",
+                  "conditions": "condition"}
+# Below this many passing deals, reading them from the filter's index and sorting them beats
+# walking the sort index (which reads visible/passing rows until a page is full: 1.5 s at a
+# million rows for a threshold no deal passes, 1-3 ms for one most deals pass).
+FEW_MATCHES = 2000
+
+
+def filter_index(db: sqlite_utils.Database, f: DealFilters) -> str | None:
+    """The index of the filter fewest visible deals pass, when that is few (each candidate
+    counted up to FEW_MATCHES, so deciding costs a few milliseconds at most)."""
+    if f.keyword and _fts_phrase(f.keyword):
+        return None
+    wanted = [name for name in FILTER_INDEXES if getattr(f, name) not in (None, ())]
+    if not wanted:
+        return None
+    version = db.execute("pragma data_version").fetchone()[0]
+    cache = getattr(db, "_filter_cache", None)
+    if cache is None or cache[0] != version:
+        present = {r[0] for r in db.execute(
+            "select name from sqlite_master where type = 'index' and name like 'idx_filter_%'")}
+        cache = db._filter_cache = (version, {}, present)  # indexes absent before 015
+    best = None
+    for name in wanted:
+        index = f"idx_filter_{FILTER_INDEXES[name]}"
+        if index not in cache[2]:
+            continue
+        key = (name, getattr(f, name))
+        if key not in cache[1]:
+            term, params = where_clause(DealFilters(**{name: getattr(f, name)},
+                                                    include_marked=True))
+            cache[1][key] = db.execute(
+                f"select count(*) from (select 1 from deals indexed by {index} where {term} "
+                f"limit {FEW_MATCHES})", params).fetchone()[0]
+        if cache[1][key] < FEW_MATCHES and (best is None or cache[1][key] < best[0]):
+            best = (cache[1][key], index)
+    return best[1] if best else None
+
+
+def plan(db: sqlite_utils.Database, f: DealFilters) -> bool | str:
+    """How to read a page: walk the sort index for a common keyword (True), start from a
+    rare threshold's index (its name), or let SQLite choose (False)."""
+    return should_walk(db, f) or filter_index(db, f) or False
+
+
 def encode_cursor(sort_value: Any, asin: str) -> str:
     raw = json.dumps([sort_value, asin], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -211,7 +264,7 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
         raise QueryError("malformed cursor") from None
 
 
-def select_sql(f: DealFilters, limit: int | None, cursor: str | None, walk: bool = False,
+def select_sql(f: DealFilters, limit: int | None, cursor: str | None, walk: bool | str = False,
                columns: str = DEAL_SELECT, sort_key: bool = True) -> tuple[str, dict]:
     where, params = where_clause(f, walk)
     expr = _sort_expr(f)
@@ -232,12 +285,23 @@ def select_sql(f: DealFilters, limit: int | None, cursor: str | None, walk: bool
 def _rows(db: sqlite_utils.Database, f: DealFilters, limit: int | None,
           cursor: str | None) -> Iterator[tuple[dict, Any]]:
     """(row, its sort value), one by one: streams, nothing is loaded whole."""
-    sql, params = select_sql(f, limit, cursor, should_walk(db, f))
+    sql, params = select_sql(f, limit, cursor, plan(db, f))
     cur = db.execute(sql, params)
     names = [d[0] for d in cur.description]
     for values in cur:
         row = dict(zip(names, values))
         yield row, row.pop("_sort")
+
+
+def deal_tuples(db: sqlite_utils.Database, f: DealFilters, limit: int | None = None
+                ) -> tuple[list[str], Iterator[tuple]]:
+    """The column names and the rows as SQLite's cursor gives them (tuples): an export
+    writes them without a dict per row. Measured against formatting in SQL (printf, one
+    line a row): SQLite 3.40's per-field functions (json_quote, the CSV quoting test) cost
+    more than Python's csv and json encoders, and its printf is not exact for every double."""
+    sql, params = select_sql(f, limit, None, plan(db, f), sort_key=False)
+    cur = db.conn.execute(sql, params)
+    return [d[0] for d in cur.description], cur
 
 
 def iter_deals(db: sqlite_utils.Database, f: DealFilters, limit: int | None = None,
@@ -255,8 +319,25 @@ def page(db: sqlite_utils.Database, f: DealFilters, limit: int, cursor: str | No
     return [row for row, _ in rows], nxt
 
 
+ORDER_ONLY = frozenset({"sort", "descending", "include_marked"})
+
+
+def unfiltered(f: DealFilters) -> bool:
+    """Every visible deal (marked ones too or not), in any order: a count the triggers keep."""
+    return all(getattr(f, field.name) == field.default for field in dataclasses.fields(f)
+               if field.name not in ORDER_ONLY)
+
+
 def count(db: sqlite_utils.Database, f: DealFilters | None = None) -> int:
     f = f or DealFilters()
+    if unfiltered(f):
+        name = "visible_all" if f.include_marked else "visible"
+        try:
+            kept = db.execute("select n from deal_counts where name = ?", [name]).fetchone()
+        except sqlite3.OperationalError:  # before migration 014
+            kept = None
+        if kept is not None:
+            return kept[0]
     where, params = where_clause(f)  # counting every match: the join is the cheaper plan
     return db.execute(f"select count(*) from {source(f)} where {where}", params).fetchone()[0]
 

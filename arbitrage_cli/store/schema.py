@@ -191,6 +191,17 @@ def ensure_shape(db: sqlite_utils.Database) -> None:
         with db.atomic():
             db.execute('drop trigger "deals_au"')
             db.execute(row[0].replace("AFTER UPDATE ON", f"AFTER UPDATE OF {cols} ON", 1))
+    # A table `transform` drops the count triggers too: put them back and count afresh.
+    if "deal_counts" in db.table_names():
+        have = {t.name for t in db["deals"].triggers} | {t.name for t in db["marks"].triggers}
+        if not set(frozen.M014_TRIGGERS) <= have | {
+                t.name for t in db["user_restrictions"].triggers}:
+            with db.atomic():
+                for name, sql in frozen.M014_TRIGGERS.items():
+                    db.execute(f"drop trigger if exists {name}")
+                    db.execute(sql)
+                for sql in frozen.M014_RECOUNT:
+                    db.execute(sql)
 
 
 def known_migrations() -> list[str]:
@@ -433,3 +444,23 @@ def m013_list_at_range(db: sqlite_utils.Database) -> None:
         db.execute(f"alter table deals add column {column} integer")
     db.execute("drop view if exists deals_pretty")
     db.execute(frozen.M013_DEALS_PRETTY_SQL)
+
+
+@migrations(name="014_deal_counts")
+def m014_deal_counts(db: sqlite_utils.Database) -> None:
+    # Issue 24. Counts kept by triggers (store/counts.py reads them): `status` and the API's
+    # default total stop counting a million rows, and `generation` tells serve-json when a
+    # cached total for any other filter is stale (every change to deals, marks or gating).
+    db.execute("create table deal_counts (name text primary key, n integer not null) strict")
+    for sql in frozen.M014_TRIGGERS.values():
+        db.execute(sql)
+    for sql in frozen.M014_RECOUNT:
+        db.execute(sql)
+
+
+@migrations(name="015_filter_indexes")
+def m015_filter_indexes(db: sqlite_utils.Database) -> None:
+    # Issue 24: a threshold few deals pass (a deal trust nobody reaches, a rare condition)
+    # walked the whole profit index to fill a page: 1.5 s at a million rows.
+    for sql in frozen.M015_INDEXES:
+        db.execute(sql)

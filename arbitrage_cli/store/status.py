@@ -10,6 +10,8 @@ from arbitrage_cli import __version__
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa.budget import Snapshot, project
 from arbitrage_cli.store import listing, locks, queries, runs, schema, state
+from arbitrage_cli.store import counts as deal_counts
+from arbitrage_cli.store import frozen_sql as frozen
 from arbitrage_cli.store import tokens as token_sql
 from arbitrage_cli.timefmt import iso_utc, parse_iso
 
@@ -125,20 +127,29 @@ def listing_warnings(db: sqlite_utils.Database, now: float) -> list[str]:
 def gather(db: sqlite_utils.Database, clock: Clock | None = None,
            sync_interval_min: float = 15.0) -> dict:
     clock = clock or SystemClock()
-    counts = {
-        "deals_raw": db.execute("select count(*) from deals").fetchone()[0],
-        "deals_visible": queries.count(db),
-        "deals_by_status": dict(db.execute(
-            "select case when status = 'screened' then 'screened: ' || skip_reason else "
-            "coalesce(skip_reason, status) end, count(*) from deals group by 1 order by 1")),
-        # judged without live offers (the funnel), and how many of those now could pay
-        "screened": db.execute("select count(*) from deals where status = 'screened'"
-                               ).fetchone()[0],
-        "screened_promising": db.execute(
-            "select count(*) from deals where status = 'screened' and "
-            "skip_reason = 'not_profitable' and screen_bound_cents > 0").fetchone()[0],
-        "sellers_cached": db.execute("select count(*) from sellers").fetchone()[0],
-    }
+    # `screened`: judged without live offers (the funnel); `screened_promising`: of those,
+    # how many could pay now
+    kept = deal_counts.read(db)
+    if kept is not None:  # kept by triggers: no scan of a million rows
+        counts = {"deals_raw": kept.get("rows", 0), "deals_visible": kept.get("visible", 0),
+                  "deals_by_status": deal_counts.by_status(kept),
+                  "screened": sum(n for name, n in kept.items()
+                                  if name.startswith("by:screened: ")),
+                  "screened_promising": kept.get("screened_promising", 0)}
+    else:  # a database not migrated yet, opened read-only
+        counts = {
+            "deals_raw": db.execute("select count(*) from deals").fetchone()[0],
+            "deals_visible": queries.count(db),
+            "deals_by_status": dict(db.execute(
+                f"select substr({frozen.M014_BY_KEY}, 4), count(*) from deals group by 1 "
+                "order by 1")),
+            "screened": db.execute("select count(*) from deals where status = 'screened'"
+                                   ).fetchone()[0],
+            "screened_promising": db.execute(
+                "select count(*) from deals where status = 'screened' and "
+                "skip_reason = 'not_profitable' and screen_bound_cents > 0").fetchone()[0],
+        }
+    counts["sellers_cached"] = db.execute("select count(*) from sellers").fetchone()[0]
     lock_list = locks.list_locks(db, clock)
     return {
         "version": __version__,
