@@ -27,15 +27,27 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from arbitrage_cli import __version__
+
+        typer.echo(f"arbitrage_cli {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
+    _show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       metavar="", help="Print the version and exit."),
     db: str = typer.Option(DEFAULT_DB, "--db", envvar="ARBITRAGE_DB", metavar="PATH",
                            help="SQLite database file."),
     keepa_url: str = typer.Option(DEFAULT_BASE_URL, "--keepa-url", envvar="KEEPA_API_URL",
+                                  metavar="URL",
                                   help="Keepa API base URL (point it at simulate-keepa)."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, metavar="",
+                                help="More log output (-vv: more still)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", metavar="", help="Only errors."),
     log_file: str = typer.Option(None, "--log-file", envvar="ARBITRAGE_LOG", metavar="PATH",
                                  help="Also log to this file (rotated at 5 MB, 3 kept)."),
 ) -> None:

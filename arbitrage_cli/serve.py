@@ -17,6 +17,8 @@ import itertools
 import json
 import logging
 import multiprocessing
+import os
+import re
 import threading
 from typing import Any
 
@@ -168,6 +170,25 @@ def draw_chart(db_path: str, asin: str, days: int) -> bytes | None:
         db = _CHART_DB[db_path] = open_db(db_path, readonly=True)
     found = deal_store.stored_product(db, asin)
     return None if found is None else charts.render(found[0], found[1], days=days, fmt="svg")
+
+
+# What /api/status tells a client of the machine: progress and health, not the server's file
+# paths, host names, process ids or internal bookkeeping.
+PUBLIC_STATE = ("backfill_started_at", "backfill_completed_at", "watermark_iso",
+                "full_walk_completed_at", "last_sync_success_at")
+
+
+def public_status(info: dict) -> dict:
+    out = dict(info)
+    out["database"] = os.path.basename(str(info.get("database") or ""))
+    out["system_state"] = {k: v for k, v in (info.get("system_state") or {}).items()
+                           if k in PUBLIC_STATE}
+    out["locks"] = [{k: v for k, v in lock.items() if k not in ("pid", "host")}
+                    for lock in info.get("locks") or []]
+    health = dict(info.get("health") or {})
+    health["warnings"] = [re.sub(r" \(pid \d+\)", "", w) for w in health.get("warnings", [])]
+    out["health"] = health
+    return out
 
 
 def create_app(db_path: str, token: str | None = None, chart_processes: bool = True
@@ -360,7 +381,7 @@ def create_app(db_path: str, token: str | None = None, chart_processes: bool = T
     def status(request: Request) -> Response:
         if request.query_params:
             raise BadRequest("/api/status takes no parameters")
-        return JSONResponse(gather(db()))
+        return JSONResponse(public_status(gather(db())))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -391,7 +412,6 @@ def create_app(db_path: str, token: str | None = None, chart_processes: bool = T
 def app_from_env() -> Starlette:
     """uvicorn's factory for every worker process: the parent passes the database and the
     token through the environment (never the command line, where `ps` would show it)."""
-    import os
 
     return create_app(os.environ["ARBITRAGE_SERVE_DB"],
                       os.environ.get("ARBITRAGE_SERVE_TOKEN") or None)

@@ -198,3 +198,16 @@ def test_read_commands_start_without_the_heavy_libraries(tmp_path, args):
         heavy.add("rich.console")
     assert not {m for m in modules if m in heavy or m.split(".")[0] in heavy}
     assert seconds < 0.5, f"imports took {seconds:.2f} s"
+
+
+def test_version_and_the_global_options_read_plainly(capsys, monkeypatch):
+    from arbitrage_cli import __version__
+
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"arbitrage_cli {__version__}"
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(["--help"], capsys)
+    lines = {line.split()[1]: line for line in out.splitlines()
+             if line.startswith("│ --")}
+    assert "<int>" not in lines["--verbose"] and "<bool>" not in lines["--quiet"]
+    assert "URL" in lines["--keepa-url"] and "--version" in lines

@@ -263,7 +263,28 @@ def test_datasette_files_command_names_the_database_after_the_file(tmp_path, cap
     config = yaml.safe_load((tmp_path / "datasette.yml").read_text())
     assert list(meta["databases"]) == list(config["databases"]) == ["books"]
     assert f"datasette {tmp_path}/books.db -m {tmp_path}/metadata.yml" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # a new directory is made
+        main(["--db", str(tmp_path / "books.db"), "datasette-files", "--out",
+              str(tmp_path / "new" / "dir")])
+    assert exc.value.code == 0 and (tmp_path / "new" / "dir" / "metadata.yml").exists()
+    (tmp_path / "afile").write_text("")
     with pytest.raises(SystemExit) as exc:
         main(["--db", str(tmp_path / "books.db"), "datasette-files", "--out",
-              str(tmp_path / "missing")])
-    assert exc.value.code == 2 and "missing: not a directory" in capsys.readouterr().err
+              str(tmp_path / "afile")])
+    assert exc.value.code == 2 and "afile: not a directory" in capsys.readouterr().err
+
+
+def test_the_demos_datasette_hint_writes_beside_not_over_the_checked_in_files(tmp_path,
+                                                                              monkeypatch,
+                                                                              capsys):
+    """Run where a checkout's metadata.yml lives, the demo's hint writes to its own
+    directory (made for it) and leaves the tracked files alone."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "metadata.yml").write_text("tracked\n")
+    open_db(str(tmp_path / "demo.db")).conn.close()
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", "demo.db", "datasette-files", "--out", "demo-datasette"])
+    assert exc.value.code == 0
+    assert (tmp_path / "metadata.yml").read_text() == "tracked\n"
+    assert "databases:\n  demo:" in (tmp_path / "demo-datasette" / "metadata.yml").read_text()
+    assert (tmp_path / "demo-datasette" / "datasette.yml").exists()

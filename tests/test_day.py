@@ -298,6 +298,9 @@ def test_mark_bought_and_ignored_leave_the_lists_and_come_back(db_copy, capsys):
     listed = {m["asin"]: m for m in json.loads(out)}
     assert listed[a]["profit_cents"] == before[a]["profit_cents"]
     assert listed[a]["profit_now_cents"] < before[a]["profit_cents"]
+    # then and now side by side, named as a reader would ("price_now_now" read as a typo)
+    assert listed[a]["buy_price_now_cents"] == before[a]["price_now_cents"]
+    assert not any("_now_now" in k for k in listed[a])
     assert run(["--db", db_copy, "unmark", a], capsys)[0] == 0
     assert a in {r["asin"] for r in deals_json(db_copy, capsys)}
     code, _, err = run(["--db", db_copy, "unmark", a], capsys)

@@ -246,3 +246,20 @@ def test_a_rare_threshold_reads_its_own_index_and_pages_the_same(db, kw, monkeyp
     monkeypatch.setattr(queries, "filter_index", lambda _db, _f: None)
     assert queries.plan(db, f) is False
     assert pages() == chosen and sum(map(len, chosen)) == count(db, f)
+
+
+def test_deals_is_a_table_on_a_terminal_and_json_when_piped(db, capsys, monkeypatch):
+    import sys
+
+    path = str(db.execute("pragma database_list").fetchone()[2])
+    code, out, _ = run(["--db", path, "deals", "--limit", "3"], capsys)
+    assert code == 0 and len(json.loads(out)) == 3  # captured: not a terminal
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(["--db", path, "deals", "--limit", "3"], capsys)
+    import re
+
+    seen = re.sub(r"\x1b\[[0-9;]*m", "", out)  # a terminal gets colours
+    assert code == 0 and "ASIN" in seen and "profit" in seen
+    assert not seen.lstrip().startswith("[")
+    assert all(len(line) <= 80 for line in seen.splitlines())

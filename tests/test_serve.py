@@ -83,6 +83,29 @@ def test_status_and_healthz(client):
     assert status["counts"]["deals_raw"] == 300 and "health" in status
 
 
+def test_status_tells_a_client_nothing_about_the_server_machine(path, tmp_path):
+    """No file path, host name, process id or internal bookkeeping in /api/status."""
+    import socket
+
+    copy = _copy(path, tmp_path)
+    writer = open_db(copy)
+    for key, value in (("amazon_tld", "co.uk"), ("domain_id", 2), ("backfill_page_asins", "A,B"),
+                       ("watermark_iso", "2026-12-01T00:00:00.000Z")):
+        writer.execute("insert or replace into system_state (key, value, updated_at) values "
+                       "(?, ?, '2026-12-01T00:00:00.000Z')", [key, value])
+    writer.execute("insert into locks (name, owner, pid, host, acquired_at, heartbeat_at, "
+                   "expires_at) values ('sync', 'sync', 4242, ?, '2026-12-01T00:00:00.000Z', "
+                   "'2026-12-01T00:00:00.000Z', '2999-01-01T00:00:00.000Z')",
+                   [socket.gethostname()])
+    text = TestClient(create_app(copy)).get("/api/status").text
+    body = json.loads(text)
+    assert str(tmp_path) not in text
+    assert f'"{socket.gethostname()}"' not in text and "4242" not in text
+    assert body["database"] == "copy.db"
+    assert set(body["system_state"]) == {"watermark_iso"}
+    assert body["locks"] and body["locks"][0]["name"] == "sync"
+
+
 # Values as a hostile client sends them: text, huge integers, nan, inf, negative zero.
 VALUES = st.one_of(st.text(max_size=20),
                    st.integers(min_value=-10**30, max_value=10**30).map(str),

@@ -9,7 +9,8 @@ from arbitrage_cli.errors import ConfigError
 
 def datasette_files(
     ctx: typer.Context,
-    out: Path = typer.Option(Path("."), "--out", help="Directory to write the two files to."),
+    out: Path = typer.Option(Path("."), "--out",
+                             help="Directory to write the two files to (made if missing)."),
 ) -> None:
     """Write metadata.yml (Datasette 0.65) and datasette.yml (1.0) for your deals database.
 
@@ -22,8 +23,12 @@ def datasette_files(
     """
     from arbitrage_cli import datasette_files as files
 
-    if not out.is_dir():
+    if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot make the directory ({exc.strerror})") from None
     db_file = str(ctx.obj.db_path)
     for path in files.write(out, db_file):
         typer.echo(f"wrote {path}", err=True)

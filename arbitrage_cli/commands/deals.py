@@ -35,20 +35,25 @@ def deals(
     limit: int = typer.Option(None, "--limit", min=1, help="At most this many deals."),
     include_marked: bool = typer.Option(False, "--include-marked",
                                         help="Also deals you marked bought or ignored."),
-    fmt: str = typer.Option("json", "--format", help="json, ndjson, csv or table (fits the "
-                                                     "terminal)."),
+    fmt: str = typer.Option(None, "--format", metavar="FORMAT",
+                            help="table (fits the terminal), json, ndjson or csv. Default: a "
+                                 "table on a terminal, json when piped or redirected."),
 ) -> None:
-    """Export the visible deals to stdout (JSON array, NDJSON, CSV) or show a table.
+    """Show the visible deals as a table, or export them to stdout (JSON, NDJSON, CSV).
 
     Example:
 
-        arbitrage deals --min-profit 10 --format table
+        arbitrage deals --min-profit 10
         arbitrage deals --format ndjson | jq -r .asin
     """
+    import sys
+
     from arbitrage_cli import output
     from arbitrage_cli.store import open_db
     from arbitrage_cli.store.queries import DealFilters, deal_tuples, iter_deals
 
+    if fmt is None:  # as gh does: people get a table, programs get JSON
+        fmt = "table" if sys.stdout.isatty() else "json"
     output.check_format(fmt)
     filters = DealFilters(min_profit=min_profit, min_profit_low=min_profit_low,
                           min_roi=min_roi, max_rank=max_rank,

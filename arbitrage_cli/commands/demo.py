@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 
@@ -70,6 +72,7 @@ def demo(
               f"  arbitrage --db {path} chart {rows[0]['asin'] if rows else 'ASIN'} --out "
               f"book.png\n"
               f"  arbitrage --db {path} status\n"
-              f"  arbitrage --db {path} datasette-files && datasette {path} -m "
-              f"metadata.yml\n  (pip install datasette: the cover, links and charts come with "
-              f"it)")
+              # its own directory: never over the metadata.yml a checkout tracks for deals.db
+              f"  arbitrage --db {path} datasette-files --out {Path(path).stem}-datasette && "
+              f"datasette {path} -m {Path(path).stem}-datasette/metadata.yml\n  (pip install "
+              f"datasette: the cover, links and charts come with it)")

@@ -52,7 +52,7 @@ def get(db: sqlite_utils.Database, asin: str) -> dict | None:
     return rows[0] if rows else None
 
 
-LISTING_COLUMNS = (*COLUMNS, "title", "list_at_now_cents", "price_now_now_cents",
+LISTING_COLUMNS = (*COLUMNS, "title", "list_at_now_cents", "buy_price_now_cents",
                    "profit_now_cents")
 
 
@@ -60,6 +60,6 @@ def listing(db: sqlite_utils.Database) -> list[dict]:
     """Every mark, newest first, with the deal's title and its numbers now."""
     return list(db.query(
         f"select {', '.join('m.' + c for c in COLUMNS)}, d.title, "
-        "d.list_at_cents as list_at_now_cents, d.price_now_cents as price_now_now_cents, "
+        "d.list_at_cents as list_at_now_cents, d.price_now_cents as buy_price_now_cents, "
         "d.profit_cents as profit_now_cents "
         "from marks m left join deals d on d.asin = m.asin order by m.decided_at desc, m.asin"))
