@@ -656,6 +656,9 @@ def test_status_shows_pending_retries_and_the_listing(world, capsys):
     render(info, console)
     text = console.export_text()
     assert "1 failed fetches pending (offers_unknown 1)" in text and "listing:" in text
+    import re  # the terminal shows local times, never a raw UTC ISO string
+
+    assert "watermark:" in text and not re.search(r"\d\d:\d\d:\d\d(\.\d+)?Z", text), text
     later(world, 120)  # long past its retry time, with no sync in between
     assert any("overdue for their retry" in w for w in gather(
         world["db"], world["clock"])["health"]["warnings"])

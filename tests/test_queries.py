@@ -263,3 +263,10 @@ def test_deals_is_a_table_on_a_terminal_and_json_when_piped(db, capsys, monkeypa
     assert code == 0 and "ASIN" in seen and "profit" in seen
     assert not seen.lstrip().startswith("[")
     assert all(len(line) <= 80 for line in seen.splitlines())
+
+
+def test_a_condition_no_deal_can_have_names_the_ones_that_exist(db, capsys):
+    path = str(db.execute("pragma database_list").fetchone()[2])
+    code, out, err = run(["--db", path, "deals", "--condition", "9"], capsys)
+    assert code == 2 and out == ""
+    assert "deals are used copies" in err and "2 (Like New)" in err and "5 (Acceptable)" in err

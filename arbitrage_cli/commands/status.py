@@ -74,6 +74,14 @@ SHOWN_STATE = {"backfill_completed_at", "backfill_page", "backfill_page_asins",
                "last_sync_success_at", "backfill_query_hash"}
 
 
+def _is_time(value) -> bool:
+    """A stored UTC ISO time (shown as local time on the terminal; JSON keeps it as is)."""
+    import re
+
+    return isinstance(value, str) and bool(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?Z", value))
+
+
 def render(info: dict, console: Console) -> None:
     _line = _Lines()
     c = info["counts"]
@@ -102,7 +110,7 @@ def render(info: dict, console: Console) -> None:
     if h["sync"]["last_outcomes"]:
         sync += "; last outcomes: " + ", ".join(h["sync"]["last_outcomes"])
     _line(console, "sync", sync)
-    _line(console, "watermark", (h["watermark"]["iso"] or "none yet")
+    _line(console, "watermark", local_time(h["watermark"]["iso"], "none yet")
           + (f" (moved {local_time(h['watermark']['moved_at'])})"
              if h["watermark"]["moved_at"] else ""))
     ls = h["listing"]
@@ -117,7 +125,8 @@ def render(info: dict, console: Console) -> None:
              f"next at {local_time(ls['next_retry_at'])}" if ls["retries_pending"] else ""))
     for key, value in state.items():
         if key not in SHOWN_STATE:
-            _line(console, key.replace("_", " "), str(value))
+            _line(console, key.replace("_", " "),
+                  local_time(value) if _is_time(value) else str(value))
     if info["locks"]:
         for lk in info["locks"]:
             alive = {True: "alive", False: "[red]dead[/]", None: "other host"}[lk["owner_alive"]]

@@ -79,9 +79,14 @@ class DealFilters:
                 _check_number(field.name, value)
         if self.sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(sorted(SORTS))}, got {self.sort!r}")
-        bad = [c for c in self.conditions if c not in range(0, 12)]
-        if bad:
-            raise QueryError(f"conditions must be Keepa condition codes 1-11, got {bad}")
+        from arbitrage_cli.keepa.constants import CONDITIONS, USED_CONDITIONS
+
+        bad = [c for c in self.conditions if c not in USED_CONDITIONS]
+        if bad:  # every deal is a used copy: another code would match nothing, silently
+            raise QueryError(
+                f"conditions {bad} match no deal: deals are used copies, condition "
+                + ", ".join(f"{c} ({CONDITIONS[c].replace('Used - ', '')})"
+                            for c in sorted(USED_CONDITIONS)))
 
 
 INT64 = 2**63 - 1
