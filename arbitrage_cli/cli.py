@@ -120,13 +120,26 @@ def wanted(argv: list[str]) -> list[str] | None:
     return None
 
 
+def _reflow(doc: str) -> str:
+    """A docstring as help text: typer's rich help keeps the source's line breaks, which cut
+    sentences mid-line at 80 columns. Prose paragraphs become one line each (the terminal
+    wraps them); indented example blocks keep their lines."""
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(p if p.startswith("    ") or "\n    " in p else " ".join(p.split())
+                       for p in paragraphs)
+
+
 def _summaries(typer_app: typer.Typer) -> None:
-    """Command lists show each docstring's first paragraph; typer's rich help keeps its
-    source line breaks there, so give it as one line."""
+    """Command lists show each docstring's first paragraph, as one line; the command's own
+    help its paragraphs reflowed."""
     for info in typer_app.registered_commands:
         doc = info.help or (info.callback.__doc__ if info.callback else None)
         if info.short_help is None and doc:
             info.short_help = " ".join(doc.strip().split("\n\n")[0].split())
+        if info.help is None and doc:
+            info.help = _reflow(doc)
     for group in typer_app.registered_groups:
         _summaries(group.typer_instance)
 

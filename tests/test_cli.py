@@ -211,3 +211,24 @@ def test_version_and_the_global_options_read_plainly(capsys, monkeypatch):
              if line.startswith("│ --")}
     assert "<int>" not in lines["--verbose"] and "<bool>" not in lines["--quiet"]
     assert "URL" in lines["--keepa-url"] and "--version" in lines
+
+
+def test_every_commands_help_reads_in_full_lines_at_80_columns(capsys, monkeypatch):
+    """Prose paragraphs fill the line: none breaks where the source docstring did."""
+    import typer.main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    group = typer.main.get_command(register())
+    paths = []
+    for name, cmd in group.commands.items():
+        paths.append([name])
+        paths += [[name, sub] for sub in getattr(cmd, "commands", {})]
+    for path in paths:
+        code, out, _ = run([*path, "--help"], capsys)
+        assert code == 0, path
+        prose = out.split("╭")[0].split(" Example")[0].splitlines()  # examples keep lines
+        for line, after in zip(prose, prose[1:]):
+            text = line.strip()
+            if text and after.strip() and not line.startswith("     ") \
+                    and not text.startswith("Usage:"):
+                assert len(line.rstrip()) > 60, (path, line)  # a break mid-sentence
