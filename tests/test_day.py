@@ -86,8 +86,9 @@ def test_chart_refuses_bad_input_with_exit_2(day_db, tmp_path, capsys):
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-keepa not beside the checkout")
 def test_chart_of_a_real_keepa_product_marks_its_sales(tmp_path, capsys):
-    """On real data: the sales the analysis infers are the ones drawn (one marker label per
-    sale in the window, at its price)."""
+    """On real data: the sales the analysis infers are the ones drawn (every one a marker,
+    counted in the legend) and the latest is labelled with its price; at most three labels
+    (the latest, highest and lowest), so none pile up."""
     from arbitrage_cli.analysis.deal import analyse
     from arbitrage_cli.config import read_json_file
 
@@ -101,7 +102,9 @@ def test_chart_of_a_real_keepa_product_marks_its_sales(tmp_path, capsys):
     year = [s for s in a.history.used if a.now - s.time <= 365 * 1440]
     text = out.read_text()
     assert year and f"inferred used sale ({len(year)})" in text
-    assert all(f"${s.price_cents / 100:,.2f}" in text for s in year[-24:])
+    assert f"${year[-1].price_cents / 100:,.2f}" in text
+    labels = {f"${s.price_cents / 100:,.2f}" for s in year}
+    assert sum(text.count(label) for label in labels) <= 3
     assert not (tmp_path / "none.db").exists()
 
 
@@ -412,3 +415,48 @@ def test_re_marking_a_bought_deal_keeps_what_was_predicted_when_it_was_bought(fr
     marks.mark(fresh_db, "0000000001", "watch")
     m = marks.get(fresh_db, "0000000001")
     assert (m["list_at_cents"], m["price_now_cents"], m["profit_cents"]) == (4000, 1500, 900)
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-keepa not beside the checkout")
+def test_the_price_axis_of_every_real_book_fits_the_sales_not_a_spike(tmp_path, capsys):
+    """No chart's price axis is set by a price more than 3x the highest sale, List at or buy
+    price; what is clipped is counted on the chart; --full-range shows it all."""
+    import gzip
+
+    from arbitrage_cli.analysis.deal import analyse
+    from arbitrage_cli.chart import DAY_MIN, HEADROOM, SPIKE_LIMIT, price_axis
+
+    clipped = 0
+    for f in sorted(REAL.glob("*.json.gz")):
+        body = json.loads(gzip.open(f).read())
+        for product in body.get("products") or [body]:
+            if not isinstance(product, dict) or not product.get("csv"):
+                continue
+            a = analyse(product, None)
+            since = a.now - 365 * DAY_MIN
+            top, above = price_axis(product, a, since, a.now)
+            row = a.row
+            keys = [s.price_cents for s in (a.history.used if a.history else [])
+                    if since <= s.time <= a.now]
+            keys += [row[k] for k in ("list_at_cents", "list_at_high_cents", "price_now_cents",
+                                      "trough_price_cents") if row.get(k)]
+            if top is None:
+                assert not keys
+                continue
+            assert top * 100 <= SPIKE_LIMIT * max(keys) * HEADROOM + 1, (f.name, top, keys)
+            assert all(v / 100 > top for _, v in above)
+            clipped += bool(above)
+            assert price_axis(product, a, since, a.now, full_range=True) == (None, [])
+    assert clipped  # the real files hold spikes (kd-0135048761's $2,345 listing)
+    out = tmp_path / "spike.svg"
+    code, _, err = run(["--db", str(tmp_path / "none.db"), "chart", "0135048761",
+                        "--product-file", str(REAL / "kd-0135048761.json.gz"), "--out",
+                        str(out)], capsys)
+    assert code == 0, err
+    text = out.read_text()
+    assert "not shown" in text and "--full-range" in text and "1M" in text
+    assert text.count("$84.01") + text.count("$123.79") <= 2  # a few sales labelled, once
+    code, _, err = run(["--db", str(tmp_path / "none.db"), "chart", "0135048761",
+                        "--product-file", str(REAL / "kd-0135048761.json.gz"), "--out",
+                        str(out), "--full-range"], capsys)
+    assert code == 0 and "not shown" not in out.read_text()

@@ -15,6 +15,10 @@ def chart(
                             help="FILE.svg or FILE.png (default ASIN.svg; - for SVG on "
                                  "stdout)."),
     days: int = typer.Option(365, "--days", min=7, max=3650, help="Days of history shown."),
+    full_range: bool = typer.Option(False, "--full-range", metavar="",
+                                    help="Show every price (by default spikes far above the "
+                                         "sales, List at and buy price are clipped, marked "
+                                         "and counted)."),
     product_file: Path = typer.Option(None, "--product-file",
                                       help="A saved Keepa /product response or product object "
                                            "instead of the database."),
@@ -34,7 +38,7 @@ def chart(
     if fmt not in charts.FORMATS:
         raise ConfigError(f"--out {target}: the file must end in .svg or .png")
     product, analysis = load(ctx, asin, product_file)
-    image = charts.render(product, analysis, days=days, fmt=fmt)
+    image = charts.render(product, analysis, days=days, fmt=fmt, full_range=full_range)
     if target == "-":
         sys.stdout.buffer.write(image)
         return
