@@ -38,6 +38,8 @@ SPECS: dict[str, Spec] = {s.field.removesuffix("_cents"): s for s in [
     Spec("default_referral_pct", "pct", "referral fee percent when Keepa has none", 100),
     Spec("default_closing_fee_cents", "money", "closing fee when Keepa has none (US media $1.80)",
          MAX_MONEY_CENTS),
+    Spec("min_profit_cents", "money", "the least profit `deals` and the demo list by default "
+         "(deals --min-profit overrides it; 0 lists every visible deal)", MAX_MONEY_CENTS),
     Spec("screen_margin_pct", "pct", "buy live offers only for books profitable at this much "
          "below Keepa's lowest used price (the history screen's safety margin)", 100,
          max_inclusive=False),

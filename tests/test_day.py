@@ -248,8 +248,14 @@ def test_deals_table_fits_the_terminal_without_wrapped_rows(day_db, capsys, monk
     code, out, _ = run(["--db", day_db, "deals", "--format", "table", "--limit", "15"], capsys)
     lines = out.splitlines()
     assert code == 0 and all(len(line) <= width for line in lines), width
-    for asin in best(day_db, 15):
+    shown = [a for a, p in open_db(day_db).execute(
+        "select asin, profit_cents from visible_deals order by profit_cents desc, asin "
+        "limit 15") if p >= 500]  # the table lists what the setting min_profit ($5) calls a deal
+    assert shown and "min_profit" in " ".join(out.split())
+    for asin in shown:
         assert sum(asin in line for line in lines) == 1  # one line per deal: nothing wraps
+    assert not any(a in out for a, in open_db(day_db).execute(
+        "select asin from visible_deals where profit_cents < 500"))
     header = next(line for line in lines if "ASIN" in line)
     assert "profit" in header and "buy" in header
     assert ("seller" in header) == (width >= 200)  # fewer columns on narrow terminals

@@ -29,6 +29,9 @@ class BusinessSettings:
     # stage 1 asks update=1). In the real files the live winner never landed below that price;
     # on the simulator 10% kept >= 99% of the visible deals (docs/benchmarks.md, "Funnel").
     screen_margin_pct: float = 10.0
+    # What a seller calls a deal: `deals` and the demo list profits from here by default
+    # (--min-profit overrides); a filter of the lists, never of what is stored or visible.
+    min_profit_cents: int = 500
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,9 @@ import typer
 
 def deals(
     ctx: typer.Context,
-    min_profit: float = typer.Option(None, "--min-profit", help="Profit at least, dollars."),
+    min_profit: float = typer.Option(None, "--min-profit",
+                                     help="Profit at least, dollars (the table: the setting "
+                                          "min_profit, $5, unless given)."),
     min_profit_low: float = typer.Option(None, "--min-profit-low",
                                          help="Profit at the low end of List at's range at "
                                               "least, dollars (the cautious filter)."),
@@ -55,6 +57,18 @@ def deals(
     if fmt is None:  # as gh does: people get a table, programs get JSON
         fmt = "table" if sys.stdout.isatty() else "json"
     output.check_format(fmt)
+    db = open_db(ctx.obj.db_path, must_exist=True)
+    title = None
+    # People reading the table see what they call a deal (setting min_profit, default $5);
+    # programs reading json/csv get every visible deal unless they ask for less.
+    if min_profit is None and fmt == "table":
+        from arbitrage_cli.money import money
+        from arbitrage_cli.store import settings as settings_store
+
+        least = settings_store.load(db).min_profit_cents
+        min_profit = least / 100 if least else None
+        title = (f"Deals with a profit of {money(least)} or more (setting min_profit; "
+                 "--min-profit 0 lists all)") if least else None
     filters = DealFilters(min_profit=min_profit, min_profit_low=min_profit_low,
                           min_roi=min_roi, max_rank=max_rank,
                           min_drops_30=min_drops_30, min_percent_down=min_percent_down,
@@ -64,9 +78,9 @@ def deals(
                           conditions=tuple(condition or ()), hide_gated=hide_gated,
                           hide_amazon=hide_amazon, include_marked=include_marked, sort=sort,
                           descending=not ascending)
-    db = open_db(ctx.obj.db_path, must_exist=True)
     if fmt == "table":
-        output.write(iter_deals(db, filters, limit=limit or 50), fmt, (), DEAL_TABLE)
+        output.write(iter_deals(db, filters, limit=limit or 50), fmt, (), DEAL_TABLE,
+                     title=title)
     else:  # tuples from the cursor: no dict per row for csv, one for json
         names, rows = deal_tuples(db, filters, limit=limit)
         output.write_tuples(names, rows, fmt)

@@ -62,8 +62,14 @@ def demo(
             if bar:
                 bar.stop()
     report(summary, as_json=False)
-    rows = list(iter_deals(db, DealFilters(), limit=top))
-    print_table(rows, DEAL_TABLE, title=f"Best {len(rows)} deals (simulated)")
+    from arbitrage_cli.money import money
+    from arbitrage_cli.store import settings as settings_store
+
+    # what the seller's setting calls a deal (min_profit, default $5): never a loss
+    least = max(settings_store.load(db).min_profit_cents, 1)
+    rows = list(iter_deals(db, DealFilters(min_profit=least / 100), limit=top))
+    print_table(rows, DEAL_TABLE, title=f"Best {len(rows)} deals (simulated; profit "
+                                        f"{money(least)} or more)")
     path = schema.db_path(db)
     err.print(f"\nSimulated deals are in [bold]{path}[/]; real backfill and sync refuse this "
               f"file, so your Keepa data goes to another (by default ./deals.db). Look closer "
