@@ -78,7 +78,7 @@ COMMANDS = {
     "marks": ("marks", "marks_", False), "backtest": ("backtest", "backtest", False),
     "recalc": ("recalc", "recalc", False), "settings": ("settings", "app", True),
     "status": ("status", "status", False), "locks": ("locks", "app", True),
-    "restrictions": ("restrictions", "app", True),
+    "restrictions": ("restrictions", "app", True), "query": ("query", "app", True),
     "simulate-keepa": ("simulate", "simulate_keepa", False),
 }
 _REGISTERED: set[str] = set()

@@ -94,9 +94,27 @@ def validate(query: Any, source: str) -> dict:
     return query
 
 
+PACKAGED = ("the packaged default query (Books, used price drops; `arbitrage query init` "
+            "writes it to ./keepa_query.json to edit)")
+
+
 def load(path: str | Path | None) -> tuple[dict, str]:
-    """(query, source). A missing default file is an error too: say how to get one."""
+    """(query, source): the file given, else ./keepa_query.json when there is one, else the
+    packaged default (a pip user has no repository to copy one from)."""
+    if path is None and not Path(DEFAULT_NAME).exists():
+        return validate(default_query(), PACKAGED), PACKAGED
     p = Path(path or DEFAULT_NAME)
-    data = read_json_file(p, missing_hint=" (copy keepa_query.json from the arbitrage_cli "
-                                        "repository, or pass --query FILE)")
+    data = read_json_file(p, missing_hint=" (`arbitrage query init` writes the default query "
+                                        "to ./keepa_query.json)")
     return validate(data, str(p)), str(p)
+
+
+def init(path: str | Path, force: bool = False) -> Path:
+    """Write the packaged default query to `path` for the user to edit."""
+    p = Path(path)
+    if p.exists() and not force:
+        raise ConfigError(f"{p} already exists (--force replaces it)")
+    if not p.parent.is_dir():
+        raise ConfigError(f"{p}: directory {p.parent} does not exist")
+    p.write_text(json.dumps(default_query(), indent=2) + "\n")
+    return p

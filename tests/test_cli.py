@@ -232,3 +232,24 @@ def test_every_commands_help_reads_in_full_lines_at_80_columns(capsys, monkeypat
             if text and after.strip() and not line.startswith("     ") \
                     and not text.startswith("Usage:"):
                 assert len(line.rstrip()) > 60, (path, line)  # a break mid-sentence
+
+
+def test_without_a_query_file_the_packaged_default_is_used_and_query_init_writes_it(
+        tmp_path, monkeypatch, capsys):
+    """A pip user has no repository to copy keepa_query.json from."""
+    from arbitrage_cli import dealquery
+
+    monkeypatch.chdir(tmp_path)
+    q, source = dealquery.load(None)
+    assert q == dealquery.validate(dealquery.default_query(), "x") and "packaged" in source
+    code, _, err = run(["query", "init"], capsys)
+    assert code == 0 and "wrote keepa_query.json" in err
+    assert json.loads((tmp_path / "keepa_query.json").read_text()) == \
+        dealquery.default_query()
+    assert dealquery.load(None)[1] == "keepa_query.json"  # the file wins once it exists
+    code, _, err = run(["query", "init"], capsys)
+    assert code == 2 and "already exists (--force replaces it)" in err
+    assert run(["query", "init", "--force"], capsys)[0] == 0
+    code, _, err = run(["--db", str(tmp_path / "d.db"), "sync", "--query", "nosuch.json"],
+                       capsys)
+    assert code == 2 and "nosuch.json: no such file" in err and "pass --query" not in err

@@ -54,6 +54,8 @@ def sync(
 
     cfg = ctx.obj
     q, source = dealquery.load(query)
+    if source == dealquery.PACKAGED:  # said once a run: which deals are being walked
+        typer.echo(f"note: no ./keepa_query.json here: using {source}", err=True)
     key = cfg.keepa_key()
     checked_base_url(cfg.keepa_url)  # exit 2 before the database is touched
     db = open_db(cfg.db_path)
