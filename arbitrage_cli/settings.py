@@ -40,6 +40,8 @@ SPECS: dict[str, Spec] = {s.field.removesuffix("_cents"): s for s in [
          MAX_MONEY_CENTS),
     Spec("min_profit_cents", "money", "the least profit `deals` and the demo list by default "
          "(deals --min-profit overrides it; 0 lists every visible deal)", MAX_MONEY_CENTS),
+    Spec("target_roi_pct", "pct", "the return you want on a book's all-in cost: the deals "
+         "table's max buy is the highest price that still makes it", 1000),
     Spec("screen_margin_pct", "pct", "buy live offers only for books profitable at this much "
          "below Keepa's lowest used price (the history screen's safety margin)", 100,
          max_inclusive=False),

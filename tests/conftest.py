@@ -173,3 +173,4 @@ def pytest_sessionfinish(session, exitstatus):
     from tests.reliability import flush
 
     flush()
+

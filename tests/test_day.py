@@ -466,3 +466,39 @@ def test_the_price_axis_of_every_real_book_fits_the_sales_not_a_spike(tmp_path, 
                         "--product-file", str(REAL / "kd-0135048761.json.gz"), "--out",
                         str(out), "--full-range"], capsys)
     assert code == 0 and "not shown" not in out.read_text()
+
+
+@pytest.mark.parametrize("args,heading", [(["--sort", "days_to_sell"], "sells in"),
+                                          (["--sort", "confidence"], "conf."),
+                                          (["--include-marked"], "mark"), ([], "max@30%")])
+def test_the_table_at_80_columns_shows_what_decides_a_buy(day_db, capsys, monkeypatch, args,
+                                                          heading):
+    """Max buy for the target ROI, ROI; the sorted-by column and, with marked deals, the
+    mark stay on screen at 80 columns."""
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(["--db", day_db, "deals", "--format", "table", "--limit", "8", *args],
+                       capsys)
+    header = next(line for line in out.splitlines() if "ASIN" in line)
+    assert code == 0 and heading in header and "profit" in header
+    assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_max_buy_is_the_highest_price_that_reaches_the_target_roi():
+    import random
+
+    from arbitrage_cli.analysis.business import (BusinessSettings, FeeInputs, compute,
+                                                 max_buy_cents)
+
+    rng = random.Random(25)
+    for _ in range(600):
+        s = BusinessSettings(target_roi_pct=rng.choice([0.0, 15.0, 30.0, 100.0]),
+                             tax_pct=rng.choice([0.0, 5.0, 8.25]),
+                             tax_exempt=rng.random() < 0.2)
+        list_at = rng.randint(300, 30_000)
+        fees = compute(FeeInputs(100, list_at, None, None, None), s).amazon_fees_cents
+        buy = max_buy_cents(list_at, fees, s)
+        if not buy:
+            continue
+        roi = compute(FeeInputs(buy, list_at, None, None, None), s).roi_pct
+        above = compute(FeeInputs(buy + 1, list_at, None, None, None), s).roi_pct
+        assert roi >= s.target_roi_pct > above, (s, list_at, buy, roi, above)

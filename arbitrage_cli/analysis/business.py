@@ -32,6 +32,9 @@ class BusinessSettings:
     # What a seller calls a deal: `deals` and the demo list profits from here by default
     # (--min-profit overrides); a filter of the lists, never of what is stored or visible.
     min_profit_cents: int = 500
+    # The return a seller wants on what a book costs all-in: the table's "max buy" is the
+    # highest price at which a deal still makes it (SellerAmp's "max cost").
+    target_roi_pct: float = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,3 +90,27 @@ def compute(x: FeeInputs, s: BusinessSettings) -> Metrics:
     return Metrics(all_in, fees, profit, margin, roi, min_listing,
                    int(x.fba_fee_cents is None), int(x.referral_fee_pct is None),
                    int(x.closing_fee_cents is None))
+
+
+def max_buy_cents(list_at_cents: int | None, amazon_fees_cents: int | None,
+                  s: BusinessSettings) -> int | None:
+    """The highest buy price (cents) at which ROI still reaches s.target_roi_pct, from the
+    same all-in cost `compute` uses (tax on the price, prep, inbound); None without a List
+    at, 0 when no price does."""
+    if not list_at_cents or amazon_fees_cents is None:
+        return None
+    tax_bp = 0 if s.tax_exempt else basis_points(s.tax_pct)
+    room = (list_at_cents - amazon_fees_cents) * 10000 // (10000 + basis_points(
+        s.target_roi_pct)) - s.prep_fee_cents - s.inbound_shipping_cents
+    buy, target = max(0, room * 10000 // (10000 + tax_bp)), basis_points(s.target_roi_pct)
+    # the estimate is within cents of it; integer rounding (of the tax) decides the last ones
+    while buy > 0 and _roi_bp(buy, list_at_cents, amazon_fees_cents, s, tax_bp) < target:
+        buy -= 1
+    while _roi_bp(buy + 1, list_at_cents, amazon_fees_cents, s, tax_bp) >= target:
+        buy += 1
+    return buy
+
+
+def _roi_bp(buy: int, list_at: int, fees: int, s: BusinessSettings, tax_bp: int) -> float:
+    all_in = buy + (buy * tax_bp + 5000) // 10000 + s.prep_fee_cents + s.inbound_shipping_cents
+    return (list_at - all_in - fees) * 10000 / all_in if all_in > 0 else float("inf")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import typer
 
 
@@ -79,7 +81,10 @@ def deals(
                           hide_amazon=hide_amazon, include_marked=include_marked, sort=sort,
                           descending=not ascending)
     if fmt == "table":
-        output.write(iter_deals(db, filters, limit=limit or 50), fmt, (), DEAL_TABLE,
+        from arbitrage_cli.store import settings as settings_store
+
+        output.write(iter_deals(db, filters, limit=limit or 50), fmt, (),
+                     deal_table(settings_store.load(db), marked=include_marked, sort=sort),
                      title=title)
     else:  # tuples from the cursor: no dict per row for csv, one for json
         names, rows = deal_tuples(db, filters, limit=limit)
@@ -98,24 +103,53 @@ def _short_condition(r: dict) -> str:
     return CONDITIONS.get(r.get("condition"), "?").replace("Used - ", "")
 
 
-def _deal_table():
+SORT_COLUMN = {"days_to_sell": "sells in", "confidence": "conf.", "sale_days": "sale days",
+               "rank": "rank", "roi": "ROI", "list_at": "list at", "price": "buy",
+               "profit": "profit", "seller_quality": "seller"}
+
+
+def deal_table(settings=None, marked: bool = False, sort: str | None = None):
+    """The table's columns, most decisive first to stay on a narrow terminal: what to pay
+    at most for the target ROI, how fast and how surely it sells, who else sells it."""
+    from arbitrage_cli.analysis.business import BusinessSettings, max_buy_cents
     from arbitrage_cli.output import Column
 
-    return (
+    s = settings or BusinessSettings()
+
+    def max_buy(r: dict) -> str:
+        from arbitrage_cli.money import money
+
+        return money(max_buy_cents(r.get("list_at_cents"), r.get("amazon_fees_cents"), s))
+
+    def number(key: str, fmt: str):
+        return lambda r: "-" if r.get(key) is None else format(r[key], fmt)
+
+    columns = (
         Column("ASIN", lambda r: r["asin"]),
         Column("title", lambda r: r.get("title") or "", flex=True),
-        Column("cond.", _short_condition, priority=3),
+        Column("cond.", _short_condition, priority=4),
         Column("buy", _money("price_now_cents"), justify="right"),
+        Column(f"max@{s.target_roi_pct:g}%", max_buy, priority=2, justify="right"),
         Column("list at", _money("list_at_cents"), justify="right"),
         Column("profit", _money("profit_cents"), justify="right"),
         Column("ROI", lambda r: "-" if r.get("roi_pct") is None else f"{r['roi_pct']:.0f}%",
                priority=2, justify="right"),
+        Column("sells in", lambda r: "-" if r.get("days_to_sell") is None
+               else f"{r['days_to_sell']:.0f}d", priority=3, justify="right"),
+        Column("conf.", number("list_at_confidence", ".2f"), priority=5, justify="right"),
+        Column("sale days", number("sale_days_180", "d"), priority=5, justify="right"),
+        Column("offers", number("live_offer_count", "d"), priority=6, justify="right"),
         Column("rank", lambda r: f"{r['sales_rank']:,}" if r.get("sales_rank") else "-",
-               priority=4, justify="right"),
-        Column("seller", lambda r: r.get("seller_name") or "", priority=6),
-        Column("gating", lambda r: r.get("gating") or "unknown", priority=5),
-        Column("mark", lambda r: r.get("mark") or "", priority=5),
+               priority=6, justify="right"),
+        Column("AMZ", lambda r: "yes" if r.get("amazon_selling") else "", priority=6),
+        Column("gating", lambda r: r.get("gating") or "unknown", priority=7),
+        # asked for the marked deals too: which is which stays on screen
+        Column("mark", lambda r: r.get("mark") or "", priority=2 if marked else 7),
+        Column("seller", lambda r: r.get("seller_name") or "", priority=8),
     )
+    # the column the list is sorted by stays on screen, however narrow
+    return tuple(dataclasses.replace(c, priority=1) if c.heading == SORT_COLUMN.get(sort)
+                 else c for c in columns)
 
 
-DEAL_TABLE = _deal_table()
+DEAL_TABLE = deal_table()
