@@ -25,6 +25,9 @@ class AppConfig:
         return load_keepa_key()
 
 
+_WARNED: set[str] = set()  # said once a process (the key is read for redaction and for use)
+
+
 def warn_if_shared(path: str | Path, what: str) -> bool:
     """Warn when a file holding a secret can be read by others than its owner."""
     import logging
@@ -35,6 +38,9 @@ def warn_if_shared(path: str | Path, what: str) -> bool:
     except OSError:
         return False
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        if str(path) in _WARNED:
+            return True
+        _WARNED.add(str(path))
         logging.getLogger("arbitrage_cli").warning(
             "%s %s can be read by other users (mode %s): chmod 600 %s", what, path,
             oct(stat.S_IMODE(mode)), path)

@@ -248,7 +248,9 @@ def test_a_key_file_readable_by_others_warns(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("KEEPA_API_KEY_FILE", str(f))
     with caplog.at_level("WARNING"):
         assert load_keepa_key() == SENTINEL_KEY
+        assert load_keepa_key(check=False) == SENTINEL_KEY  # read again, for redaction
     assert "can be read by other users" in caplog.text and "chmod 600" in caplog.text
+    assert caplog.text.count("can be read by other users") == 1  # said once, not per read
     assert SENTINEL_KEY not in caplog.text
     caplog.clear()
     f.chmod(0o600)

@@ -228,6 +228,7 @@ def test_janitor_caps_hides_and_confirmation_revives(fresh_db):
     state.set_(fresh_db, "full_walk_started_at", iso_utc(SIM_EPOCH - 900), clock)
     dry = jan.janitor(fresh_db, jan.JanitorOptions(dry_run=True), clock=clock)
     assert len(dry["would_expire"]) == 10
+    assert dry["message"].startswith("would expire 10 of 100 not listed by Keepa for")
     assert fresh_db.execute("select count(*) from deals where expired_at is not null"
                             ).fetchone()[0] == 0
     done = jan.janitor(fresh_db, clock=clock)

@@ -63,7 +63,11 @@ def janitor(db: sqlite_utils.Database, options: JanitorOptions | None = None, *,
                    f"{walked or 'never'}; nothing expires until sync has succeeded within "
                    f"{options.sync_grace_h:g} h after a full walk of the listing")
     elif options.dry_run:
-        outcome, message = "dry run", f"would expire {len(chosen)} of {len(candidates)} stale"
+        outcome = "dry run"
+        message = (f"would expire {len(chosen)} of {len(candidates)} not listed by Keepa for "
+                   f"{options.max_age_h:g} h (cap {cap})" if candidates else
+                   f"nothing would expire: every deal was listed by Keepa within "
+                   f"{options.max_age_h:g} h")
     else:
         with immediate(db):
             expired = [c["asin"] for c in chosen if db.execute(
