@@ -310,6 +310,13 @@ def test_mark_bought_and_ignored_leave_the_lists_and_come_back(db_copy, capsys):
     # then and now side by side, named as a reader would ("price_now_now" read as a typo)
     assert listed[a]["buy_price_now_cents"] == before[a]["price_now_cents"]
     assert not any("_now_now" in k for k in listed[a])
+    # the profit of the copy bought at $12.34, not at the predicted buy price: the price
+    # difference and its sales tax (5%, the default) move it; an ignored one has no price paid
+    step = before[a]["price_now_cents"] - 1234
+    tax = lambda c: (c * 500 + 5000) // 10000  # noqa: E731
+    assert listed[a]["profit_paid_cents"] == before[a]["profit_cents"] + step + \
+        tax(before[a]["price_now_cents"]) - tax(1234)
+    assert listed[b]["profit_paid_cents"] is None
     assert run(["--db", db_copy, "unmark", a], capsys)[0] == 0
     assert a in {r["asin"] for r in deals_json(db_copy, capsys)}
     code, _, err = run(["--db", db_copy, "unmark", a], capsys)

@@ -114,3 +114,17 @@ def max_buy_cents(list_at_cents: int | None, amazon_fees_cents: int | None,
 def _roi_bp(buy: int, list_at: int, fees: int, s: BusinessSettings, tax_bp: int) -> float:
     all_in = buy + (buy * tax_bp + 5000) // 10000 + s.prep_fee_cents + s.inbound_shipping_cents
     return (list_at - all_in - fees) * 10000 / all_in if all_in > 0 else float("inf")
+
+
+def profit_at_paid(profit_cents: int | None, predicted_buy_cents: int | None,
+                   paid_cents: int | None, s: BusinessSettings) -> int | None:
+    """The profit of a copy bought at `paid_cents` instead of the predicted buy price: the
+    all-in cost moves by the price difference and its tax (prep and inbound do not)."""
+    if profit_cents is None or predicted_buy_cents is None or paid_cents is None:
+        return profit_cents
+    bp = 0 if s.tax_exempt else basis_points(s.tax_pct)
+
+    def cost(price: int) -> int:
+        return price + (price * bp + 5000) // 10000
+
+    return profit_cents - (cost(paid_cents) - cost(predicted_buy_cents))

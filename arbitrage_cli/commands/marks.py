@@ -76,6 +76,10 @@ def marks_(
     output.write(rows, fmt, marks.LISTING_COLUMNS, MARK_TABLE, title="Your decisions")
 
 
+def _paid_or(r: dict, paid: str, predicted: str):
+    return r[paid] if r.get(paid) is not None else r.get(predicted)
+
+
 def _mark_table():
     from arbitrage_cli.money import money
     from arbitrage_cli.output import Column
@@ -88,10 +92,13 @@ def _mark_table():
         Column("title", lambda r: r.get("title") or "", flex=True, priority=4),
         Column("paid", lambda r: money(r.get("price_cents"), ""), priority=2,
                justify="right"),
-        Column("profit then", lambda r: money(r.get("profit_cents"), ""), priority=2,
-               justify="right"),
-        Column("profit now", lambda r: money(r.get("profit_now_cents"), ""), priority=2,
-               justify="right"),
+        # a bought copy's profits at the price paid, when it was given
+        Column("profit then", lambda r: money(_paid_or(r, "profit_paid_cents",
+                                                       "profit_cents"), ""),
+               priority=2, justify="right"),
+        Column("profit now", lambda r: money(_paid_or(r, "profit_now_paid_cents",
+                                                      "profit_now_cents"), ""),
+               priority=2, justify="right"),
         Column("note", lambda r: r.get("note") or "", flex=True, priority=5),
     )
 
