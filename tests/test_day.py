@@ -509,3 +509,20 @@ def test_max_buy_is_the_highest_price_that_reaches_the_target_roi():
         roi = compute(FeeInputs(buy, list_at, None, None, None), s).roi_pct
         above = compute(FeeInputs(buy + 1, list_at, None, None, None), s).roi_pct
         assert roi >= s.target_roi_pct > above, (s, list_at, buy, roi, above)
+
+
+def test_a_re_mark_keeps_the_note_and_only_a_bought_copy_has_a_price_paid(db_copy, capsys):
+    a = best(db_copy)[0]
+    assert run(["--db", db_copy, "mark", a, "watch", "--note", "check the cover"],
+               capsys)[0] == 0
+    code, _, err = run(["--db", db_copy, "mark", a, "watch", "--price", "5"], capsys)
+    assert code == 2 and "only for bought" in err
+    assert run(["--db", db_copy, "mark", a, "bought", "--price", "9.50"], capsys)[0] == 0
+    assert run(["--db", db_copy, "mark", a, "bought"], capsys)[0] == 0
+    code, out, _ = run(["--db", db_copy, "marks", "--format", "json"], capsys)
+    [m] = [m for m in json.loads(out) if m["asin"] == a]
+    assert m["note"] == "check the cover" and m["price_cents"] == 950
+    assert run(["--db", db_copy, "mark", a, "watch"], capsys)[0] == 0
+    code, out, _ = run(["--db", db_copy, "marks", "--format", "json"], capsys)
+    [m] = [m for m in json.loads(out) if m["asin"] == a]
+    assert m["price_cents"] is None and m["note"] == "check the cover"

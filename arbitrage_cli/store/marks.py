@@ -21,6 +21,8 @@ def mark(db: sqlite_utils.Database, asin: str, decision: str, note: str | None =
     """Record (or replace) the decision on a stored deal; returns the mark."""
     if decision not in DECISIONS:
         raise ConfigError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
+    if price_cents is not None and decision != "bought":
+        raise ConfigError(f"--price is what you paid: only for bought, not {decision}")
     with immediate(db):
         row = db.execute("select list_at_cents, price_now_cents, profit_cents from deals "
                          "where asin = ?", [asin]).fetchone()
@@ -32,8 +34,12 @@ def mark(db: sqlite_utils.Database, asin: str, decision: str, note: str | None =
             "price_now_cents, profit_cents) values (?, ?, ?, ?, ?, ?, ?, ?) "
             # the first `bought` snapshot stays: a later mark (a note, `watch`) keeps what was
             # predicted when the copy was bought
+            # a re-mark without a note keeps the earlier one; only a bought copy has a price
+            # paid (kept when a later `bought` does not repeat it)
             "on conflict(asin) do update set decision = excluded.decision, "
-            "note = excluded.note, price_cents = excluded.price_cents, "
+            "note = coalesce(excluded.note, marks.note), price_cents = case when "
+            "excluded.decision = 'bought' then coalesce(excluded.price_cents, marks.price_cents) "
+            "end, "
             "decided_at = excluded.decided_at, "
             "list_at_cents = coalesce(marks.list_at_cents, excluded.list_at_cents), "
             "price_now_cents = coalesce(marks.price_now_cents, excluded.price_now_cents), "
