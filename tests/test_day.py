@@ -526,3 +526,14 @@ def test_a_re_mark_keeps_the_note_and_only_a_bought_copy_has_a_price_paid(db_cop
     code, out, _ = run(["--db", db_copy, "marks", "--format", "json"], capsys)
     [m] = [m for m in json.loads(out) if m["asin"] == a]
     assert m["price_cents"] is None and m["note"] == "check the cover"
+
+
+def test_status_names_the_marketplace_not_its_internal_keys(db_copy, capsys, monkeypatch):
+    from arbitrage_cli.store import state
+
+    state.set_(open_db(db_copy), "amazon_tld", "co.uk")
+    state.set_(open_db(db_copy), "domain_id", 2)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(["--db", db_copy, "status"], capsys)
+    assert code == 0 and "amazon.co.uk" in out
+    assert "amazon tld" not in out and "domain id" not in out

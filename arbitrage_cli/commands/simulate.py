@@ -3,6 +3,9 @@ from __future__ import annotations
 import typer
 
 from arbitrage_cli.errors import ConfigError
+from arbitrage_cli.simulator.faults import KINDS, LISTING_KINDS
+
+FAULT_KINDS = (*KINDS, *LISTING_KINDS)
 
 
 def simulate_keepa(
@@ -12,7 +15,9 @@ def simulate_keepa(
     products: int = typer.Option(200, min=1, max=100_000, help="Number of products."),
     refill_rate: int = typer.Option(20, "--refill-rate", min=1, help="Tokens per minute."),
     tokens: int = typer.Option(None, help="Starting balance (default: a full bucket)."),
-    faults: str = typer.Option("", help="Fault spec, e.g. '429=0.05,500=0.02,timeout=0.01'."),
+    faults: str = typer.Option("", metavar="SPEC",
+                               help="Faults: kind=share pairs joined by commas, e.g. "
+                                    f"429=0.05,500=0.02 (kinds: {' '.join(FAULT_KINDS)})."),
     key: str = typer.Option(None, envvar="SIMULATOR_KEY",
                             help="Only accept this key (default: any non-empty key)."),
     creation_date: str = typer.Option(

@@ -71,7 +71,7 @@ def _backfill(state: dict) -> str:
 SHOWN_STATE = {"backfill_completed_at", "backfill_page", "backfill_page_asins",
                "backfill_page_full", "backfill_position", "backfill_started_at",
                "watermark_iso", "watermark_keepa", "full_walk_completed_at", "full_walk_pages",
-               "last_sync_success_at", "backfill_query_hash"}
+               "last_sync_success_at", "backfill_query_hash", "amazon_tld", "domain_id"}
 
 
 def _is_time(value) -> bool:
@@ -113,6 +113,9 @@ def render(info: dict, console: Console) -> None:
     _line(console, "watermark", local_time(h["watermark"]["iso"], "none yet")
           + (f" (moved {local_time(h['watermark']['moved_at'])})"
              if h["watermark"]["moved_at"] else ""))
+    state = info.get("system_state") or {}
+    if state.get("amazon_tld"):  # the marketplace in words, not its two internal keys
+        _line(console, "marketplace", f"amazon.{state['amazon_tld']}")
     ls = h["listing"]
     _line(console, "listing", f"{ls['listed']} deals listed by Keepa; last full walk "
                               f"{local_time(ls['full_walk_completed_at'])}"
