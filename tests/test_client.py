@@ -158,7 +158,9 @@ def test_client_repr_and_errors_hide_the_key(sim_factory, client_factory, caplog
         SENTINEL_KEY not in str(exc.value.__context__)
     dead = KeepaClient(SENTINEL_KEY, base_url="http://127.0.0.1:9", max_attempts=1,
                        timeout=(0.5, 0.5))
-    with pytest.raises(TransientError) as exc2:
+    from arbitrage_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError) as exc2:  # nothing listens: the URL to fix, named
         dead.token()
     assert SENTINEL_KEY not in str(exc2.value)
     assert exc2.value.__suppress_context__
@@ -198,3 +200,26 @@ def test_session_has_no_key_in_headers(sim_factory, client_factory):
     client = client_factory(server.url)
     assert SENTINEL_KEY not in str(dict(client.session.headers))
     assert isinstance(client.session, requests.Session)
+
+
+def test_nothing_listening_at_a_chosen_url_is_a_setting_to_fix_at_once(tmp_path, capsys):
+    """A wrong --keepa-url: exit 2 naming it within a second, not 15 s of retries ending in
+    an 'unexpected error'; the key is never printed."""
+    import socket
+    import time
+
+    from arbitrage_cli.cli import main
+    from tests.conftest import SENTINEL_KEY
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KEEPA_API_KEY", SENTINEL_KEY)
+        with pytest.raises(SystemExit) as exc:
+            main(["--db", str(tmp_path / "d.db"), "--keepa-url", url, "sync"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"nothing answers at {url}" in err
+    assert time.monotonic() - started < 5 and SENTINEL_KEY not in err

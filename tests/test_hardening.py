@@ -105,15 +105,15 @@ def test_url_without_scheme_is_a_configuration_error(db_path, tmp_path, capsys, 
 
 
 def test_connection_failure_names_the_url_never_the_key(client_factory):
-    from arbitrage_cli.keepa.errors import TransientError
+    from arbitrage_cli.errors import ConfigError
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    client = client_factory(f"http://127.0.0.1:{port}", budget=False, max_attempts=1)
-    with pytest.raises(TransientError) as exc:
+    client = client_factory(f"http://127.0.0.1:{port}", budget=False, max_attempts=3)
+    with pytest.raises(ConfigError) as exc:  # a URL to fix (exit 2), not retried
         client.token()
-    assert f"http://127.0.0.1:{port}/token" in str(exc.value)
+    assert f"nothing answers at http://127.0.0.1:{port}" in str(exc.value)
     assert SENTINEL_KEY not in str(exc.value)
 
 

@@ -87,6 +87,18 @@ def checked_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _refused(exc: Exception) -> bool:
+    """A connection the other end refused (nothing listening), through requests' wrappers."""
+    seen, e = set(), exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e):
+            return True
+        e = e.__cause__ or e.__context__ or (e.args[0] if e.args and isinstance(
+            e.args[0], BaseException) else None)
+    return False
+
+
 class KeepaClient:
     def __init__(self, key: str, *, base_url: str = K.DEFAULT_BASE_URL,
                  budget: TokenBudget | None = None, clock: Clock | None = None,
@@ -213,6 +225,13 @@ class KeepaClient:
                                  f"({type(exc).__name__})", endpoint=endpoint) from None
         except (requests.ConnectionError, requests.Timeout) as exc:  # never reached Keepa
             self._settle({}, reservation)
+            if self.base_url.rstrip("/") != K.DEFAULT_BASE_URL and _refused(exc):
+                # a URL the user chose where nothing listens: a setting to fix, not an
+                # outage to wait out (api.keepa.com refusing is retried like any outage)
+                from arbitrage_cli.errors import ConfigError
+
+                raise ConfigError(f"nothing answers at {self.base_url} (connection refused):"
+                                  f" check --keepa-url or KEEPA_API_URL") from None
             raise TransientError(f"Keepa {self.base_url}/{endpoint}: connection failed "
                                  f"({type(exc).__name__})", endpoint=endpoint) from None
         self.requests += 1
