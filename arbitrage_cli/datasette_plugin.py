@@ -52,6 +52,8 @@ def render_cell(value, column, table, database, datasette):
             return shown
         if column in PERCENT:
             return f"{value:.0f}%"
+        if column == "sales_rank" and isinstance(value, int):  # 1,234,567 (a number below)
+            return f"{value:,}"
     if not isinstance(value, str):
         return None
     if column in ("cover", "image_url") and value.startswith("https://"):

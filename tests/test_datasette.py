@@ -288,3 +288,10 @@ def test_the_demos_datasette_hint_writes_beside_not_over_the_checked_in_files(tm
     assert (tmp_path / "metadata.yml").read_text() == "tracked\n"
     assert "databases:\n  demo:" in (tmp_path / "demo-datasette" / "metadata.yml").read_text()
     assert (tmp_path / "demo-datasette" / "datasette.yml").exists()
+
+
+def test_the_pretty_view_shows_ranks_with_separators_the_raw_table_as_numbers():
+    from arbitrage_cli.datasette_plugin import render_cell
+
+    assert render_cell(1234567, "sales_rank", "deals_pretty", "deals", None) == "1,234,567"
+    assert render_cell(1234567, "sales_rank", "deals", "deals", None) is None  # raw: a number
