@@ -537,3 +537,14 @@ def test_status_names_the_marketplace_not_its_internal_keys(db_copy, capsys, mon
     code, out, _ = run(["--db", db_copy, "status"], capsys)
     assert code == 0 and "amazon.co.uk" in out
     assert "amazon tld" not in out and "domain id" not in out
+
+
+def test_marks_at_80_columns_keep_the_title_and_the_note(db_copy, capsys, monkeypatch):
+    a = best(db_copy)[0]
+    assert run(["--db", db_copy, "mark", a, "bought", "--price", "9", "--note", "shelf B"],
+               capsys)[0] == 0
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(["--db", db_copy, "marks"], capsys)
+    header = next(line for line in out.splitlines() if "ASIN" in line)
+    assert code == 0 and "title" in header and "note" in header and "shelf B" in out
+    assert all(len(line) <= 80 for line in out.splitlines())

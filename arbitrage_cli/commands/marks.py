@@ -88,18 +88,20 @@ def _mark_table():
     return (
         Column("ASIN", lambda r: r["asin"]),
         Column("decision", lambda r: r["decision"]),
-        Column("when", lambda r: local_time(r["decided_at"]), priority=3),
-        Column("title", lambda r: r.get("title") or "", flex=True, priority=4),
+        # title and note are what a person finds a book by: they stay (shortened) at 80
+        # columns; the date and the profit then go first
+        Column("when", lambda r: local_time(r["decided_at"]), priority=4),
+        Column("title", lambda r: r.get("title") or "", flex=True),
         Column("paid", lambda r: money(r.get("price_cents"), ""), priority=2,
                justify="right"),
         # a bought copy's profits at the price paid, when it was given
         Column("profit then", lambda r: money(_paid_or(r, "profit_paid_cents",
                                                        "profit_cents"), ""),
-               priority=2, justify="right"),
+               priority=3, justify="right"),
         Column("profit now", lambda r: money(_paid_or(r, "profit_now_paid_cents",
                                                       "profit_now_cents"), ""),
                priority=2, justify="right"),
-        Column("note", lambda r: r.get("note") or "", flex=True, priority=5),
+        Column("note", lambda r: r.get("note") or "", flex=True),
     )
 
 
