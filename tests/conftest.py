@@ -174,3 +174,14 @@ def pytest_sessionfinish(session, exitstatus):
 
     flush()
 
+
+
+def copy_db(src_path: str, dst_path: str) -> str:
+    """A consistent copy of a SQLite database (its WAL included), for tests that write."""
+    import sqlite3
+
+    src, dst = sqlite3.connect(src_path), sqlite3.connect(dst_path)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    return dst_path

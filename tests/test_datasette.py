@@ -32,14 +32,10 @@ def demo_db(tmp_path_factory) -> str:
     """A backfill of 300 simulated books at a fixed moment (deterministic, unlike the demo's
     wall clock), live offers for all, so there are deals of every kind to browse. Built once
     per test process; every caller gets its own copy."""
-    import sqlite3
+    from tests.conftest import copy_db
 
     if "path" in _BUILT:
-        copy = str(tmp_path_factory.mktemp("ds") / "deals.db")
-        src, dst = sqlite3.connect(_BUILT["path"]), sqlite3.connect(copy)
-        src.backup(dst)
-        src.close(), dst.close()
-        return copy
+        return copy_db(_BUILT["path"], str(tmp_path_factory.mktemp("ds") / "deals.db"))
     _BUILT["path"] = _build_demo_db(tmp_path_factory)
     return demo_db(tmp_path_factory)
 

@@ -39,14 +39,9 @@ def day_db(tmp_path_factory):
 @pytest.fixture
 def db_copy(day_db, tmp_path):
     """A private copy for the tests that write (marks)."""
-    import sqlite3
+    from tests.conftest import copy_db
 
-    path = str(tmp_path / "deals.db")
-    src, dst = sqlite3.connect(day_db), sqlite3.connect(path)
-    src.backup(dst)
-    src.close()
-    dst.close()
-    return path
+    return copy_db(day_db, str(tmp_path / "deals.db"))
 
 
 def best(path: str, n: int = 1) -> list[str]:

@@ -17,7 +17,7 @@ from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
 from arbitrage_cli.pipeline.sync import SyncOptions, sync
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, endpoints, start_simulator
 from arbitrage_cli.store import open_db
-from tests.conftest import SENTINEL_KEY, SIM_EPOCH
+from tests.conftest import SENTINEL_KEY, SIM_EPOCH, copy_db
 from tests.reliability import record
 from tests.test_backfill import QUERY
 
@@ -57,12 +57,7 @@ def simulated(tmp_path, meaning, products=40, backfilled=True, screen=False, **s
 _BACKFILLED: dict[tuple, str] = {}
 
 
-def _copy(src_path: str, dst_path: str) -> None:
-    import sqlite3
-
-    src, dst = sqlite3.connect(src_path), sqlite3.connect(dst_path)
-    src.backup(dst)
-    src.close(), dst.close()
+_copy = copy_db
 
 
 # The invariant holds under both meanings of creationDate and with the token funnel on (the

@@ -75,7 +75,7 @@ def test_both_keyword_plans_give_the_same_pages(db, monkeypatch, sort, keyword):
 
     def pages(threshold):
         monkeypatch.setattr(queries, "WALK_ABOVE_MATCHES", threshold)
-        monkeypatch.setattr(db, "_walk_cache", None, raising=False)  # decided afresh
+        monkeypatch.setattr(db, "_plan_cache", None, raising=False)  # decided afresh
         f, out, cursor = DealFilters(keyword=keyword, sort=sort, min_profit=5), [], None
         while True:
             rows, cursor = page(db, f, 7, cursor)

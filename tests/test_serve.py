@@ -254,13 +254,9 @@ def test_serve_json_workers_share_the_token(path, tmp_path):
 
 
 def _copy(path: str, to) -> str:
-    import sqlite3
+    from tests.conftest import copy_db
 
-    target = str(to / "copy.db")
-    src, dst = sqlite3.connect(path), sqlite3.connect(target)
-    src.backup(dst)
-    src.close(), dst.close()
-    return target
+    return copy_db(path, str(to / "copy.db"))
 
 
 def test_on_a_large_database_a_new_filter_answers_at_once_and_its_exact_total_follows(

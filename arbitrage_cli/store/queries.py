@@ -182,26 +182,34 @@ def source(f: DealFilters, walk: bool | str = False) -> str:
     return "deals"
 
 
+def _decided(db: sqlite_utils.Database, key: tuple, decide):
+    """A plan decision remembered per connection until any commit (data_version): a server
+    asked the same question again, or for its next page, decides without counting again."""
+    version = db.execute("pragma data_version").fetchone()[0]
+    cache = getattr(db, "_plan_cache", None)
+    if cache is None or cache[0] != version:
+        cache = db._plan_cache = (version, {})
+    if key not in cache[1]:
+        cache[1][key] = decide()
+    return cache[1][key]
+
+
+def _has_index(db: sqlite_utils.Database, name: str) -> bool:
+    """Absent before its migration (006 sort indexes, 015 filter indexes)."""
+    return _decided(db, ("index", name), lambda: bool(db.execute(
+        "select 1 from sqlite_master where type = 'index' and name = ?", [name]).fetchone()))
+
+
 def should_walk(db: sqlite_utils.Database, f: DealFilters) -> bool:
     """Choose the keyword plan from the number of matches (FTS5 counts them without reading
     the rows). Only a descending indexed sort can be walked."""
     phrase = f.keyword and _fts_phrase(f.keyword)
     if not phrase or f.sort not in INDEXED_SORTS or not f.descending:
         return False
-    # Remembered per connection until any commit (data_version): a server asked the same
-    # search again, or for its next page, decides without touching the index again.
-    version = db.execute("pragma data_version").fetchone()[0]
-    cache = getattr(db, "_walk_cache", None)
-    if cache is None or cache[0] != version:
-        cache = db._walk_cache = (version, {})
-    key = (phrase, f.sort)
-    if key not in cache[1]:
-        cache[1][key] = bool(
-            db.execute("select 1 from sqlite_master where type = 'index' and name = ?",
-                       [f"idx_visible_{f.sort}"]).fetchone()  # absent before migration 006
-            and db.execute("select count(*) from deals_fts where deals_fts match ?",
-                           [phrase]).fetchone()[0] > WALK_ABOVE_MATCHES)
-    return cache[1][key]
+    return _has_index(db, f"idx_visible_{f.sort}") and _decided(
+        db, ("matches", phrase), lambda: db.execute(
+            "select count(*) from deals_fts where deals_fts match ?", [phrase]
+        ).fetchone()[0]) > WALK_ABOVE_MATCHES
 
 
 # filter -> the column its index (migration 015) covers
@@ -224,26 +232,17 @@ def filter_index(db: sqlite_utils.Database, f: DealFilters) -> str | None:
     wanted = [name for name in FILTER_INDEXES if getattr(f, name) not in (None, ())]
     if not wanted:
         return None
-    version = db.execute("pragma data_version").fetchone()[0]
-    cache = getattr(db, "_filter_cache", None)
-    if cache is None or cache[0] != version:
-        present = {r[0] for r in db.execute(
-            "select name from sqlite_master where type = 'index' and name like 'idx_filter_%'")}
-        cache = db._filter_cache = (version, {}, present)  # indexes absent before 015
     best = None
     for name in wanted:
         index = f"idx_filter_{FILTER_INDEXES[name]}"
-        if index not in cache[2]:
+        if not _has_index(db, index):
             continue
-        key = (name, getattr(f, name))
-        if key not in cache[1]:
-            term, params = where_clause(DealFilters(**{name: getattr(f, name)},
-                                                    include_marked=True))
-            cache[1][key] = db.execute(
-                f"select count(*) from (select 1 from deals indexed by {index} where {term} "
-                f"limit {FEW_MATCHES})", params).fetchone()[0]
-        if cache[1][key] < FEW_MATCHES and (best is None or cache[1][key] < best[0]):
-            best = (cache[1][key], index)
+        term, params = where_clause(DealFilters(**{name: getattr(f, name)}, include_marked=True))
+        n = _decided(db, ("passing", name, getattr(f, name)), lambda: db.execute(
+            f"select count(*) from (select 1 from deals indexed by {index} where {term} "
+            f"limit {FEW_MATCHES})", params).fetchone()[0])
+        if n < FEW_MATCHES and (best is None or n < best[0]):
+            best = (n, index)
     return best[1] if best else None
 
 
