@@ -147,3 +147,17 @@ async def chart_svg(datasette, request):
 def register_routes():
     return [(r"^/-/arbitrage/chart/(?P<asin>[0-9A-Za-z]{10})\.svg$", chart_svg),
             (r"^/-/arbitrage/chart/(?P<asin>[0-9A-Za-z]{10})$", chart_page)]
+
+
+# Columns a view carries for Datasette's machinery, not for people: full-text search needs
+# the deals rowid in deals_pretty (fts_pk), but a seller reading the table has no use for it.
+MACHINERY = {"deals_pretty": ("search_rowid",)}
+
+
+@hookimpl
+def extra_body_script(table):
+    hidden = MACHINERY.get(table)
+    if not hidden:
+        return None
+    selector = ", ".join(f".col-{c}" for c in hidden)
+    return f"document.querySelectorAll({selector!r}).forEach(e => e.remove());"

@@ -78,22 +78,13 @@ def no_price_words(s: sales_rules.SalesInference, now: int) -> str | None:
 
 
 def visibility(row: dict, metrics: dict, no_price: str | None = None) -> list[str]:
-    """Why a row is hidden (empty: visible). Mirrors the visible_deals view. `no_price`:
-    what happened when there is no used sale to price from (no_price_words)."""
-    why = []
-    if row.get("status") != "deal":
-        why.append(f"not a deal: {row.get('skip_reason')}")
-    if row.get("hidden"):
-        why.append("hidden by you")
-    if row.get("expired_at"):
-        why.append(f"expired at {row['expired_at']}")
-    if row.get("price_suspicious"):
-        why.append("List at is over 3x the current used price: needs review")
-    if not (row.get("list_at_cents") or 0) > 0 or not (row.get("avg_1yr_cents") or 0) > 0:
-        why.append(f"no List at: {no_price}" if no_price else "no used sale in the last year")
-    if not (metrics.get("profit_cents") or 0) > 0:
-        why.append("not profitable")
-    return why
+    """Why a row is hidden (empty: visible), in the words of the `visibility` column
+    (store/visibility.py), with profit as it stands now; `no_price` (no_price_words) says
+    why there is no List at when there is none."""
+    from arbitrage_cli.store.visibility import NO_USED_SALE, hidden_because
+
+    why = hidden_because({**row, "profit_cents": metrics.get("profit_cents")})
+    return [f"no List at: {no_price}" if w == NO_USED_SALE and no_price else w for w in why]
 
 
 GATING_FIELDS = ("status", "approval_url", "message", "condition_type", "checked_at",
@@ -250,6 +241,7 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
         lines[-1] = ("Live offers: not bought. The screen judged this book from its history "
                      "alone (see Screen below); a sync buys them once the listed price or "
                      "your settings could make it pay.")
+    unbought = "not bought (screened)" if screened else "unknown"
     winner = next((o for o in offers if o["verdict"] == "winner"), None)
     for o in offers:
         verdict = VERDICTS.get(o["verdict"], o["verdict"])
@@ -292,7 +284,7 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
               *_velocity_lines(la),
               *([f"Season: {la['season']}" + (f" (sells {la['sells']})" if la["sells"] else "")]
                 if la["season"] else []), "",
-              f"Buy (landed): {dollars(p['price_now_cents'], 'unknown')}   1-year average "
+              f"Buy (landed): {dollars(p['price_now_cents'], unbought)}   1-year average "
               f"sale: {dollars(p['avg_1yr_cents'], 'unknown')}   rank "
               f"{known(p['sales_rank'], '{:,}')}",
               f"All-in cost: {dollars(m['all_in_cost_cents'], 'unknown')}   Amazon fees: "
@@ -302,6 +294,8 @@ def to_text(r: dict, sparks: dict[str, str] | None = None) -> str:
               f"{pct(f['referral_fee_pct'], 'default')}, closing "
               f"{dollars(f['closing_fee_cents'], 'default')})",
               f"Profit: {dollars(m['profit_cents'], 'unknown')}"
+              + (" (not bought: see Screen for the profit at Keepa's price)"
+                 if screened and m["profit_cents"] is None else "")
               + (f" ({dollars(m['profit_low_cents'])} at the low end)"
                  if m.get("profit_low_cents") is not None else "") + "   margin "
               f"{pct(m['margin_pct'], 'unknown')}   ROI {pct(m['roi_pct'], 'unknown')}   min "
@@ -372,10 +366,7 @@ NO_WINNER = {  # analysis/offers.py's reasons, for people
 
 def _visible_line(r: dict) -> str:
     if not r["visible"]:
-        why = r["hidden_because"]
-        if r["skip_reason"] == screen.NOT_PROFITABLE:  # said once is enough
-            why = [w for w in why if w != "not profitable"]
-        return "Hidden: " + "; ".join(why)
+        return "Hidden: " + "; ".join(r["hidden_because"])
     mark = (r.get("mark") or {}).get("decision")
     if mark in ("bought", "ignored"):
         return f"Visible, but marked {mark}: out of the default lists (--include-marked)"
@@ -451,7 +442,7 @@ def _screen_lines(sc: dict) -> list[str]:
         lines.append(f"Screen (history alone, 1 token; margin {sc['margin_pct']:g}%): "
                      f"{'PASS, worth live offers' if sc['verdict'] == 'pass' else 'REJECT'}"
                      f": {sc['reason']}")
-    if sc["stored"]:
+    if sc["stored"] and sc["stored"]["reason"] != sc["reason"]:  # said once when the same
         lines.append(f"Screened from the {sc['stored']['stage'] or 'history'} without buying "
                      f"live offers: {sc['stored']['reason']}")
     return lines

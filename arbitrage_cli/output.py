@@ -64,6 +64,36 @@ def write_tuples(names: Sequence[str], rows: Iterable[tuple], fmt: str, out=None
     return n
 
 
+def sheet_value(name: str) -> Callable[[Any], Any]:
+    """How a spreadsheet shows the column `name`: cents as dollars with two decimals,
+    percents with one, other fractions with at most four significant digits; JSON keeps
+    the stored numbers (it is for programs)."""
+    if name.endswith("_cents"):
+        return lambda v: None if v is None else f"{v / 100:.2f}"
+    if name.endswith("_pct"):
+        return lambda v: None if v is None else f"{v:.1f}"
+    return lambda v: f"{v:.4g}" if isinstance(v, float) else v
+
+
+def sheet_heading(name: str) -> str:
+    """`price_now_cents` is `price_now` in a spreadsheet, its values in dollars."""
+    return name[:-len("_cents")] if name.endswith("_cents") else name
+
+
+def write_sheet(names: Sequence[str], rows: Iterable[tuple], out=None) -> int:
+    """csv for spreadsheets: every column of `rows` (tuples in `names` order), each shown by
+    sheet_value under its sheet_heading."""
+    out = out or sys.stdout
+    shown = [sheet_value(n) for n in names]
+    writer = csv.writer(out)
+    writer.writerow([sheet_heading(n) for n in names])
+    n = 0
+    for batch in _batched(rows):
+        writer.writerows([tuple(f(v) for f, v in zip(shown, r)) for r in batch])
+        n += len(batch)
+    return n
+
+
 def _batched(rows: Iterable) -> Iterable[list]:
     it = iter(rows)
     while batch := list(itertools.islice(it, BATCH)):

@@ -209,6 +209,13 @@ def test_in_headless_chromium(datasette, tmp_path):
     assert len(values) >= 3 and values == sorted(values)  # numbers, not text: $4 < $11
     assert "<img" in dom and "m.media-amazon.com/images/I/" in dom
     assert "amazon.com/dp/" in dom and "keepa.com/#!product/1-" in dom
+    # what a seller reads: no internal columns, ranks with separators, the chart link last
+    headings = re.findall(r'<th[^>]*class="col-([a-z_0-9]+)', dom)
+    assert headings and "search_rowid" not in headings and "profit_cents" not in headings
+    assert headings[-1] == "chart", " ".join(headings)
+    ranks = re.findall(r'<td class="col-sales_rank[^"]*">([^<]*)<', dom)
+    assert ranks and all(re.fullmatch(r"\d{1,3}(,\d{3})*", r) for r in ranks), ranks
+    assert any("," in r for r in ranks)
     asin = _best(db)
     chart = _browser(tmp_path, "--dump-dom", f"{url}/-/arbitrage/chart/{asin}")
     svg = chart[chart.index("<svg"):]

@@ -356,6 +356,50 @@ def test_every_deal_carries_links_visibility_and_a_stable_csv_header(day_db, cap
     assert len(none.splitlines()) == 1
 
 
+def test_csv_is_for_spreadsheets_dollars_percents_and_readable_columns(day_db, capsys):
+    """csv: dollars with two decimals and percents with one (json keeps cents); the default
+    columns are the ones a seller reads, --all-columns everything, no 15-decimal floats."""
+    rows = {r["asin"]: r for r in deals_json(day_db, capsys)}
+    _, out, _ = run(["--db", day_db, "deals", "--format", "csv"], capsys)
+    sheet = list(csv.DictReader(io.StringIO(out)))
+    assert len(sheet) == len(rows) and not any(h.endswith("_cents") for h in sheet[0])
+    assert {"title", "buy", "max_buy", "list_at", "profit", "roi_pct", "days_to_sell",
+            "confidence", "sale_days_180", "used_offers", "amazon_sells"} <= set(sheet[0])
+    assert len(sheet[0]) < 30
+    for line in sheet:
+        r = rows[line["asin"]]
+        for sheet_key, key in (("buy", "price_now_cents"), ("list_at", "list_at_cents"),
+                               ("profit", "profit_cents")):
+            assert re.fullmatch(r"-?\d+\.\d\d", line[sheet_key])
+            assert round(float(line[sheet_key]) * 100) == r[key]
+        assert re.fullmatch(r"-?\d+\.\d", line["roi_pct"])
+        assert abs(float(line["roi_pct"]) - r["roi_pct"]) <= 0.05
+        assert float(line["max_buy"]) >= float(line["buy"]) or r["roi_pct"] < 30
+    _, every, _ = run(["--db", day_db, "deals", "--format", "csv", "--all-columns"], capsys)
+    sheet = list(csv.DictReader(io.StringIO(every)))
+    keys = {k[:-len("_cents")] if k.endswith("_cents") else k for k in next(iter(rows.values()))}
+    assert set(sheet[0]) == keys
+    floats = [v for line in sheet for v in line.values() if re.fullmatch(r"-?\d+\.\d+", v)]
+    assert floats and all(len(v.split(".")[1]) <= 4 for v in floats)
+
+
+def test_deals_on_a_40_column_terminal_are_two_line_cards(day_db, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
+    code, out, _ = run(["--db", day_db, "deals", "--format", "table", "--limit", "8", "--sort",
+                        "days_to_sell"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and all(len(line) <= 40 for line in lines)
+    shown = [r["asin"] for r in json.loads(run(
+        ["--db", day_db, "deals", "--format", "json", "--min-profit", "5", "--limit", "8",
+         "--sort", "days_to_sell"], capsys)[1])]
+    assert shown
+    for asin in shown:
+        i = next(i for i, line in enumerate(lines) if line.startswith(asin))
+        assert "sells in" in lines[i]  # the sorted-by value stays on screen
+        assert re.match(r"  \$[\d,.]+ -> \$[\d,.]+, -?\$[\d,.]+ \(\d+%\)", lines[i + 1])
+    assert "buy -> List at, profit (ROI)" in out
+
+
 def test_restrictions_list(db_copy, capsys):
     a = best(db_copy)[0]
     assert run(["--db", db_copy, "restrictions", "set", a, "restricted", "--approval-url",

@@ -135,13 +135,17 @@ def test_explain_says_why_a_book_was_screened(tmp_path, capsys):
     assert sc["stored"]["stage"] == "history" and "not profitable at $" in sc["reason"]
     text = explain.to_text(report)
     assert "Screen (history alone, 1 token; margin 10%): REJECT: not profitable at $" in text
-    assert "Screened from the history without buying live offers" in text
+    assert text.count("not profitable at $") == 1  # the stored verdict is the same: said once
     words = " ".join(text.split())  # wrapped at 80 columns
     # nothing failed: the funnel chose not to buy live offers, and says so once
     assert "Live offers: not bought. The screen judged this book from its history alone" \
         in words and "Seller: none (no live offers bought)" in words
     assert "offers_unknown" not in words and "no buy price" not in words
-    assert words.endswith("Hidden: not a deal: not_profitable")
+    assert "Profit: unknown (not bought: see Screen" in words
+    # the same words as the visibility column (store/visibility.py), each reason once
+    assert words.endswith("Hidden: screened from its history: not profitable")
+    assert db.execute("select visibility from deals where asin = ?", [asin]).fetchone()[0] \
+        == "screened from its history: not profitable"
 
 
 # -- stage 0 in sync, and re-judging at 0 tokens --------------------------------------------------

@@ -171,3 +171,35 @@ def test_the_frozen_sort_indexes_are_the_query_layers_expressions():
 
     for sort, sql in zip(schema.INDEXED_SORTS, frozen_sql.M006_INDEXES):
         assert f"({sort_expr(sort, True)} desc, asin)" in sql
+
+
+def test_the_visibility_column_and_explain_say_the_same_words(fresh_db):
+    """One story (issue 25): the generated `visibility` column (SQL, migration 016) and the
+    words explain and serve-json give (store/visibility.py) agree on every combination of
+    the rule's inputs, each reason said once and no code left raw."""
+    import itertools
+
+    from arbitrage_cli.store import visibility
+
+    reasons = [None, *visibility.REASON_WORDS, "some_new_reason"]
+    rows = []
+    for n, (status, reason, hidden, expired, suspicious, list_at, profit) in enumerate(
+            itertools.product(("deal", "screened", "skipped"), reasons, (0, 1),
+                              (None, "2026-01-01T00:00:00Z"), (0, 1), (None, 2500),
+                              (None, -100, 500))):
+        rows.append({"asin": f"{n:010d}", "status": status,
+                     "skip_reason": None if status == "deal" else reason, "hidden": hidden,
+                     "expired_at": expired, "price_suspicious": suspicious,
+                     "list_at_cents": list_at, "avg_1yr_cents": list_at, "profit_cents": profit})
+    fresh_db["deals"].insert_all(rows)
+    stored = dict(fresh_db.execute("select asin, visibility from deals").fetchall())
+    for row in rows:
+        said = visibility.text(row)
+        assert stored[row["asin"]] == said, row
+        parts = said.split("; ")
+        assert len(parts) == len(set(parts)) and "_" not in said.replace(
+            "some_new_reason", "")  # each once, in words
+        assert (said == "visible") == (fresh_db.execute(
+            "select count(*) from visible_deals where asin = ?", [row["asin"]]
+        ).fetchone()[0] == 1)
+    assert stored["0000000000"] == "no used sale in the last year; not profitable"

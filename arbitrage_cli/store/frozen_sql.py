@@ -241,3 +241,47 @@ M015_INDEXES = tuple(
     f"create index if not exists idx_filter_{c} on deals ({c}) where status = 'deal' and "
     "hidden = 0 and expired_at is null and coalesce(price_suspicious, 0) = 0 and "
     "list_at_cents > 0 and avg_1yr_cents > 0" for c in M015_FILTER_COLUMNS)
+
+# 016: the reasons a deal is hidden in words, each said once (store/visibility.py says the
+# same in Python; a test holds them equal), and deals_pretty without its internal columns
+# (the plugin hides search_rowid, which full-text search needs).
+M016_REASON = """case coalesce(skip_reason, '')
+        when 'not_profitable' then 'not profitable'
+        when 'no_used_sale_1y' then 'no used sale in the last year'
+        when 'list_at_over_hard_cap' then 'List at over the hard cap'
+        when 'offers_unknown' then 'Keepa did not collect the live offers (retried)'
+        when 'no_live_offer' then 'no live offer'
+        when 'no_live_used_offer' then 'no live used offer'
+        when 'ghost_offer' then 'only merchant offers with unknown shipping'
+        when 'no_priced_offer' then 'no live used offer has a price'
+        when 'not_returned' then 'Keepa did not return it (retried)'
+        when 'analysis_error' then 'could not be analysed (retried)'
+        when 'incomplete_product' then 'Keepa''s answer was incomplete (retried)'
+        when 'duplicate_in_response' then 'Keepa returned it twice (retried)'
+        when 'invalid_product' then 'not a valid product'
+        when 'no_inferred_sales' then 'no sale in its rank history'
+        when '' then 'not analysed yet'
+        else replace(skip_reason, '_', ' ') end"""
+M016_VISIBILITY = """alter table deals add column visibility text generated always as (
+    case when status = 'deal' and hidden = 0 and expired_at is null
+        and coalesce(price_suspicious, 0) = 0 and list_at_cents > 0 and avg_1yr_cents > 0
+        and profit_cents > 0 then 'visible'
+    else rtrim(
+        iif(status != 'deal', iif(status = 'screened', 'screened from its history: ', '')
+            || """ + M016_REASON + """ || '; ', '')
+        || iif(hidden != 0, 'hidden by you; ', '')
+        || iif(expired_at is not null, 'no longer listed by Keepa; ', '')
+        || iif(coalesce(price_suspicious, 0) != 0,
+               'List at over 3x the used price, needs review; ', '')
+        || iif((coalesce(list_at_cents, 0) <= 0 or coalesce(avg_1yr_cents, 0) <= 0)
+               and not (status != 'deal' and coalesce(skip_reason, '') = 'no_used_sale_1y'),
+               'no used sale in the last year; ', '')
+        || iif(coalesce(profit_cents, 0) <= 0
+               and not (status != 'deal' and coalesce(skip_reason, '') = 'not_profitable'),
+               'not profitable; ', ''), '; ')
+    end) virtual"""
+M016_DEALS_PRETTY_SQL = M013_DEALS_PRETTY_SQL.replace("""
+  v.profit_cents,
+  (select""", """
+  (select""")
+assert M016_DEALS_PRETTY_SQL != M013_DEALS_PRETTY_SQL

@@ -464,3 +464,13 @@ def m015_filter_indexes(db: sqlite_utils.Database) -> None:
     # walked the whole profit index to fill a page: 1.5 s at a million rows.
     for sql in frozen.M015_INDEXES:
         db.execute(sql)
+
+
+@migrations(name="016_visibility_words")
+def m016_visibility_words(db: sqlite_utils.Database) -> None:
+    # Issue 25: "not a deal: not_profitable; not profitable" becomes "screened from its
+    # history: not profitable"; deals_pretty loses profit_cents (profit sorts as a number).
+    db.execute("drop view if exists deals_pretty")
+    db.execute("alter table deals drop column visibility")
+    db.execute(frozen.M016_VISIBILITY)
+    db.execute(frozen.M016_DEALS_PRETTY_SQL)

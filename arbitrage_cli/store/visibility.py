@@ -1,0 +1,62 @@
+"""Why a deal is not shown, in the words every reader uses (issue 25): the `visibility`
+column of `deals` (migration 016, SQL) and `explain`/serve-json (this function) say the same
+thing, and a test holds them equal on every row. Each reason is said once and in words: a
+screened book's "not profitable" is not repeated as a second reason."""
+
+from __future__ import annotations
+
+# deals.skip_reason -> words (the SQL of migration 016 spells the same table out)
+REASON_WORDS = {
+    "not_profitable": "not profitable",
+    "no_used_sale_1y": "no used sale in the last year",
+    "list_at_over_hard_cap": "List at over the hard cap",
+    "offers_unknown": "Keepa did not collect the live offers (retried)",
+    "no_live_offer": "no live offer",
+    "no_live_used_offer": "no live used offer",
+    "ghost_offer": "only merchant offers with unknown shipping",
+    "no_priced_offer": "no live used offer has a price",
+    "not_returned": "Keepa did not return it (retried)",
+    "analysis_error": "could not be analysed (retried)",
+    "incomplete_product": "Keepa's answer was incomplete (retried)",
+    "duplicate_in_response": "Keepa returned it twice (retried)",
+    "invalid_product": "not a valid product",
+    "no_inferred_sales": "no sale in its rank history",
+}
+NO_USED_SALE = "no used sale in the last year"
+NOT_PROFITABLE = "not profitable"
+VISIBLE = "visible"
+
+
+def words(reason: str | None) -> str:
+    if reason is None:
+        return "not analysed yet"
+    return REASON_WORDS.get(reason, reason.replace("_", " "))
+
+
+def hidden_because(row: dict) -> list[str]:
+    """The reasons `row` (a deals row; profit as it stands) is hidden; empty: visible."""
+    why = []
+    reason = row.get("skip_reason")
+    if row.get("status") != "deal":
+        said = words(reason)
+        why.append(f"screened from its history: {said}" if row.get("status") == "screened"
+                   else said)
+    else:
+        said = None
+    if row.get("hidden"):
+        why.append("hidden by you")
+    if row.get("expired_at") is not None:
+        why.append("no longer listed by Keepa")
+    if row.get("price_suspicious"):
+        why.append("List at over 3x the used price, needs review")
+    if (not (row.get("list_at_cents") or 0) > 0 or not (row.get("avg_1yr_cents") or 0) > 0) \
+            and said != NO_USED_SALE:
+        why.append(NO_USED_SALE)
+    if not (row.get("profit_cents") or 0) > 0 and said != NOT_PROFITABLE:
+        why.append(NOT_PROFITABLE)
+    return why
+
+
+def text(row: dict) -> str:
+    """What the `visibility` column holds for `row`."""
+    return "; ".join(hidden_because(row)) or VISIBLE
