@@ -145,11 +145,33 @@ def test_simulate_keepa_bad_faults_exit_2(capsys):
     assert code == 2 and "unknown fault" in err
 
 
+def test_simulate_keepa_builds_its_catalog_before_it_says_ready():
+    """Issue 25: the catalog is built (with progress) before the ready line, so the first
+    listing answers at once instead of building on a client's clock."""
+    proc = subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "simulate-keepa", "--port",
+                             "0", "--products", "150"], stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stderr.readline() for _ in range(3)]  # \r reads as a line end here
+        assert lines[0].startswith("building the catalog: 100/150 products"), lines
+        assert lines[1].startswith("building the catalog: 150/150 products"), lines
+        line = lines[2]
+        assert "Keepa simulator on" in line, lines
+        url = re.search(r"(http://\S+)", line).group(1)
+        started = time.monotonic()
+        listing = requests.get(f"{url}/deal", timeout=10, params={
+            "key": SENTINEL_KEY, "selection": json.dumps(
+                {"domainId": 1, "priceTypes": [2], "dateRange": 3, "page": 0})})
+        assert listing.status_code == 200 and time.monotonic() - started < 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def test_simulate_keepa_serves_http():
     proc = subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "simulate-keepa", "--port",
                              "0", "--products", "5"], stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stderr.readline()
+        line = next(x for x in iter(proc.stderr.readline, "") if "simulator on" in x)
         url = re.search(r"(http://\S+)", line).group(1)
         deadline = time.time() + 10
         while True:

@@ -5,6 +5,9 @@ from pathlib import Path
 import typer
 
 
+DEMO_SEASON = 1_788_220_800  # 2026-09-01 00:00 UTC: the textbook rush
+
+
 def demo(
     ctx: typer.Context,
     products: int = typer.Option(1000, min=10, max=5000, help="Simulated catalog size."),
@@ -26,9 +29,10 @@ def demo(
 
     from arbitrage_cli.commands.backfill import make_progress, report
     from arbitrage_cli.commands.deals import DEAL_TABLE
+    from arbitrage_cli.commands.simulate import build_catalog
     from arbitrage_cli.errors import ConfigError
     from arbitrage_cli.output import print_table
-    from arbitrage_cli.store.queries import DealFilters, iter_deals
+    from arbitrage_cli.store.queries import DealFilters, count, iter_deals
     from arbitrage_cli.dealquery import default_query
     from arbitrage_cli.keepa.budget import TokenBudget
     from arbitrage_cli.keepa.client import KeepaClient
@@ -47,7 +51,11 @@ def demo(
                           f"demo")
     err = Console(stderr=True, soft_wrap=True)
     err.print(f"Starting the Keepa simulator ({products} books, seed {seed})...")
-    sim = KeepaSimulator(Catalog(seed=seed, products=products), refill_rate=1000)
+    # the same market whatever the date (its seasons are those of DEMO_SEASON), so the
+    # README's examples are the deals every reader's demo finds
+    sim = KeepaSimulator(Catalog(seed=seed, products=products, season_now=DEMO_SEASON),
+                         refill_rate=1000)
+    build_catalog(sim.catalog)  # with progress, instead of a silent first listing
     with start_simulator(sim) as server:
         # The simulator's tokens must not leak into the real token snapshot of this database.
         client = KeepaClient("demo-simulator-key", base_url=server.url,
@@ -67,9 +75,11 @@ def demo(
 
     # what the seller's setting calls a deal (min_profit, default $5): never a loss
     least = max(settings_store.load(db).min_profit_cents, 1)
-    rows = list(iter_deals(db, DealFilters(min_profit=least / 100), limit=top))
-    print_table(rows, DEAL_TABLE, title=f"Best {len(rows)} deals (simulated; profit "
-                                        f"{money(least)} or more)")
+    wanted = DealFilters(min_profit=least / 100)
+    rows = list(iter_deals(db, wanted, limit=top))
+    # "saved" counts every analysed deal; say how many of them a seller would act on
+    print_table(rows, DEAL_TABLE, title=f"Best {len(rows)} of the {count(db, wanted)} deals "
+                                        f"with a profit of {money(least)} or more (simulated)")
     path = schema.db_path(db)
     err.print(f"\nSimulated deals are in [bold]{path}[/]; real backfill and sync refuse this "
               f"file, so your Keepa data goes to another (by default ./deals.db). Look closer "

@@ -52,6 +52,7 @@ def simulate_keepa(
     sim = KeepaSimulator(Catalog(seed=seed, products=products), refill_rate=refill_rate,
                          tokens=tokens, faults=plan, keys={key} if key else None,
                          creation_date=creation_date, history_lag_minutes=history_lag)
+    build_catalog(sim.catalog)
     server = SimulatorServer(sim, host, port)
     typer.echo(f"Keepa simulator on {server.url} ({products} products, seed {seed}, "
                f"{refill_rate} tokens/min); Ctrl-C to stop", err=True)
@@ -61,3 +62,22 @@ def simulate_keepa(
         pass
     finally:
         server.stop()
+
+
+def build_catalog(catalog) -> None:
+    """The whole catalog before the ready line: a first listing built on the first request
+    of a large catalog outlasts a client's timeout. Progress on stderr."""
+    import sys
+    import time
+
+    from arbitrage_cli.simulator import views
+
+    start = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        end = "\n" if done == total else "\r"
+        sys.stderr.write(f"building the catalog: {done:,}/{total:,} products, "
+                         f"{time.monotonic() - start:.0f} s{end}")
+        sys.stderr.flush()
+
+    views.warm(catalog, progress)

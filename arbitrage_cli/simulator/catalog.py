@@ -12,6 +12,7 @@ change and a delta sync has work. Generation is lazy and cached per product.
 from __future__ import annotations
 
 import dataclasses
+from array import array
 import hashlib
 import heapq
 import math
@@ -20,6 +21,7 @@ import threading
 
 from arbitrage_cli.keepa.constants import AMAZON_SELLER_ID
 from arbitrage_cli.simulator.market import Churn, Rank, RankModel, SimSale
+from arbitrage_cli.simulator.series import Points
 from arbitrage_cli.timefmt import keepa_minutes_from_epoch
 
 DAY = 1440
@@ -29,6 +31,7 @@ CATEGORIES = [  # (leaf id, name)
     (48, "Crafts, Hobbies & Home"), (9, "History"), (10, "Health, Fitness & Dieting"),
     (173507, "Medical Books"), (75, "Science & Math"), (8975347011, "Education & Teaching"),
     (10777, "Law"), (23, "Romance"), (27, "Travel"), (3, "Business & Money"),
+    (3377866011, "Politics & Social Sciences"), (17, "Literature & Fiction"),
 ]
 TITLE_WORDS = ["Principles", "Introduction", "Essentials", "Guide", "Handbook", "Modern",
                "Applied", "Foundations", "Advanced", "Practical", "Complete", "Theory",
@@ -37,6 +40,18 @@ ADJECTIVES = {"Modern", "Applied", "Advanced", "Practical", "Complete"}
 TOPICS = ["Biology", "Chemistry", "Calculus", "Economics", "Psychology", "Accounting",
           "Statistics", "Physics", "Marketing", "Sociology", "Philosophy", "Anatomy",
           "Programming", "Finance", "Literature", "Astronomy", "Geology", "Ethics"]
+# the category a title belongs in (a bookseller reads "Law School Confidential" under Law)
+TOPIC_CATEGORY = {
+    **dict.fromkeys(["Biology", "Chemistry", "Calculus", "Statistics", "Physics", "Astronomy",
+                     "Geology", "College Algebra"], 75),
+    **dict.fromkeys(["Economics", "Accounting", "Marketing", "Finance"], 3),
+    **dict.fromkeys(["Psychology", "Sociology", "Philosophy", "Ethics"], 3377866011),
+    **dict.fromkeys(["Anatomy", "NCLEX-RN Review"], 173507),
+    "Programming": 5, "Literature": 17, "Gardening for Everyone": 48,
+    "The Christmas Book": 4, "Law School Confidential": 10777, "Travel Guide to Italy": 27,
+    "Grilling and BBQ Basics": 6, "MCAT Biology Review": 8975347011,
+    "Fitness After Forty": 10, "AP Chemistry Prep": 8975347011,
+}
 SEASONAL_TITLES = ["Gardening for Everyone", "The Christmas Book", "NCLEX-RN Review",
                    "College Algebra", "Law School Confidential", "Travel Guide to Italy",
                    "Grilling and BBQ Basics", "MCAT Biology Review", "Fitness After Forty",
@@ -49,7 +64,7 @@ SELLER_WORDS = ["Books", "Media", "Readers", "Page", "Shelf", "Library", "Campus
                 "Discount", "Rare", "Text", "Planet", "Better World", "Thrift", "Owl"]
 
 
-@dataclasses.dataclass(eq=False)  # identity: removing one from the live list is O(n), not O(n*fields)
+@dataclasses.dataclass(eq=False, slots=True)  # identity: removing one from the live list is O(n), not O(n*fields)
 class SimOffer:
     offer_id: int
     seller_id: str
@@ -107,9 +122,9 @@ class SimProduct:
     referral_pct: float | None
     closing_fee: int
     offers: list[SimOffer]
-    rank_points: list[list[int]]  # [t, rank]
+    rank_points: Points  # (t, rank)
     amazon_prices: list[list[int]]  # [t, price]; empty: Amazon never sold it
-    change_times: list[int]  # sorted minutes at which any series changed
+    change_times: array  # sorted minutes at which any series changed ('q')
     sales: list[SimSale] = dataclasses.field(default_factory=list)  # the truth, oldest first
 
 
@@ -120,17 +135,35 @@ def isbn10(n: int) -> str:
     return digits + ("X" if check == 10 else str(check))
 
 
+def ordinal(n: int) -> str:
+    """2nd, 3rd, 4th, 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _category(drawn: tuple[int, str], topic: str) -> tuple[int, str]:
+    """The title's own category (the draw is kept, so the rest of a product stays the same)."""
+    wanted = TOPIC_CATEGORY.get(topic)
+    return next((c for c in CATEGORIES if c[0] == wanted), drawn)
+
+
 class Catalog:
     """`Catalog(seed=7, products=200, now=<epoch s>)`: product i is the same for a given seed
     whatever else is asked, and products are generated on first use."""
 
     def __init__(self, seed: int = 7, products: int = 200, now: float | None = None,
-                 history_days: int = 1095, future_days: int = 30, sellers: int | None = None):
+                 history_days: int = 1095, future_days: int = 30, sellers: int | None = None,
+                 season_now: float | None = None):
+        """`season_now` (epoch s): the calendar date the seasons take for the creation time,
+        so that a catalog made on any day is the same one (the demo's); default: the real
+        date."""
         import time as _time
 
         self.seed = seed
         self.size = products
         self.created = keepa_minutes_from_epoch(_time.time() if now is None else now)
+        self.season_shift = 0 if season_now is None else \
+            keepa_minutes_from_epoch(season_now) - self.created
         self.history_days = history_days
         self.future_days = future_days
         self.horizon = self.created + future_days * DAY
@@ -194,7 +227,7 @@ class Catalog:
                     price, ship = o.price_at(at)
                     o.prices = [x for x in o.prices if x[0] < at]
                     o.prices.append([at, max(100, int(price * factor)), ship])
-            p.change_times = sorted(set(p.change_times) | {at})
+            p.change_times = array("q", sorted(set(p.change_times) | {at}))
 
     # -- generation ------------------------------------------------------------------------
     def _generate(self, i: int) -> SimProduct:
@@ -213,8 +246,10 @@ class Catalog:
         amazon = rng.random() < 0.12
         new_only = rng.random() < 0.06  # nobody sells it used
 
+        shift = self.season_shift
+
         def seasonal(t: int) -> float:
-            month = ((t / DAY) % 365.25) / 30.44  # months since Jan 1 (approx.)
+            month = (((t + shift) / DAY) % 365.25) / 30.44  # months since Jan 1 (approx.)
             return base * (1 + amp * math.cos(2 * math.pi * (month - (peak - 1)) / 12))
 
         offers: list[SimOffer] = []
@@ -371,21 +406,25 @@ class Catalog:
         true_sales = [SimSale(st, o.offer_id, o.condition, price, ship, rank.shown.get(k))
                       for k, (st, o, price, ship) in enumerate(sold)]
         word, topic = rng.choice(TITLE_WORDS), rng.choice(TOPICS)
-        title = (rng.choice(SEASONAL_TITLES) if rng.random() < 0.15 else
-                 f"{word} {topic}" if word in ADJECTIVES else f"{word} of {topic}")
+        if rng.random() < 0.15:
+            title = topic = rng.choice(SEASONAL_TITLES)
+        else:
+            title = (f"{word} {topic}" if word in ADJECTIVES else
+                     f"{word} {'to' if word in ('Introduction', 'Guide') else 'of'} {topic}")
         if rng.random() < 0.3:
-            title += f", {rng.randint(2, 14)}th Edition"
+            title += f", {ordinal(rng.randint(2, 14))} Edition"
         return SimProduct(
             index=i, asin=self.asins[i], title=title,
             author=f"{rng.choice('ABCDEFGHJKLMNPRSTW')}. {rng.choice(AUTHORS)}",
             publisher=rng.choice(PUBLISHERS), binding=rng.choice(["Paperback", "Hardcover"]),
-            category=rng.choice(CATEGORIES),
+            category=_category(rng.choice(CATEGORIES), topic),
             publication_date=int(f"{rng.randint(1995, 2025)}{rng.randint(1, 12):02d}"
                                  f"{rng.randint(1, 28):02d}"),
             tracking_since=start, listed_since=start - rng.randint(0, 2000) * DAY,
             refresh_minutes=rng.randint(60, 1440),
             fba_fee=None if rng.random() < 0.08 else rng.choice([306, 322, 375, 412, 468, 525]),
             referral_pct=None if rng.random() < 0.05 else rng.choice([15.0, 15.0, 15.01]),
-            closing_fee=180, offers=offers, rank_points=rank_points,
-            amazon_prices=amazon_prices, change_times=sorted(change_times), sales=true_sales,
+            closing_fee=180, offers=offers, rank_points=Points(rank_points),
+            amazon_prices=amazon_prices, change_times=array("q", sorted(change_times)),
+            sales=true_sales,
         )

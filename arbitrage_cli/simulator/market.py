@@ -23,11 +23,11 @@ import random
 from collections.abc import Callable
 
 DAY = 1440
-MIN_RANK, MAX_RANK = 500, 5_000_000
+MIN_RANK, MAX_RANK = 500, 15_000_000  # Amazon ranks books past 10 million
 KEEPA_RANK_DROP = 0.05  # Keepa counts a rank drop of more than ~5% as a sale (real files)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class SimSale:
     """The truth: one copy sold."""
     time: int  # Keepa minute the copy left (the offer-count drop, when there is one)

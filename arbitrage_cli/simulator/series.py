@@ -8,22 +8,27 @@ window's weighted mean two binary searches.
 from __future__ import annotations
 
 import bisect
+from array import array
 
 
 class Series:
     __slots__ = ("t", "v", "extra", "_cum_w", "_cum_d")
 
     def __init__(self, points: list[tuple[int, int]], extra: list[int] | None = None):
-        self.t = [p[0] for p in points]
-        self.v = [p[1] for p in points]
-        self.extra = extra  # shipping of triple series, parallel to v
-        cum_w, cum_d = [0], [0]
-        for i in range(1, len(self.t)):
-            dur = self.t[i] - self.t[i - 1]
-            ok = self.v[i - 1] >= 0
-            cum_w.append(cum_w[-1] + (self.v[i - 1] * dur if ok else 0))
-            cum_d.append(cum_d[-1] + (dur if ok else 0))
-        self._cum_w, self._cum_d = cum_w, cum_d
+        # arrays, not lists of ints: a catalog of thousands keeps every series in memory
+        self.t = array("q", [p[0] for p in points])
+        self.v = array("q", [p[1] for p in points])
+        self.extra = array("q", extra) if extra is not None else None  # shipping, parallel to v
+        cum_w, cum_d, w, d = [0], [0], 0, 0
+        t, v = self.t, self.v
+        for i in range(1, len(t)):
+            if v[i - 1] >= 0:
+                dur = t[i] - t[i - 1]
+                w += v[i - 1] * dur
+                d += dur
+            cum_w.append(w)
+            cum_d.append(d)
+        self._cum_w, self._cum_d = array("q", cum_w), array("q", cum_d)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -122,3 +127,26 @@ class Series:
                 price = self.v[i] - max(ship, 0) if self.v[i] >= 0 else self.v[i]
                 out += [self.t[i], price, ship]
         return out
+
+
+class Points:
+    """[time, value] pairs kept as two arrays (a list of lists holds four Python objects a
+    point: a catalog of 5,000 three-year histories would not fit in memory). Reads as a
+    sequence of (time, value) tuples."""
+    __slots__ = ("t", "v")
+
+    def __init__(self, points=()):
+        self.t = array("q", [p[0] for p in points])
+        self.v = array("q", [p[1] for p in points])
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        return self.t[i], self.v[i]
+
+    def __iter__(self):
+        return zip(self.t, self.v)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == [tuple(x) for x in other]

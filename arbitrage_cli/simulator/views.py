@@ -86,18 +86,22 @@ def build_series(p: SimProduct) -> dict[int, Series]:
             land, price, ship = best_cond.get(cond, (-1, -1, -1))
             record(idx, t, land, ship)
     series = {i: Series(pts, ships.get(i)) for i, pts in points.items()}
-    series[3] = Series([tuple(x) for x in p.rank_points])
+    series[3] = Series(p.rank_points)
     if p.amazon_prices:
         series[0] = Series([tuple(x) for x in p.amazon_prices])
     p._series = (key, series)
     return series
 
 
-def warm(catalog) -> None:
-    """Generate every product and its series now (~35 ms each), so that the first /deal
-    listing of a large catalog answers within a client's timeout."""
-    for asin in catalog.asins:
+def warm(catalog, progress=None) -> None:
+    """Generate every product and its series now (~12 ms each), so that the first /deal
+    listing of a large catalog answers within a client's timeout. `progress(done, total)`
+    is called every 100 products and at the end."""
+    total = len(catalog.asins)
+    for n, asin in enumerate(catalog.asins, start=1):
         build_series(catalog.product(asin))
+        if progress and (n % 100 == 0 or n == total):
+            progress(n, total)
 
 
 def last_update(p: SimProduct, now: int) -> int:
