@@ -192,7 +192,7 @@ def render(product: dict, a: DealAnalysis, *, days: int = 365, fmt: str = "svg",
         prices.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, ncols=4,
                       frameon=False, borderaxespad=0.2)
     else:
-        prices.text(0.5, 0.5, "no price history in this window", transform=prices.transAxes,
+        prices.text(0.5, 0.5, "no price history in these days", transform=prices.transAxes,
                     ha="center", va="center", color="#7f7f7f")
 
     xs, ys = _steps(product, CSV["SALES"], since, now, scale=1.0)

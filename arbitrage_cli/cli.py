@@ -18,6 +18,19 @@ from arbitrage_cli.errors import EXIT_UNEXPECTED, EXIT_USAGE, ArbitrageError, Co
 from arbitrage_cli.keepa.constants import DEFAULT_BASE_URL
 from arbitrage_cli.logs import known_secrets, redact, setup_logging, to_log_file
 
+def _flags_without_a_type() -> None:
+    """A flag takes no value: Typer's rich help would print `--json <bool>`, `-h <bool>`."""
+    option = typer.core.TyperOption
+    original = option.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag or self.count else original(self, ctx)
+
+    option.display_type_rich = display_type_rich
+
+
+_flags_without_a_type()
+
 app = typer.Typer(
     name="arbitrage",
     help="Find Amazon used-book arbitrage deals from Keepa data and keep them in one SQLite "

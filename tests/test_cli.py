@@ -66,6 +66,31 @@ def test_command_lists_read_as_prose_at_80_columns(capsys, monkeypatch):
                 (args, this.group(2), nxt.group(2))
 
 
+def test_flags_show_no_type_in_any_help(capsys, monkeypatch):
+    """`--help -h <bool>`, `--quiet -q <bool>`: a flag takes no value, so its help names none."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for args in [[], *([name] for name in command_names())]:
+        code, out, _ = run([*args, "--help"], capsys)
+        assert code == 0 and "--help" in out
+        assert "<bool>" not in out and "BOOLEAN" not in out, args
+        assert not any("<int>" in line for line in out.splitlines() if "--verbose" in line)
+
+
+def test_help_examples_fit_80_columns_unbroken():
+    """An example is a line to copy: at 80 columns rich's help has 78 for it, so a longer
+    one would break mid-command."""
+    import importlib
+    import inspect
+
+    from arbitrage_cli.cli import COMMANDS
+
+    for name, (module, attr, group) in COMMANDS.items():
+        target = getattr(importlib.import_module(f"arbitrage_cli.commands.{module}"), attr)
+        for fn in [c.callback for c in target.registered_commands] if group else [target]:
+            for line in (inspect.getdoc(fn) or "").splitlines():
+                assert not line.startswith("    ") or len(line) <= 78, (name, line)
+
+
 def test_every_command_is_documented_in_the_readme():
     for name in command_names():
         assert f"`{name}" in README, name

@@ -215,11 +215,23 @@ def test_nothing_listening_at_a_chosen_url_is_a_setting_to_fix_at_once(tmp_path,
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
+    for command in ("sync", "backfill"):
+        started = time.monotonic()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("KEEPA_API_KEY", SENTINEL_KEY)
+            with pytest.raises(SystemExit) as exc:
+                main(["--db", str(tmp_path / "d.db"), "--keepa-url", url, command])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and f"nothing answers at {url}" in err
+        assert time.monotonic() - started < 5 and SENTINEL_KEY not in err
+        # a first run that failed leaves no database and no lock file to trip the next one
+        assert list(tmp_path.iterdir()) == [], command
+    # a database that existed keeps everything
+    from arbitrage_cli.store import open_db
+
+    open_db(str(tmp_path / "d.db"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KEEPA_API_KEY", SENTINEL_KEY)
-        with pytest.raises(SystemExit) as exc:
+        with pytest.raises(SystemExit):
             main(["--db", str(tmp_path / "d.db"), "--keepa-url", url, "sync"])
-    err = capsys.readouterr().err
-    assert exc.value.code == 2 and f"nothing answers at {url}" in err
-    assert time.monotonic() - started < 5 and SENTINEL_KEY not in err
+    assert (tmp_path / "d.db").exists()

@@ -50,9 +50,12 @@ def test_set_prep_fee_changes_every_profit_and_spends_no_tokens(db_path, capsys,
     for i in range(10):
         insert(db, f"{i:010d}", FeeInputs(2000 + i, 9000, 400, 15.0, 180))
     assert run(["--db", db_path, "recalc"], capsys)[0] == 0
+    code, _, again = run(["--db", db_path, "recalc"], capsys)  # nothing new: none changed
     before = {r["asin"]: r["profit_cents"] for r in open_db(db_path)["deals"].rows}
     code, _, err = run(["--db", db_path, "settings", "set", "prep_fee", "3.00"], capsys)
-    assert code == 0 and "recalculated 10 of 10" in err
+    # both commands count alike: every deal recomputed, how many changed
+    assert "recalculated all 10 deals: 0 changed" in again
+    assert code == 0 and "recalculated all 10 deals: 10 changed" in err
     after = {r["asin"]: r["profit_cents"] for r in open_db(db_path)["deals"].rows}
     assert all(after[a] == before[a] - 25 for a in before)
     assert open_db(db_path).execute("select count(*) from keepa_tokens").fetchone()[0] == 0

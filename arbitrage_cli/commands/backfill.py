@@ -76,6 +76,7 @@ def backfill(
     from arbitrage_cli.pipeline.backfill import BackfillOptions
     from arbitrage_cli.pipeline.backfill import backfill as run_backfill
     from arbitrage_cli.store import open_db
+    from arbitrage_cli.store.db import kept_only_if_used
 
     cfg = ctx.obj
     q, source = dealquery.load(query)  # bad config exits 2 before any token or row
@@ -83,28 +84,26 @@ def backfill(
         typer.echo(f"note: no ./keepa_query.json here: using {source}", err=True)
     key = cfg.keepa_key()
     checked_base_url(cfg.keepa_url)  # exit 2 before the database is touched
-    db = open_db(cfg.db_path)
-    from arbitrage_cli.store import marketplace
+    with kept_only_if_used(cfg.db_path):  # a failed first run leaves nothing
+        db = open_db(cfg.db_path)
+        from arbitrage_cli.store import marketplace
 
-    domain = marketplace.claim(db, q.get("domainId", 1), source)  # exit 2 on a mix
-    client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db), domain=domain)
-    bar, update = make_progress()
-    if bar:
-        bar.start()
-    try:
-        summary = run_backfill(db, client, q, BackfillOptions(chunk_size=chunk_size,
-                                                              max_deals=max_deals,
-                                                              max_minutes=max_minutes,
-                                                              restart=restart,
-                                                              refresh=refresh,
-                                                              refresh_hours=refresh_hours,
-                                                              screen=not no_screen,
-                                                              seller_ttl_s=seller_ttl_hours * 3600),
-                               progress=update)
-    finally:
+        domain = marketplace.claim(db, q.get("domainId", 1), source)  # exit 2 on a mix
+        client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db), domain=domain)
+        bar, update = make_progress()
         if bar:
-            bar.stop()
-    report(summary, as_json)
+            bar.start()
+        try:
+            options = BackfillOptions(chunk_size=chunk_size, max_deals=max_deals,
+                                      max_minutes=max_minutes, restart=restart,
+                                      refresh=refresh, refresh_hours=refresh_hours,
+                                      screen=not no_screen,
+                                      seller_ttl_s=seller_ttl_hours * 3600)
+            summary = run_backfill(db, client, q, options, progress=update)
+        finally:
+            if bar:
+                bar.stop()
+        report(summary, as_json)
 
 
 def report(summary: dict, as_json: bool) -> None:

@@ -59,7 +59,8 @@ def backtest(
     Example:
 
         arbitrage backtest --horizon-days 90 --step-days 30
-        arbitrage backtest --product-dir ./saved --estimator default --estimator seed --json
+        arbitrage backtest --product-dir ./saved --json
+        arbitrage backtest --estimator default --estimator seed
     """
     from arbitrage_cli.analysis.backtest import evaluate
     from arbitrage_cli.analysis.estimators import ESTIMATORS

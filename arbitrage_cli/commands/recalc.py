@@ -24,5 +24,11 @@ def recalc(ctx: typer.Context,
     if as_json:
         typer.echo(json.dumps(summary))
     else:
-        typer.echo(f"recalculated {result.changed} of {result.rows} deals in "
-                   f"{result.seconds:.2f} s (settings version {result.settings_version})", err=True)
+        typer.echo(said(result), err=True)
+
+
+def said(result) -> str:
+    """One sentence for recalc and settings set/import: every deal is recomputed; how many
+    of them changed."""
+    return (f"recalculated all {result.rows} deals: {result.changed} changed (settings "
+            f"version {result.settings_version}, {result.seconds:.2f} s)")

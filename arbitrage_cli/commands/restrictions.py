@@ -118,7 +118,8 @@ def import_(ctx: typer.Context,
 
     Example:
 
-        printf 'asin,status,approval_url\\n0134685997,restricted,https://sellercentral.amazon.com/...\\n' > gated.csv
+        printf 'asin,status,approval_url\\n' > gated.csv
+        printf '0134685997,restricted,\\n' >> gated.csv
         arbitrage restrictions import gated.csv
     """
     from arbitrage_cli.clock import SystemClock

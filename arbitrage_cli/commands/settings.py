@@ -19,11 +19,11 @@ def _after_change(ctx: typer.Context, db, no_recalc: bool) -> None:
     if no_recalc:
         typer.echo("settings saved; run `arbitrage recalc` to update the deals", err=True)
         return
+    from arbitrage_cli.commands.recalc import said
     from arbitrage_cli.pipeline.recalc import recalc
 
     result = recalc(db)
-    typer.echo(f"recalculated {result.changed} of {result.rows} deals "
-               f"({result.seconds:.2f} s, settings version {result.settings_version})", err=True)
+    typer.echo(said(result), err=True)
 
 
 @app.callback()

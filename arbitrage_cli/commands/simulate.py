@@ -34,7 +34,8 @@ def simulate_keepa(
     Example:
 
         arbitrage simulate-keepa --port 8765 --products 500 &
-        export KEEPA_API_KEY=$(printf "%064d" 0) KEEPA_API_URL=http://127.0.0.1:8765
+        export KEEPA_API_KEY=$(printf "%064d" 0)   # any 64 characters
+        export KEEPA_API_URL=http://127.0.0.1:8765
         arbitrage --db sim.db backfill --max-deals 20
     """
     from arbitrage_cli.simulator import Catalog, KeepaSimulator, SimulatorServer

@@ -51,6 +51,7 @@ def sync(
     from arbitrage_cli.pipeline.sync import SyncOptions
     from arbitrage_cli.pipeline.sync import sync as run_sync
     from arbitrage_cli.store import open_db
+    from arbitrage_cli.store.db import kept_only_if_used
 
     cfg = ctx.obj
     q, source = dealquery.load(query)
@@ -58,13 +59,14 @@ def sync(
         typer.echo(f"note: no ./keepa_query.json here: using {source}", err=True)
     key = cfg.keepa_key()
     checked_base_url(cfg.keepa_url)  # exit 2 before the database is touched
-    db = open_db(cfg.db_path)
-    from arbitrage_cli.store import marketplace
+    with kept_only_if_used(cfg.db_path):  # a failed first run leaves nothing
+        db = open_db(cfg.db_path)
+        from arbitrage_cli.store import marketplace
 
-    domain = marketplace.claim(db, q.get("domainId", 1), source)  # exit 2 on a mix
-    client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db), domain=domain)
-    summary = run_sync(db, client, q, SyncOptions(
-        chunk_size=chunk_size, max_pages=max_pages, min_tokens=min_tokens,
-        max_minutes=max_minutes, reconcile_share=reconcile_share, refresh_hours=refresh_hours,
-        screen=not no_screen))
-    report(summary, as_json)
+        domain = marketplace.claim(db, q.get("domainId", 1), source)  # exit 2 on a mix
+        client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db), domain=domain)
+        summary = run_sync(db, client, q, SyncOptions(
+            chunk_size=chunk_size, max_pages=max_pages, min_tokens=min_tokens,
+            max_minutes=max_minutes, reconcile_share=reconcile_share, refresh_hours=refresh_hours,
+            screen=not no_screen))
+        report(summary, as_json)

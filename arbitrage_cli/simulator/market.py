@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable
 
 DAY = 1440
-MIN_RANK, MAX_RANK = 500, 15_000_000  # Amazon ranks books past 10 million
+MIN_RANK, MAX_RANK = 500, 5_000_000
 KEEPA_RANK_DROP = 0.05  # Keepa counts a rank drop of more than ~5% as a sale (real files)
 
 
@@ -72,6 +72,9 @@ class Rank:
     def __init__(self, model: RankModel, rng: random.Random, start: int,
                  sales_per_day: float = 0.0):
         self.m, self.rng = model, rng
+        # an unsold book's rank levels off, each at its own height (not all at one round
+        # number): 3.75 to 6.25 million, from the model's draw (no extra random number)
+        self.cap = int(MAX_RANK * (0.75 + 0.5 * math.modf(model.r0)[0]))
         self.fast, self.slow = model.steady(sales_per_day)
         self.at = start
         self.last_sale = start if sales_per_day else start - 60 * DAY
@@ -113,7 +116,8 @@ class Rank:
         idle = (t - self.last_sale) / DAY
         value = m.r0 / (self.fast + m.slow_weight * self.slow + m.eps) * math.exp(
             m.drift * (idle if idle < 60.0 else 60.0) + self.rng.gauss(0.0, m.sigma))
-        rank = MIN_RANK if value < MIN_RANK else MAX_RANK if value > MAX_RANK else int(value)
+        cap = self.cap
+        rank = MIN_RANK if value < MIN_RANK else cap if value > cap else int(value)
         points = self.points
         if points and points[-1][0] == t:
             points[-1][1] = rank

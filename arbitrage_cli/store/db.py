@@ -169,3 +169,31 @@ def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise
     else:
         db.conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def kept_only_if_used(path: str | os.PathLike) -> Iterator[None]:
+    """A writer's first run on a new file that fails with a configuration or usage error
+    (a refused --keepa-url, a rejected key) before any product is stored leaves no database
+    and no lock file behind: the next attempt starts as clean as the first."""
+    from arbitrage_cli.errors import ArbitrageError
+
+    path = str(path)
+    fresh = path != ":memory:" and not os.path.exists(path)
+    try:
+        yield
+    except ArbitrageError:
+        if fresh and os.path.exists(path) and not _holds_products(path):
+            for leftover in [path, f"{path}-wal", f"{path}-shm",
+                             *map(str, Path(path).parent.glob(Path(path).name + ".*.lock"))]:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+        raise
+
+
+def _holds_products(path: str) -> bool:
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=5)) as conn:
+            return conn.execute("select exists (select 1 from deals)").fetchone()[0] == 1
+    except sqlite3.Error:
+        return True  # unreadable: not ours to delete
