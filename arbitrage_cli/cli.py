@@ -83,6 +83,7 @@ def _global_options(
 # line and every pipe, and most modules pull in libraries the other commands never need.
 COMMANDS = {
     "backfill": ("backfill", "backfill", False), "sync": ("sync", "sync", False),
+    "notify": ("notify", "notify", False),
     "janitor": ("janitor", "janitor", False), "deals": ("deals", "deals", False),
     "demo": ("demo", "demo", False), "serve-json": ("serve", "serve_json", False),
     "datasette-files": ("datasette", "datasette_files", False),

@@ -166,6 +166,7 @@ def table_options() -> dict:
                                               "sales_rank"],
                          "fts_table": "deals_fts", "fts_pk": "search_rowid"},
         "marks": {"sort_desc": "decided_at", "facets": ["decision"]},
+        "notifications": {"sort_desc": "id", "facets": ["outcome", "reason", "service"]},
         "listing": {"sort_desc": "listed_at"},
     }
     return {**tables, **{name: {"hidden": True} for name in HIDDEN}}
@@ -193,6 +194,9 @@ def descriptions() -> dict:
         "marks": {"title": "Your decisions (arbitrage mark): a bought deal keeps the List "
                            "at, buy price and profit of when you bought it"},
         "user_restrictions": {"title": "Listing restrictions (gating) per ASIN"},
+        "notifications": {"title": "What arbitrage notify sent (or failed to send, retried "
+                                   "next run) to each target, by the target's fingerprint "
+                                   "(never its URL)"},
         "listing": {"title": "What Keepa's deal listing said about each ASIN and when (sync "
                              "and the janitor read it)", "columns": LISTING_COLUMNS},
     }

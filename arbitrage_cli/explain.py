@@ -102,7 +102,8 @@ def freshness(stored: dict | None, listed: dict | None) -> dict[str, Any]:
             "retry_reason": stored.get("retry_reason"), "retry_count": stored.get("retry_count"),
             "retry_since_at": stored.get("retry_since_at"),
             "next_check_at": stored.get("next_check_at"),
-            "screened_from": {0: "the deal page", 1: "its history"}.get(
+            "screened_from": {screen.Stage.LISTING: "the deal page",
+                              screen.Stage.HISTORY: "its history"}.get(
                 stored.get("screen_stage")) if stored.get("status") == "screened" else None}
 
 
@@ -121,7 +122,8 @@ def screen_report(a: DealAnalysis, stored: dict | None,
         judged = stored.get("screen_price_cents")
         buy = screen.bound_buy(judged, settings) if judged is not None else None
         out["stored"] = {
-            "stage": {0: "deal page", 1: "history"}.get(stored.get("screen_stage")),
+            "stage": {screen.Stage.LISTING: "deal page", screen.Stage.HISTORY: "history"}.get(
+                stored.get("screen_stage")),
             "judged_cents": judged, "bound_profit_cents": stored.get("screen_bound_cents"),
             "reason": screen.describe(stored.get("skip_reason"), judged, buy,
                                       stored.get("screen_bound_cents"))}

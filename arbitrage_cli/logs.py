@@ -42,17 +42,26 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     return text
 
 
+_SOURCES: list = []  # functions naming configured secrets (the SP-API client adds its own)
+
+
+def secret_source(source) -> None:
+    """`source()` returns configured secrets (credentials from the environment or a file):
+    known_secrets asks it every time, so a secret set later is still scrubbed."""
+    if source not in _SOURCES:
+        _SOURCES.append(source)
+
+
 def known_secrets() -> list[str]:
-    """The Keepa key and the SP-API client secret and refresh token, when configured."""
+    """The Keepa key, and what every registered source (the SP-API credentials) names."""
     from arbitrage_cli.config import load_keepa_key
     from arbitrage_cli.errors import ConfigError
-    from arbitrage_cli.spapi import credential_secrets
 
     try:
         keepa = [load_keepa_key(check=False)]
     except ConfigError:
         keepa = []
-    return keepa + credential_secrets()
+    return keepa + [s for source in _SOURCES for s in source()]
 
 
 LOG_MAX_BYTES = 5 * 1024 * 1024

@@ -185,10 +185,18 @@ def public_status(info: dict) -> dict:
                            if k in PUBLIC_STATE}
     out["locks"] = [{k: v for k, v in lock.items() if k not in ("pid", "host")}
                     for lock in info.get("locks") or []]
+    out["last_runs"] = [_public_run(r) for r in info.get("last_runs") or []]
+    if info.get("notify"):
+        out["notify"] = {**info["notify"], "last_run": _public_run(info["notify"]["last_run"])}
     health = dict(info.get("health") or {})
     health["warnings"] = [re.sub(r" \(pid \d+\)", "", w) for w in health.get("warnings", [])]
     out["health"] = health
     return out
+
+
+def _public_run(run: dict | None) -> dict | None:
+    """A run without where it ran (pid, host): what a client may know."""
+    return None if run is None else {k: v for k, v in run.items() if k not in ("pid", "host")}
 
 
 def create_app(db_path: str, token: str | None = None, chart_processes: bool = True
@@ -378,6 +386,24 @@ def create_app(db_path: str, token: str | None = None, chart_processes: bool = T
             raise BadRequest("/api/marks takes no parameters")
         return JSONResponse({"ok": True, "marks": mark_store.listing(db())})
 
+    def notifications(request: Request) -> Response:
+        """What notify sent or failed to send, newest first; `before` (an id) pages back."""
+        from arbitrage_cli.store import notifications as sent
+
+        params = single(request.query_params)
+        unknown = set(params) - {"limit", "before"}
+        if unknown:
+            raise BadRequest(f"unknown parameter {sorted(unknown)[0]!r} (limit, before)")
+        limit = _int("limit", params.get("limit", "100"))
+        if not 1 <= limit <= 500:
+            raise BadRequest("limit must be 1..500")
+        before = _int("before", params["before"]) if "before" in params else None
+        rows = sent.history(db(), limit + 1, before)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return JSONResponse({"ok": True, "notifications": rows,
+                             "next": rows[-1]["id"] if more else None})
+
     def status(request: Request) -> Response:
         if request.query_params:
             raise BadRequest("/api/status takes no parameters")
@@ -405,6 +431,7 @@ def create_app(db_path: str, token: str | None = None, chart_processes: bool = T
         Route("/api/deals/{asin}/chart.svg", guarded(chart)),
         Route("/api/marks", guarded(marks)),
         Route("/api/status", guarded(status)),
+        Route("/api/notifications", guarded(notifications)),
     ], exception_handlers={404: not_found, 405: not_found, Exception: crashed},
         lifespan=lifespan)
 

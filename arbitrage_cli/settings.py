@@ -42,6 +42,10 @@ SPECS: dict[str, Spec] = {s.field.removesuffix("_cents"): s for s in [
          "(deals --min-profit overrides it; 0 lists every visible deal)", MAX_MONEY_CENTS),
     Spec("target_roi_pct", "pct", "the return you want on a book's all-in cost: the deals "
          "table's max buy is the highest price that still makes it", 1000),
+    Spec("notify_price_drop_pct", "pct", "notify sends a deal again when its buy price fell "
+         "by this share since it was sent", 100),
+    Spec("notify_profit_gain_cents", "money", "notify sends a deal again when its profit grew "
+         "by this much since it was sent", MAX_MONEY_CENTS),
     Spec("screen_margin_pct", "pct", "buy live offers only for books profitable at this much "
          "below Keepa's lowest used price (the history screen's safety margin)", 100,
          max_inclusive=False),

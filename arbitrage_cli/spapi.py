@@ -19,6 +19,7 @@ from typing import Any
 
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.errors import ConfigError
+from arbitrage_cli.logs import add_secret, secret_source
 
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 NA_ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
@@ -88,6 +89,9 @@ def credential_secrets() -> list[str]:
     return [creds.client_secret, creds.refresh_token] if creds else []
 
 
+secret_source(credential_secrets)  # scrubbed from every log line of a run that uses SP-API
+
+
 class SpApiError(Exception):
     """A failed call: `status` (0 for no answer), Amazon's message, and whether a later
     retry may succeed."""
@@ -148,8 +152,6 @@ class SpApiClient:
                  max_attempts: int = 5, rate_per_s: float = RATE_PER_S):
         import requests  # here, not at import: every command's logging setup imports this
 
-        from arbitrage_cli.logs import add_secret
-
         self.creds = creds
         self.clock = clock or SystemClock()
         self.session = session or requests.Session()
@@ -169,8 +171,6 @@ class SpApiClient:
         """Exchange the refresh token (cached until a minute before it expires). A rejected
         exchange is a configuration problem: ConfigError, exit 2."""
         import requests
-
-        from arbitrage_cli.logs import add_secret
 
         if self._token and self.clock.now() < self._token_expires - 60:
             return self._token

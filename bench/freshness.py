@@ -24,10 +24,11 @@ from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.simulator import endpoints, start_simulator
 from arbitrage_cli.simulator.faults import FaultPlan
 from arbitrage_cli.store import state
+from arbitrage_cli.store.visibility import visible as is_visible
 from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch, parse_iso
 from bench.report import pct, section, verdict
-from bench.schedule import EPOCH, cron, new_world
-from bench.tokens import BENCH_KEY, QUERY
+from bench.cron import cron, new_world
+from bench.tokens import BENCH_KEY, EPOCH, QUERY
 
 FAULTS = "offersfail=0.02"  # Keepa's live offer fetch fails now and then (keepa-api.md §2.6)
 
@@ -60,9 +61,7 @@ def snapshot(db, catalog, sim, now: float, last_sync_start: float | None) -> dic
                 missed += 1
         never += r is None or r["checked_keepa"] is None
         hidden += r is not None and r["expired_at"] is not None
-        if r is not None and r["status"] == "deal" and (r["profit_cents"] or 0) > 0 and \
-                (r["list_at_cents"] or 0) > 0 and (r["avg_1yr_cents"] or 0) > 0 and \
-                not r["price_suspicious"]:
+        if r is not None and is_visible(r):
             visible += 1
             visible_covered += ok
             if r["checked_keepa"] is not None:

@@ -27,8 +27,8 @@ from arbitrage_cli.keepa.budget import TokenBudget
 from arbitrage_cli.simulator import start_simulator
 from bench.machine import describe
 from bench.report import pct, section, verdict
-from bench.schedule import EPOCH, cron, new_world
-from bench.tokens import BENCH_KEY
+from bench.cron import cron, new_world
+from bench.tokens import BENCH_KEY, EPOCH
 
 RATE = 2000  # tokens a minute: enough for live offers on every change in either world
 

@@ -9,6 +9,8 @@ import contextlib
 
 import pytest
 
+from arbitrage_cli.analysis.screen import Stage
+
 from arbitrage_cli.clock import FakeClock
 from arbitrage_cli.keepa.budget import TokenBudget
 from arbitrage_cli.keepa.client import KeepaClient
@@ -502,7 +504,7 @@ def test_a_short_budget_goes_to_the_most_valuable_changes_first(world):
     world["sim"].log.clear()
     assert do_sync(world, min_tokens=0)["outcome"] == "paused"
     got = fetched(world["sim"])
-    paid = [d for d in queue if d.stage != reconcile.FREE]  # stage 0 rejects cost nothing
+    paid = [d for d in queue if d.stage != Stage.LISTING]  # stage 0 rejects cost nothing
     assert got and got < {d.asin for d in paid}
     head = [d.asin for d in paid[:len(got)]]
     assert set(head) == got  # the best the listed prices allow, first

@@ -6,6 +6,8 @@ import sqlite3
 
 import pytest
 import sqlite_utils
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arbitrage_cli.clock import FakeClock
 from arbitrage_cli.errors import SchemaTooNew
@@ -203,3 +205,30 @@ def test_the_visibility_column_and_explain_say_the_same_words(fresh_db):
             "select count(*) from visible_deals where asin = ?", [row["asin"]]
         ).fetchone()[0] == 1)
     assert stored["0000000000"] == "no used sale in the last year; not profitable"
+
+
+_RULE_DB: dict = {}  # one database for every example: the rows are replaced each time
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.fixed_dictionaries({
+    "status": st.sampled_from(["deal", "screened", "skipped", "new"]),
+    "hidden": st.sampled_from([0, 1]),
+    "expired_at": st.one_of(st.none(), st.just("2026-01-01T00:00:00.000Z")),
+    "price_suspicious": st.sampled_from([None, 0, 1]),
+    "list_at_cents": st.one_of(st.none(), st.integers(-5, 5), st.integers(1, 10**6)),
+    "avg_1yr_cents": st.one_of(st.none(), st.integers(-5, 5), st.integers(1, 10**6)),
+    "profit_cents": st.one_of(st.none(), st.integers(-10**5, 10**5)),
+}), min_size=1, max_size=30))
+def test_the_python_visibility_rule_is_the_views(tmp_path_factory, rows):
+    """One rule (store/visibility.py TERMS): the Python predicate reconcile and the benches
+    use says what the visible_deals view says, on random rows."""
+    from arbitrage_cli.store import visibility
+
+    db = _RULE_DB.get("db") or _RULE_DB.setdefault(
+        "db", open_db(str(tmp_path_factory.mktemp("v") / "deals.db")))
+    db.execute("delete from deals")
+    db["deals"].insert_all({"asin": f"{i:010d}", **r} for i, r in enumerate(rows))
+    shown = {a for a, in db.execute("select asin from visible_deals")}
+    assert shown == {f"{i:010d}" for i, r in enumerate(rows) if visibility.visible(r)}
+    assert schema.VISIBLE_WHERE == visibility.VISIBLE_WHERE

@@ -35,6 +35,10 @@ class BusinessSettings:
     # The return a seller wants on what a book costs all-in: the table's "max buy" is the
     # highest price at which a deal still makes it (SellerAmp's "max cost").
     target_roi_pct: float = 30.0
+    # `notify` sends a deal again to a target that already has it only when it got
+    # materially better: its buy price down by this share, or its profit up by this much.
+    notify_price_drop_pct: float = 5.0
+    notify_profit_gain_cents: int = 500
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,7 @@ price that is stored and shown always comes from live offers.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from typing import Any
 
 from arbitrage_cli.analysis.business import BusinessSettings, FeeInputs, basis_points, compute
@@ -23,7 +24,14 @@ PASS, REJECT = "pass", "reject"
 NO_USED_SALE = "no_used_sale_1y"
 OVER_HARD_CAP = "list_at_over_hard_cap"
 NOT_PROFITABLE = "not_profitable"
-STAGE_HISTORY, STAGE_LISTING = 1, 0
+
+
+class Stage(enum.IntEnum):
+    """The funnel's stages, cheapest first: what judging a book costs. The one definition:
+    deals.screen_stage stores it, reconcile decides it, the funnel and sync act on it."""
+    LISTING = 0  # the deal page's current price: free
+    HISTORY = 1  # the product's history: 1 token
+    OFFERS = 2  # live offers (the seed step): 6-12 tokens
 
 
 @dataclasses.dataclass(frozen=True)

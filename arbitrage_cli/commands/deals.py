@@ -4,38 +4,13 @@ import dataclasses
 
 import typer
 
+from arbitrage_cli.commands.filters import with_filters
 
+
+@with_filters
 def deals(
     ctx: typer.Context,
-    min_profit: float = typer.Option(None, "--min-profit",
-                                     help="Profit at least, dollars (the table: the setting "
-                                          "min_profit, $5, unless given)."),
-    min_profit_low: float = typer.Option(None, "--min-profit-low",
-                                         help="Profit at the low end of List at's range at "
-                                              "least, dollars (the cautious filter)."),
-    min_roi: float = typer.Option(None, "--min-roi", help="ROI at least, percent."),
-    max_rank: int = typer.Option(None, "--max-rank", help="Sales rank at most."),
-    min_drops_30: int = typer.Option(None, "--min-drops-30", help="30-day rank drops at least."),
-    min_percent_down: float = typer.Option(None, "--min-percent-down",
-                                           help="Below the 1-year average by at least, %."),
-    min_deal_trust: float = typer.Option(None, "--min-deal-trust", help="Deal trust at least, %."),
-    min_seller_quality: float = typer.Option(None, "--min-seller-quality", min=0, max=10,
-                                             help="Seller quality at least, 0-10."),
-    min_confidence: float = typer.Option(None, "--min-confidence", min=0, max=1,
-                                         help="List at confidence at least, 0-1."),
-    max_days_to_sell: float = typer.Option(None, "--max-days-to-sell", min=0,
-                                           help="Expected days to sell one copy at most."),
-    min_sale_days: int = typer.Option(None, "--min-sale-days", min=0, max=180,
-                                      help="Days with a sale in the last 180, at least."),
-    keyword: str = typer.Option(None, "--keyword", help="Words in title, author or category."),
-    condition: list[int] = typer.Option(None, "--condition",
-                                        help="Keepa condition code to keep (repeatable)."),
-    hide_gated: bool = typer.Option(False, "--hide-gated", help="Hide restricted ASINs."),
-    hide_amazon: bool = typer.Option(False, "--hide-amazon", help="Hide items Amazon sells."),
-    sort: str = typer.Option("profit", "--sort", help="profit, roi, margin, rank, percent_down, "
-                             "last_change, list_at, price, deal_trust, seller_quality, drops_30, "
-                             "updated, confidence, days_to_sell, sale_days."),
-    ascending: bool = typer.Option(False, "--asc", help="Ascending (default: descending)."),
+    filters: dict,
     limit: int = typer.Option(None, "--limit", min=1, help="At most this many deals."),
     include_marked: bool = typer.Option(False, "--include-marked",
                                         help="Also deals you marked bought or ignored."),
@@ -70,23 +45,16 @@ def deals(
     title = None
     # People reading the table see what they call a deal (setting min_profit, default $5);
     # programs reading json/csv get every visible deal unless they ask for less.
-    if min_profit is None and fmt == "table":
+    sort = filters["sort"]
+    if filters["min_profit"] is None and fmt == "table":
         from arbitrage_cli.money import money
         from arbitrage_cli.store import settings as settings_store
 
         least = settings_store.load(db).min_profit_cents
-        min_profit = least / 100 if least else None
+        filters["min_profit"] = least / 100 if least else None
         title = (f"Deals with a profit of {money(least)} or more (setting min_profit; "
                  "--min-profit 0 lists all)") if least else None
-    filters = DealFilters(min_profit=min_profit, min_profit_low=min_profit_low,
-                          min_roi=min_roi, max_rank=max_rank,
-                          min_drops_30=min_drops_30, min_percent_down=min_percent_down,
-                          min_deal_trust=min_deal_trust, min_seller_quality=min_seller_quality,
-                          min_confidence=min_confidence, max_days_to_sell=max_days_to_sell,
-                          min_sale_days=min_sale_days, keyword=keyword,
-                          conditions=tuple(condition or ()), hide_gated=hide_gated,
-                          hide_amazon=hide_amazon, include_marked=include_marked, sort=sort,
-                          descending=not ascending)
+    filters = DealFilters(**filters, include_marked=include_marked)
     from arbitrage_cli.store import settings as settings_store
 
     if fmt == "table":

@@ -126,6 +126,13 @@ def render(info: dict, console: Console) -> None:
           + (f" ({', '.join(f'{k} {v}' for k, v in ls['retry_reasons'].items())}), oldest "
              f"since {local_time(ls['oldest_failure_at'])}, {ls['retries_due']} due now, "
              f"next at {local_time(ls['next_retry_at'])}" if ls["retries_pending"] else ""))
+    n = info["notify"]
+    last = n["last_run"]
+    _line(console, "notify", "never run (arbitrage notify --help)" if last is None else
+          f"last {local_time(last['finished_at'] or last['started_at'])} {last['outcome']}"
+          f"; {n['sent_total']} sent in all"
+          + (f"; [red]{n['pending_failures']} failed, retried next run[/]"
+             if n["pending_failures"] else "; nothing pending"))
     for key, value in state.items():
         if key not in SHOWN_STATE:
             _line(console, key.replace("_", " "),

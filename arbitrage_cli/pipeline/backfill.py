@@ -13,6 +13,7 @@ from collections.abc import Callable
 import sqlite_utils
 
 from arbitrage_cli.analysis.deal import reference_time
+from arbitrage_cli.analysis.screen import Stage
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.dealquery import price_type
 from arbitrage_cli.keepa.client import KeepaClient, canonical_json
@@ -110,7 +111,7 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
         position = state.get(db, "backfill_position", 0)
         progress("page", {"page": page, "asins": len(asins), "position": position})
         step = options.history_batch if options.screen else options.chunk_size
-        stage = funnel.HISTORY if options.screen else funnel.OFFERS
+        stage = Stage.HISTORY if options.screen else Stage.OFFERS
         while position < len(asins):
             lock.check()
             if not deadline.allows_next():
@@ -128,7 +129,7 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
             if todo:
                 passed = set(filter(None, (state.get(db, "backfill_passed") or "").split(",")))
                 result, stopped = funnel.run(
-                    db, client, [(a, funnel.OFFERS if a in passed else stage) for a in todo],
+                    db, client, [(a, Stage.OFFERS if a in passed else stage) for a in todo],
                     clock=clock,
                     seller_ttl_s=options.seller_ttl_s, live=False,
                     chunk_size=options.chunk_size, history_batch=step, deadline=deadline,

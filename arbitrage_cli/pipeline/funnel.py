@@ -19,6 +19,7 @@ import logging
 import sqlite_utils
 
 from arbitrage_cli.analysis import screen
+from arbitrage_cli.analysis.screen import Stage
 from arbitrage_cli.analysis.deal import INVALID_PRODUCT, analyse, reference_time
 from arbitrage_cli.clock import Clock
 from arbitrage_cli.keepa.client import KeepaClient
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 # 20 histories a call: 20 tokens, so the budget's worst case stays small and rows keep
 # flowing at the seed's pace even on a 5 tokens/min plan.
 HISTORY_BATCH = 20
-HISTORY, OFFERS = 1, 2  # the stage an ASIN goes to
 
 
 @dataclasses.dataclass
@@ -98,7 +98,7 @@ def screen_histories(db: sqlite_utils.Database, client: KeepaClient, asins: list
         result.screened[verdict.code] += 1
         rows.append({**a.row, "status": "screened", "skip_reason": verdict.code,
                      "screen_price_cents": verdict.judged_cents,
-                     "screen_stage": screen.STAGE_HISTORY, "checked_keepa": now_keepa})
+                     "screen_stage": Stage.HISTORY, "checked_keepa": now_keepa})
         payloads[asin] = p
     result.histories += len(asins)
     result.passed += len(passes)
@@ -160,14 +160,14 @@ def _run(db, client, items, result, *, clock, seller_ttl_s, live, chunk_size, hi
     i = 0
     while i < len(items):
         stage = items[i][1]
-        size = history_batch if stage == HISTORY else chunk_size
+        size = history_batch if stage == Stage.HISTORY else chunk_size
         group = []
         while i < len(items) and items[i][1] == stage and len(group) < size:
             group.append(items[i][0])
             i += 1
         if not allowed():
             return result, True
-        if stage == HISTORY:
+        if stage == Stage.HISTORY:
             with deadline.unit() if deadline else contextlib.nullcontext():
                 passes = screen_histories(db, client, group, clock=clock, result=result)
         else:

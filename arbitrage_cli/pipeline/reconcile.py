@@ -35,6 +35,7 @@ from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full
 from arbitrage_cli.store import listing, state
 from arbitrage_cli.store.listing import SHRINK, SHRINK_TRUSTED_AFTER_S
 from arbitrage_cli.store.db import immediate
+from arbitrage_cli.store.visibility import visible
 from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch, keepa_minutes_to_iso, \
     parse_iso
 
@@ -169,7 +170,7 @@ def _remember_shrink(db: sqlite_utils.Database, w: Walk, clock: Clock) -> None:
 
 # -- the due queue ---------------------------------------------------------------------------
 RETRY, CHANGED, NEW, REFRESH, SCREEN = "retry", "changed", "new", "refresh", "screen"
-FREE, HISTORY, OFFERS = 0, 1, 2  # the funnel stage a due ASIN goes to (0: decided for free)
+Stage = screen.Stage  # the funnel stage a due ASIN goes to (LISTING: decided for free)
 HISTORY_MAX_AGE_MIN = 7 * 24 * 60  # older stored history is fetched again (1 token)
 
 
@@ -179,15 +180,9 @@ class Due:
     kind: str
     tier: int  # lower first
     rank: int  # higher first within a tier
-    stage: int  # FREE (stage 0 rejected it: record the price), HISTORY or OFFERS
+    stage: Stage  # LISTING (the deal page's price rejected it: record it), HISTORY or OFFERS
     verdict: screen.Screen | None = None  # stage 0's, when it judged
     listed_keepa: int | None = None  # when the listing showed the price stage 0 judged at
-
-
-def _visible(r: dict) -> bool:
-    return (r["status"] == "deal" and not r["hidden"] and not r["expired_at"]
-            and not r["price_suspicious"] and (r["list_at_cents"] or 0) > 0
-            and (r["avg_1yr_cents"] or 0) > 0 and (r["profit_cents"] or 0) > 0)
 
 
 def plan(rows: list[dict], *, now: float, now_keepa: int, listed_since: str,
@@ -210,16 +205,17 @@ def plan(rows: list[dict], *, now: float, now_keepa: int, listed_since: str,
                 if r["list_at_cents"] is not None else None
             rank = v.bound_profit_cents if v and v.bound_profit_cents is not None else -(1 << 40)
             return Due(r["asin"], kind, tier if v and v.verdict == screen.PASS else 3, rank,
-                       OFFERS)
+                       Stage.OFFERS)
         if r["list_at_cents"] is None or not fresh:
-            if _visible(r):  # on the user's screen and changed: never behind an unknown ASIN
-                return Due(r["asin"], kind, tier, r["profit_cents"], HISTORY)
-            return Due(r["asin"], kind, 3 if tier == 1 else tier, -(1 << 40), HISTORY)
+            if visible(r):  # on the user's screen and changed: never behind an unknown ASIN
+                return Due(r["asin"], kind, tier, r["profit_cents"], Stage.HISTORY)
+            return Due(r["asin"], kind, 3 if tier == 1 else tier, -(1 << 40), Stage.HISTORY)
         v = screen.screen_stored(r, r["used_cents"], settings)
         if v.verdict == screen.REJECT:
-            return Due(r["asin"], SCREEN, -1, 0, FREE, v, r["listed_keepa"] or now_keepa)
+            return Due(r["asin"], SCREEN, -1, 0, Stage.LISTING, v,
+                       r["listed_keepa"] or now_keepa)
         rank = v.bound_profit_cents if v.bound_profit_cents is not None else 1 << 40
-        return Due(r["asin"], kind, tier, rank, OFFERS, v)
+        return Due(r["asin"], kind, tier, rank, Stage.OFFERS, v)
 
     for r in rows:
         if r.get("decision") in ("bought", "ignored"):
@@ -228,13 +224,13 @@ def plan(rows: list[dict], *, now: float, now_keepa: int, listed_since: str,
         if not r["known"] or r["status"] == "new":
             if include_new and current:
                 out.append(Due(r["asin"], NEW, 2, r["creation_keepa"] or 0,
-                               HISTORY if screening else OFFERS))
+                               Stage.HISTORY if screening else Stage.OFFERS))
             continue
         if r["retry_reason"]:
             if r["listed_at"] >= retry_since and (r["next_check_at"] or "") <= now_iso:
                 d = stage0(r, RETRY, 0)
                 out.append(dataclasses.replace(d, tier=0, rank=r["profit_cents"] or 0)
-                           if d.stage != FREE else d)
+                           if d.stage != Stage.LISTING else d)
             continue
         if not current:
             continue
@@ -246,12 +242,12 @@ def plan(rows: list[dict], *, now: float, now_keepa: int, listed_since: str,
         elif (r["status"] == "screened" and r["skip_reason"] == screen.NOT_PROFITABLE
               and screening and (r["screen_bound_cents"] or 0) > 0):
             # the settings changed (recalc) and the price it was judged at now pays
-            out.append(Due(r["asin"], CHANGED, 1, r["screen_bound_cents"], OFFERS))
-        elif (refresh_after_min and _visible(r) and r["listed_update_keepa"] is not None
+            out.append(Due(r["asin"], CHANGED, 1, r["screen_bound_cents"], Stage.OFFERS))
+        elif (refresh_after_min and visible(r) and r["listed_update_keepa"] is not None
               and r["last_update_keepa"] is not None
               and r["listed_update_keepa"] > r["last_update_keepa"]
               and checked < now_keepa - refresh_after_min):
-            out.append(Due(r["asin"], REFRESH, 4, -checked, OFFERS))
+            out.append(Due(r["asin"], REFRESH, 4, -checked, Stage.OFFERS))
     out.sort(key=lambda d: (d.tier, -d.rank, d.asin))
     return out
 

@@ -16,6 +16,7 @@ import logging
 import sqlite_utils
 
 from arbitrage_cli.analysis.deal import reference_time
+from arbitrage_cli.analysis.screen import Stage
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.pipeline import funnel, reconcile
@@ -102,11 +103,12 @@ def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None
                          screening=options.screen)
     for d in todo:
         counters[f"due_{d.kind}"] = counters.get(f"due_{d.kind}", 0) + 1
-    free = [d for d in todo if d.stage == reconcile.FREE]
+    free = [d for d in todo if d.stage == Stage.LISTING]
     if free:  # stage 0: the deal page's price says no; record it, no tokens
         with immediate(db):
             deal_store.screen_known(db, [(d.asin, d.verdict.code, d.verdict.judged_cents,
-                                          d.listed_keepa) for d in free], clock.now())
+                                          d.listed_keepa) for d in free], clock.now(),
+                                    Stage.LISTING)
             marks = ", ".join("?" * len(free))
             recalc_rows(db, where=f"asin in ({marks})", positional=[d.asin for d in free])
         run.stats.skip_reasons.update(d.verdict.code for d in free)
@@ -123,7 +125,7 @@ def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None
         message = ("Keepa lists at most 10,000 deals of this query and it has more: narrow "
                    "keepa_query.json to see the rest")
     result, stopped = funnel.run(
-        db, client, [(d.asin, d.stage) for d in todo if d.stage != reconcile.FREE],
+        db, client, [(d.asin, d.stage) for d in todo if d.stage != Stage.LISTING],
         clock=clock, seller_ttl_s=options.seller_ttl_s, live=True,
         chunk_size=options.chunk_size, deadline=deadline, check=lock.check)
     funnel.tally(run.stats, result)

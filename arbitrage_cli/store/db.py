@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
 
 from arbitrage_cli.errors import ConfigError, StorageError
+from arbitrage_cli.store.conn import db_path, immediate  # noqa: F401 - immediate: re-exported
 
 BUSY_TIMEOUT_S = 30.0
 # A writer checks it can add this much to the database before it spends a token: about a
@@ -47,8 +48,6 @@ def check_writable(db: sqlite_utils.Database) -> None:
     """Before a writer spends a token: can the database take a chunk? The disk near it must
     have room for a few chunks, and a chunk-sized write must be allowed (rolled back at once:
     a read-only file, or a database at its size limit, fails it). StorageError if not."""
-    from arbitrage_cli.store.schema import db_path
-
     path = db_path(db)
     if path and path != ":memory:":
         with contextlib.suppress(OSError):
@@ -148,27 +147,6 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = 
             money.use_marketplace(None)
     return db
 
-
-@contextlib.contextmanager
-def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """A write transaction that takes the write lock up front (no upgrade deadlocks).
-
-    Nested sqlite-utils writes inside it become savepoints of this transaction; an `immediate`
-    inside an open transaction becomes a savepoint too.
-    """
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
-    else:
-        db.conn.execute("COMMIT")
 
 
 @contextlib.contextmanager

@@ -78,14 +78,16 @@ def upsert_rows(db: sqlite_utils.Database, rows: Iterable[dict], now: float) -> 
 
 
 def screen_known(db: sqlite_utils.Database, verdicts: list[tuple[str, str, int | None, int]],
-                 now: float) -> None:
-    """Stage 0 on known rows: (asin, reason, judged price, Keepa minute of the listing). Only
-    the screen's columns change; the last live numbers stay for reference, hidden."""
+                 now: float, stage: int) -> None:
+    """A free judgment on known rows: (asin, reason, judged price, Keepa minute of the
+    listing), at `stage` (the deal page's). Only the screen's columns change; the last live
+    numbers stay for reference, hidden."""
     db.conn.executemany(
         "update deals set status = 'screened', skip_reason = ?, screen_price_cents = ?, "
-        "screen_stage = 0, checked_keepa = ?, updated_at = ?, retry_reason = null, "
+        "screen_stage = ?, checked_keepa = ?, updated_at = ?, retry_reason = null, "
         "retry_count = null, retry_since_at = null, next_check_at = null where asin = ?",
-        [(code, price, keepa, iso_utc(now), asin) for asin, code, price, keepa in verdicts])
+        [(code, price, stage, keepa, iso_utc(now), asin)
+         for asin, code, price, keepa in verdicts])
 
 
 def save_payloads(db: sqlite_utils.Database, products: dict[str, dict], keepa_minute: int,

@@ -285,3 +285,22 @@ M016_DEALS_PRETTY_SQL = M013_DEALS_PRETTY_SQL.replace("""
   (select""", """
   (select""")
 assert M016_DEALS_PRETTY_SQL != M013_DEALS_PRETTY_SQL
+
+# 017: what `notify` sent where (issue 26): one row an attempt; the target is a fingerprint
+# of its URL (the URL holds tokens: never stored), the service its scheme.
+M017_NOTIFICATIONS = """create table notifications (
+    id integer primary key,
+    asin text not null,
+    target text not null,
+    service text not null,
+    attempted_at text not null,
+    outcome text not null check (outcome in ('sent', 'failed')),
+    reason text not null,
+    run_id integer references runs (id),
+    price_now_cents integer,
+    list_at_cents integer,
+    profit_cents integer,
+    roi_pct real
+) strict"""
+M017_INDEX = ("create index idx_notifications_target_asin on notifications "
+              "(target, asin, id)")

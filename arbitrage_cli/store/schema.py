@@ -15,8 +15,9 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from arbitrage_cli.store import frozen_sql as frozen
+from arbitrage_cli.store import visibility
 from arbitrage_cli.errors import SchemaTooNew
-from arbitrage_cli.store.db import immediate
+from arbitrage_cli.store.conn import db_path, immediate  # noqa: F401 - db_path: re-exported
 
 MIGRATION_SET = "arbitrage_cli"
 migrations = Migrations(MIGRATION_SET)
@@ -98,16 +99,9 @@ DEAL_COLUMNS: dict[str, type] = {
     "hidden": int,
 }
 
-# The one visibility rule (R24): the view and every reader's query use this predicate.
-# VISIBLE_BASE holds its terms on stored inputs only, so an index restricted by it is never
-# touched when recalc rewrites the derived columns.
-VISIBLE_BASE = """status = 'deal'
-  and hidden = 0
-  and expired_at is null
-  and coalesce(price_suspicious, 0) = 0
-  and list_at_cents > 0
-  and avg_1yr_cents > 0"""
-VISIBLE_WHERE = VISIBLE_BASE + "\n  and profit_cents > 0"
+# The one visibility rule (R24), written once in store/visibility.py as terms from which
+# this SQL and the Python predicate both come.
+VISIBLE_BASE, VISIBLE_WHERE = visibility.VISIBLE_BASE, visibility.VISIBLE_WHERE
 # Written only by recalc (pipeline/recalc.py defines how; a test holds the two lists equal).
 DERIVED_COLUMNS = frozenset({
     "fba_fee_estimated", "referral_fee_estimated", "closing_fee_estimated",
@@ -243,11 +237,6 @@ def migrate(db: sqlite_utils.Database) -> None:
     except sqlite3.OperationalError:
         if migrations.pending(db):
             raise
-
-
-def db_path(db: sqlite_utils.Database) -> str:
-    row = db.execute("pragma database_list").fetchone()
-    return row[2] or ":memory:"
 
 
 @migrations(name="002_closing_fee_estimated")
@@ -474,3 +463,10 @@ def m016_visibility_words(db: sqlite_utils.Database) -> None:
     db.execute("alter table deals drop column visibility")
     db.execute(frozen.M016_VISIBILITY)
     db.execute(frozen.M016_DEALS_PRETTY_SQL)
+
+
+@migrations(name="017_notifications")
+def m017_notifications(db: sqlite_utils.Database) -> None:
+    # Issue 26: exactly what notify sent (or failed to send) to which target.
+    db.execute(frozen.M017_NOTIFICATIONS)
+    db.execute(frozen.M017_INDEX)

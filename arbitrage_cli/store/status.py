@@ -162,4 +162,16 @@ def gather(db: sqlite_utils.Database, clock: Clock | None = None,
         "health": health(db, clock.now(), sync_interval_min, lock_list),
         "last_runs": runs.last_runs(db, limit=5),
         "counts": counts,
+        "notify": notify_status(db),
     }
+
+
+def notify_status(db: sqlite_utils.Database) -> dict:
+    """The last `notify` run and the (target, deal) pairs its failures left for the next."""
+    from arbitrage_cli.store import notifications
+
+    last = runs.last_runs(db, limit=1, command="notify")
+    return {"last_run": last[0] if last else None,
+            "pending_failures": notifications.pending_failures(db),
+            "sent_total": db.execute("select count(*) from notifications where outcome = "
+                                     "'sent'").fetchone()[0]}

@@ -1,9 +1,43 @@
-"""Why a deal is not shown, in the words every reader uses (issue 25): the `visibility`
-column of `deals` (migration 016, SQL) and `explain`/serve-json (this function) say the same
-thing, and a test holds them equal on every row. Each reason is said once and in words: a
-screened book's "not profitable" is not repeated as a second reason."""
+"""The one visibility rule (R24) and why a deal is not shown, in the words every reader uses.
+
+TERMS is the rule, written once: the SQL every reader's query and the `visible_deals` view
+use (VISIBLE_WHERE; VISIBLE_BASE, its terms on stored inputs only, restricts the partial
+indexes recalc never has to touch) and the Python predicate (`visible`) come from it, and a
+property test holds the predicate equal to the view on random rows. The words (issue 25):
+the `visibility` column of `deals` (migration 016, SQL) and `explain`/serve-json
+(`hidden_because`) say the same thing, each reason once ("screened from its history: not
+profitable", not "not_profitable; not profitable"); a test holds them equal on every row.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class Term:
+    sql: str
+    holds: Callable[[dict], bool]
+    stored: bool  # on a stored input (recalc never rewrites it)
+
+
+TERMS = (
+    Term("status = 'deal'", lambda r: r.get("status") == "deal", True),
+    Term("hidden = 0", lambda r: r.get("hidden") == 0, True),
+    Term("expired_at is null", lambda r: r.get("expired_at") is None, True),
+    Term("coalesce(price_suspicious, 0) = 0", lambda r: not r.get("price_suspicious"), True),
+    Term("list_at_cents > 0", lambda r: (r.get("list_at_cents") or 0) > 0, True),
+    Term("avg_1yr_cents > 0", lambda r: (r.get("avg_1yr_cents") or 0) > 0, True),
+    Term("profit_cents > 0", lambda r: (r.get("profit_cents") or 0) > 0, False),
+)
+VISIBLE_BASE = "\n  and ".join(t.sql for t in TERMS if t.stored)
+VISIBLE_WHERE = "\n  and ".join(t.sql for t in TERMS)
+
+
+def visible(row: dict) -> bool:
+    """The rule on one deals row (as stored: `hidden` 0 or 1)."""
+    return all(t.holds(row) for t in TERMS)
 
 # deals.skip_reason -> words (the SQL of migration 016 spells the same table out)
 REASON_WORDS = {
