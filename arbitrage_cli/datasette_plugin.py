@@ -78,7 +78,7 @@ async def _database(datasette, wanted: str | None):
 
 
 async def _chart(datasette, request, asin: str):
-    from arbitrage_cli.store.deals import stored_product
+    from arbitrage_cli.pipeline.stored import stored_product
 
     db = await _database(datasette, request.args.get("db"))
     days = request.args.get("days", "365")

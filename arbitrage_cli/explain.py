@@ -107,13 +107,30 @@ def freshness(stored: dict | None, listed: dict | None) -> dict[str, Any]:
                 stored.get("screen_stage")) if stored.get("status") == "screened" else None}
 
 
+def screen_words(code: str | None, judged: int | None, bound_buy: int | None,
+                 bound_profit: int | None) -> str:
+    """The words for a screen verdict (analysis/screen.py gives the code and the numbers)."""
+    if code == screen.NO_USED_SALE:
+        return "no used sale in the last year"
+    if code == screen.OVER_HARD_CAP:
+        return "List at over the $1,500 hard cap"
+    if judged is None:
+        return "no current used price to judge at: live offers decide"
+    where = f"{dollars(bound_buy)} (Keepa's lowest used {dollars(judged)} less the margin)"
+    if code == screen.NOT_PROFITABLE:
+        return f"not profitable at {where}: profit {dollars(bound_profit)}"
+    return f"profitable at {where}: profit {dollars(bound_profit)}"
+
+
+
 def screen_report(a: DealAnalysis, stored: dict | None,
                   settings: BusinessSettings | None) -> dict[str, Any]:
     """The history screen's verdict from the product's history alone (as if its offers were
     unknown), and what the stored row says when it was screened."""
     settings = settings or BusinessSettings()
     v = screen.judge(a.history, a.history.used_now_cents, settings) if a.history else None
-    out = {"verdict": v.verdict if v else None, "reason": v.reason() if v else None,
+    out = {"verdict": v.verdict if v else None, "reason": screen_words(v.code, v.judged_cents, v.bound_buy_cents,
+                                     v.bound_profit_cents) if v else None,
            "code": v.code if v else None, "judged_cents": v.judged_cents if v else None,
            "bound_buy_cents": v.bound_buy_cents if v else None,
            "bound_profit_cents": v.bound_profit_cents if v else None,
@@ -125,7 +142,7 @@ def screen_report(a: DealAnalysis, stored: dict | None,
             "stage": {screen.Stage.LISTING: "deal page", screen.Stage.HISTORY: "history"}.get(
                 stored.get("screen_stage")),
             "judged_cents": judged, "bound_profit_cents": stored.get("screen_bound_cents"),
-            "reason": screen.describe(stored.get("skip_reason"), judged, buy,
+            "reason": screen_words(stored.get("skip_reason"), judged, buy,
                                       stored.get("screen_bound_cents"))}
     return out
 

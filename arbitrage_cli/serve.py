@@ -163,12 +163,12 @@ def draw_chart(db_path: str, asin: str, days: int) -> bytes | None:
     """A chart drawn in the chart process (its own connection, kept): matplotlib is Python
     all the way down and would hold the worker's GIL for the ~0.1-0.3 s a chart takes."""
     from arbitrage_cli import chart as charts
-    from arbitrage_cli.store import deals as deal_store
+    from arbitrage_cli.pipeline.stored import stored_product
 
     db = _CHART_DB.get(db_path)
     if db is None:
         db = _CHART_DB[db_path] = open_db(db_path, readonly=True)
-    found = deal_store.stored_product(db, asin)
+    found = stored_product(db, asin)
     return None if found is None else charts.render(found[0], found[1], days=days, fmt="svg")
 
 
@@ -338,7 +338,7 @@ def create_app(db_path: str, token: str | None = None, chart_processes: bool = T
 
     def one_deal(request: Request) -> Response:
         from arbitrage_cli import explain
-        from arbitrage_cli.store import deals as deal_store
+        from arbitrage_cli.pipeline.stored import explain_inputs
 
         asin = request.path_params["asin"].upper()
         if set(request.query_params) - {"explain"}:
@@ -353,7 +353,7 @@ def create_app(db_path: str, token: str | None = None, chart_processes: bool = T
         if wanted in ("1", "true"):
             # the analysis behind the numbers: computed on request, kept until a write
             def make():
-                found = deal_store.explain_inputs(db(), asin)
+                found = explain_inputs(db(), asin)
                 return None if found is None else explain.report(
                     **found, settings_source="from the database")
             body["explanation"] = explained.get_or((data_version(), asin), make)

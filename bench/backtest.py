@@ -24,7 +24,7 @@ from pathlib import Path
 from arbitrage_cli.analysis import estimators as est
 from arbitrage_cli.analysis.backtest import book_points, by_condition, difference, score, \
     velocity
-from arbitrage_cli.commands.backtest import saved_products
+from arbitrage_cli.product_files import saved_products
 from arbitrage_cli.simulator import Catalog, views
 from arbitrage_cli.timefmt import keepa_minutes_from_epoch
 from bench.machine import describe

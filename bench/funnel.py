@@ -27,7 +27,7 @@ from arbitrage_cli.analysis.asof import as_of
 from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.analysis.deal import analyse
 from arbitrage_cli.clock import FakeClock
-from arbitrage_cli.commands.backtest import saved_products
+from arbitrage_cli.product_files import saved_products
 from arbitrage_cli.explain import visibility
 from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator, views

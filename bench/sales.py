@@ -26,7 +26,7 @@ from pathlib import Path
 from arbitrage_cli.analysis.deal import history
 from arbitrage_cli.analysis.keepa_data import series, valid
 from arbitrage_cli.analysis.sales import JUMP_RATIO, infer_sales
-from arbitrage_cli.commands.backtest import saved_products
+from arbitrage_cli.product_files import saved_products
 from arbitrage_cli.keepa.constants import CSV
 from arbitrage_cli.simulator import Catalog, views
 from arbitrage_cli.simulator.market import sale_reports

@@ -163,10 +163,10 @@ def status_times(db_path: str) -> dict:
 def chart_times(db_path: str, asins: list[str]) -> dict:
     from arbitrage_cli import chart
     from arbitrage_cli.store import open_db
-    from arbitrage_cli.store import deals as deal_store
+    from arbitrage_cli.pipeline.stored import stored_product
 
     db = open_db(db_path, readonly=True)
-    found = [deal_store.stored_product(db, a) for a in asins[:12]]
+    found = [stored_product(db, a) for a in asins[:12]]
     found = [f for f in found if f]
     chart.render(found[0][0], found[0][1], days=365, fmt="svg")  # imports matplotlib
     ms = []

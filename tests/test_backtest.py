@@ -18,7 +18,7 @@ from arbitrage_cli.analysis.backtest import evaluate
 from arbitrage_cli.analysis.deal import analyse, history
 from arbitrage_cli.analysis.sales import Sale, infer_sales
 from arbitrage_cli.cli import main
-from arbitrage_cli.commands.backtest import saved_products
+from arbitrage_cli.product_files import saved_products
 from arbitrage_cli.keepa.constants import CSV
 from tests.test_real_keepa import REAL
 

@@ -198,7 +198,7 @@ def test_retries_back_off_boundedly_and_are_never_dropped(world):
 
 
 def test_a_failed_refresh_keeps_the_payload_that_explains_the_row(world):
-    from arbitrage_cli.store.deals import reanalyse
+    from arbitrage_cli.pipeline.stored import reanalyse
 
     do_sync(world)
     later(world, 10)
@@ -212,7 +212,7 @@ def test_a_failed_refresh_keeps_the_payload_that_explains_the_row(world):
     assert again.offer.winner == shown.offer.winner and again.offer.reason is None
     assert row["price_now_cents"] == again.row["price_now_cents"]
     from arbitrage_cli import explain
-    from arbitrage_cli.store.deals import explain_inputs
+    from arbitrage_cli.pipeline.stored import explain_inputs
 
     report = explain.report(**explain_inputs(world["db"], a))
     assert report["freshness"]["retry_reason"] == "offers_unknown"

@@ -16,7 +16,8 @@ from arbitrage_cli.keepa.constants import CSV
 from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
 from arbitrage_cli.store import open_db
-from arbitrage_cli.store.deals import explain_inputs, load_payload
+from arbitrage_cli.pipeline.stored import explain_inputs
+from arbitrage_cli.store.deals import load_payload
 from tests.conftest import SENTINEL_KEY, SIM_EPOCH
 from tests.test_backfill import QUERY, query_file
 from tests.test_freshness import change, do_sync, fetched, later, simulated

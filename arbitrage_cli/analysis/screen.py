@@ -42,27 +42,6 @@ class Screen:
     bound_buy_cents: int | None  # that price less the margin
     bound_profit_cents: int | None  # the profit at the bound buy price
 
-    def reason(self) -> str:
-        return describe(self.code, self.judged_cents, self.bound_buy_cents,
-                        self.bound_profit_cents)
-
-
-def describe(code: str | None, judged: int | None, bound_buy: int | None,
-             bound_profit: int | None) -> str:
-    """The words for a verdict, from stored numbers (labels only at output)."""
-    from arbitrage_cli.money import money as usd
-
-    if code == NO_USED_SALE:
-        return "no used sale in the last year"
-    if code == OVER_HARD_CAP:
-        return "List at over the $1,500 hard cap"
-    if judged is None:
-        return "no current used price to judge at: live offers decide"
-    where = f"{usd(bound_buy)} (Keepa's lowest used {usd(judged)} less the margin)"
-    if code == NOT_PROFITABLE:
-        return f"not profitable at {where}: profit {usd(bound_profit)}"
-    return f"profitable at {where}: profit {usd(bound_profit)}"
-
 
 def bound_buy(price_cents: int, settings: BusinessSettings) -> int:
     """The buy price the screen judges at (recalc's SQL rounds the same way)."""

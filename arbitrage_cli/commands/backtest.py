@@ -8,28 +8,6 @@ import typer
 from arbitrage_cli.errors import ConfigError
 
 
-def saved_products(directory: Path):
-    """(product, end of history, name) from every .json / .json.gz below `directory`: a
-    /product envelope (its timestamp ends the history) or a bare product (its lastUpdate)."""
-    from arbitrage_cli.analysis.deal import reference_time
-    from arbitrage_cli.config import read_json_file
-
-    if not directory.is_dir():
-        raise ConfigError(f"--product-dir {directory}: not a directory")
-    files = sorted(p for p in directory.rglob("*") if p.name.endswith((".json", ".json.gz")))
-    if not files:
-        raise ConfigError(f"--product-dir {directory}: no .json or .json.gz files in it")
-    for f in files:
-        data = read_json_file(f)
-        products = data.get("products") if isinstance(data, dict) else None
-        end = reference_time(data)
-        for p in products if isinstance(products, list) else [data]:
-            if isinstance(p, dict) and isinstance(p.get("csv"), list):
-                stop = end or p.get("lastUpdate")
-                if isinstance(stop, int) and stop > 0:
-                    yield p, stop, f"{f.name}:{p.get('asin')}"
-
-
 def backtest(
     ctx: typer.Context,
     product_dir: Path = typer.Option(None, "--product-dir",
@@ -73,6 +51,8 @@ def backtest(
     chosen = {n: ESTIMATORS[n] for n in dict.fromkeys(names)}
     settings = None
     if product_dir is not None:
+        from arbitrage_cli.product_files import saved_products
+
         items = list(saved_products(product_dir))
     else:
         from arbitrage_cli.store import open_db

@@ -53,16 +53,17 @@ def load(ctx: typer.Context, asin: str, product_file: Path | None):
     """(product, analysis) from --product-file (with the settings of --db when it exists)
     or from the database."""
     from arbitrage_cli.analysis.deal import analyse
-    from arbitrage_cli.commands.explain import from_file, file_settings
+    from arbitrage_cli.commands.explain import file_settings
+    from arbitrage_cli.product_files import from_file
 
     if product_file is not None:
         product, now = from_file(product_file, asin)
         settings, _ = file_settings(ctx)
         return product, analyse(product, None, now=now, settings=settings)
-    from arbitrage_cli.store import deals as deal_store
+    from arbitrage_cli.pipeline.stored import stored_product
     from arbitrage_cli.store import open_db
 
-    found = deal_store.stored_product(open_db(ctx.obj.db_path, must_exist=True), asin)
+    found = stored_product(open_db(ctx.obj.db_path, must_exist=True), asin)
     if found is None:
         raise ConfigError(f"{asin}: not in {ctx.obj.db_path} (run backfill, or use "
                           f"--product-file)")

@@ -5,24 +5,7 @@ from pathlib import Path
 
 import typer
 
-from arbitrage_cli.config import read_json_file
 from arbitrage_cli.errors import ConfigError
-
-
-def from_file(path: Path, asin: str) -> tuple[dict, int | None]:
-    """The product with `asin` from a saved /product response (or a bare product object)."""
-    from arbitrage_cli.analysis.deal import reference_time
-
-    data = read_json_file(path)
-    if isinstance(data, dict) and isinstance(data.get("products"), list):
-        found = [p for p in data["products"] if isinstance(p, dict) and p.get("asin") == asin]
-        if not found:
-            raise ConfigError(f"{path}: no product with asin {asin} in 'products'")
-        return found[0], reference_time(data)
-    if isinstance(data, dict) and data.get("asin") == asin:
-        return data, None
-    raise ConfigError(f"{path}: expected a Keepa /product response or a product object "
-                      f"with asin {asin}")
 
 
 def file_settings(ctx: typer.Context):
@@ -73,6 +56,7 @@ def explain(
     """
     from arbitrage_cli import explain as ex
     from arbitrage_cli.analysis.deal import analyse
+    from arbitrage_cli.product_files import from_file
 
     asin = asin.strip().upper()
     if product_file is not None:
@@ -83,11 +67,12 @@ def explain(
                   "settings": settings, "settings_source": source,
                   "domain": domain if isinstance(domain, int) else None}
     else:
+        from arbitrage_cli.pipeline.stored import explain_inputs
         from arbitrage_cli.store import deals as deal_store
         from arbitrage_cli.store import open_db
 
         db = open_db(ctx.obj.db_path, must_exist=True)
-        inputs = deal_store.explain_inputs(db, asin)
+        inputs = explain_inputs(db, asin)
         if inputs is None:
             raise ConfigError(f"{asin}: not in {ctx.obj.db_path} (run backfill, or use "
                               f"--product-file)")

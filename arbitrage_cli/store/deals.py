@@ -123,44 +123,6 @@ def _decoded(blob: bytes) -> dict:
     return json.loads(zlib.decompress(blob))
 
 
-def reanalyse(db: sqlite_utils.Database, asin: str):
-    """(analysis, stored row) of a saved deal from its stored Keepa product, its cached
-    seller and the current settings: no tokens. None when the ASIN was never fetched."""
-    found = stored_product(db, asin)
-    return None if found is None else found[1:]
-
-
-def stored_product(db: sqlite_utils.Database, asin: str):
-    """(Keepa product, analysis, stored row), as reanalyse (the chart needs the product)."""
-    from arbitrage_cli.analysis.deal import analyse
-    from arbitrage_cli.store import settings as settings_store
-
-    loaded = load_payload(db, asin)
-    if loaded is None:
-        return None
-    product, now = loaded
-    stored = db["deals"].get(asin)
-    sid = stored.get("seller_id")
-    seller = seller_as_keepa(cached_sellers(db, [sid], "").get(sid)) if sid else None
-    return (product, analyse(product, seller, now=now, settings=settings_store.load(db)),
-            stored)
-
-
-def explain_inputs(db: sqlite_utils.Database, asin: str) -> dict | None:
-    """Everything `explain` reports on a stored deal (explain.report's arguments): its
-    re-analysis, the stored row, its gating status, listing evidence and mark. No tokens."""
-    from arbitrage_cli.store import listing, marketplace, marks, restrictions
-    from arbitrage_cli.store import settings as settings_store
-
-    found = stored_product(db, asin)
-    if found is None:
-        return None
-    return {"a": found[1], "stored": found[2],
-            "gating": restrictions.get(db, asin), "listed": listing.get(db, asin),
-            "settings": settings_store.load(db), "mark": marks.get(db, asin),
-            "domain": marketplace.stored(db)}
-
-
 # -- seller cache ---------------------------------------------------------------------------
 def cached_sellers(db: sqlite_utils.Database, ids: Iterable[str], fresh_after: str
                    ) -> dict[str, dict]:
