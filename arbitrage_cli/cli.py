@@ -13,6 +13,7 @@ import traceback
 
 import typer
 
+from arbitrage_cli import __version__, signals
 from arbitrage_cli.config import DEFAULT_DB, AppConfig
 from arbitrage_cli.errors import EXIT_UNEXPECTED, EXIT_USAGE, ArbitrageError, ConfigError
 from arbitrage_cli.keepa.constants import DEFAULT_BASE_URL
@@ -42,8 +43,6 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from arbitrage_cli import __version__
-
         typer.echo(f"arbitrage_cli {__version__}")
         raise typer.Exit(0)
 
@@ -200,8 +199,6 @@ def _main(argv: list[str] | None, stderr) -> int:
         register(wanted(argv if argv is not None else sys.argv[1:]))
         rv = app(args=argv, standalone_mode=False)
         if rv == 130:  # typer turns Ctrl-C into a quiet exit 130: say what happened
-            from arbitrage_cli import signals
-
             error(f"error: {signals.INTERRUPTED}")
     except typer.Exit as exc:
         return exc.exit_code
@@ -221,8 +218,6 @@ def _main(argv: list[str] | None, stderr) -> int:
             error(redact(traceback.format_exc(), known_secrets()))
         return exc.exit_code
     except KeyboardInterrupt:
-        from arbitrage_cli import signals
-
         error(f"error: {signals.INTERRUPTED}")
         return 130
     except sqlite3.OperationalError as exc:  # the disk, not the program: exit 2 when known

@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Protocol
 
+from arbitrage_cli.signals import STOP
+
 
 class Clock(Protocol):
     def now(self) -> float:
@@ -24,8 +26,6 @@ class SystemClock:
         return time.time()
 
     def sleep(self, seconds: float) -> None:
-        from arbitrage_cli.signals import STOP
-
         if seconds > 0:
             STOP.wait(seconds)  # a stop request (Ctrl-C, SIGTERM) ends the wait
 

@@ -12,7 +12,8 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
-from arbitrage_cli.money import money
+from arbitrage_cli.money import SYMBOLS, money
+from arbitrage_cli.store.marketplace import stored
 
 # deals_pretty and the canned queries name their dollar and percent columns so.
 DOLLARS = frozenset({"buy", "list_at", "list_at_low", "list_at_high", "profit", "profit_low",
@@ -28,8 +29,6 @@ _SYMBOLS: dict[str, str] = {}  # database name -> its marketplace's currency sym
 async def _symbol(datasette, database: str) -> str:
     """The currency of the database's marketplace (store/marketplace.py), read once."""
     if database not in _SYMBOLS:
-        from arbitrage_cli.money import SYMBOLS
-
         try:
             rows = await datasette.get_database(database).execute(
                 "select value from system_state where key = 'domain_id'")
@@ -96,7 +95,6 @@ async def _chart(datasette, request, asin: str):
         if found is None:
             return None
         from arbitrage_cli.explain import links
-        from arbitrage_cli.store.marketplace import stored
 
         product, analysis, row = found
         svg = chart.render(product, analysis, days=int(days)).decode()

@@ -16,6 +16,9 @@ from arbitrage_cli.keepa.constants import CONDITIONS
 from arbitrage_cli.money import money as dollars  # $1,234.56; a loss as -$19.78
 from arbitrage_cli.timefmt import keepa_minutes_to_iso, local_time
 from arbitrage_cli.words import count
+from arbitrage_cli.store.visibility import NO_USED_SALE, hidden_because
+from arbitrage_cli.analysis.business import compute
+from arbitrage_cli.keepa.constants import DOMAINS
 
 # Short, so an offer fits one 80-column line; the heading above the offers says what they mean.
 VERDICTS = {"winner": "WINNER", "pricier": "costs more", "historical": "historical",
@@ -81,8 +84,6 @@ def visibility(row: dict, metrics: dict, no_price: str | None = None) -> list[st
     """Why a row is hidden (empty: visible), in the words of the `visibility` column
     (store/visibility.py), with profit as it stands now; `no_price` (no_price_words) says
     why there is no List at when there is none."""
-    from arbitrage_cli.store.visibility import NO_USED_SALE, hidden_because
-
     why = hidden_because({**row, "profit_cents": metrics.get("profit_cents")})
     return [f"no List at: {no_price}" if w == NO_USED_SALE and no_price else w for w in why]
 
@@ -219,8 +220,6 @@ def report(a: DealAnalysis, stored: dict | None = None, gating: dict | None = No
 def _profit_at(a: DealAnalysis, list_at: int | None, settings: BusinessSettings | None
                ) -> int | None:
     """The profit if the copy sold at `list_at` (the range's low end), as recalc computes it."""
-    from arbitrage_cli.analysis.business import compute
-
     if a.history is None or list_at is None:
         return None
     inputs = dataclasses.replace(a.history.fees, list_at_cents=list_at,
@@ -232,8 +231,6 @@ def links(asin: str | None, image_name: str | None, domain: int = 1
           ) -> dict[str, str | None]:
     """Where to look at the deal on marketplace `domain` (the same URLs as
     store.schema.link_columns)."""
-    from arbitrage_cli.keepa.constants import DOMAINS
-
     if not asin:
         return {"amazon_url": None, "keepa_url": None, "image_url": None}
     return {"amazon_url": f"https://www.amazon.{DOMAINS.get(domain, 'com')}/dp/{asin}"

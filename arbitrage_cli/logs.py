@@ -7,6 +7,9 @@ import os
 import re
 import sys
 
+from arbitrage_cli.config import load_keepa_key
+from arbitrage_cli.errors import ConfigError
+
 _KEY_PARAM = re.compile(r"(key=)[^&\s'\"]+", re.IGNORECASE)
 _RUNTIME_SECRETS: list[str] = []  # learned while running, e.g. SP-API access tokens
 
@@ -54,9 +57,6 @@ def secret_source(source) -> None:
 
 def known_secrets() -> list[str]:
     """The Keepa key, and what every registered source (the SP-API credentials) names."""
-    from arbitrage_cli.config import load_keepa_key
-    from arbitrage_cli.errors import ConfigError
-
     try:
         keepa = [load_keepa_key(check=False)]
     except ConfigError:
@@ -103,8 +103,6 @@ def setup_logging(verbosity: int = 0, log_file: str | None = None) -> None:
         try:
             fh = RotatingFileHandler(log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS)
         except OSError as exc:
-            from arbitrage_cli.errors import ConfigError
-
             raise ConfigError(f"--log-file {log_file}: cannot open ({exc.strerror})") from None
         fh._arbitrage = True
         fh.setLevel(min(level, logging.INFO))

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from arbitrage_cli.errors import ConfigError
+
 FORMATS = ("json", "ndjson", "csv", "table")
 
 
 def check_format(fmt: str) -> str:
-    from arbitrage_cli.errors import ConfigError
-
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     return fmt

@@ -32,6 +32,8 @@ from arbitrage_cli.store import counts as deal_counts
 from arbitrage_cli.store.queries import SORTS, DealFilters, QueryError, count, get_deal, page, \
     unfiltered
 from arbitrage_cli.store.status import gather
+from arbitrage_cli.store import marks as mark_store
+from arbitrage_cli.store import notifications as sent
 
 log = logging.getLogger(__name__)
 
@@ -380,16 +382,12 @@ def create_app(db_path: str, token: str | None = None, chart_processes: bool = T
         return Response(svg, media_type="image/svg+xml")
 
     def marks(request: Request) -> Response:
-        from arbitrage_cli.store import marks as mark_store
-
         if request.query_params:
             raise BadRequest("/api/marks takes no parameters")
         return JSONResponse({"ok": True, "marks": mark_store.listing(db())})
 
     def notifications(request: Request) -> Response:
         """What notify sent or failed to send, newest first; `before` (an id) pages back."""
-        from arbitrage_cli.store import notifications as sent
-
         params = single(request.query_params)
         unknown = set(params) - {"limit", "before"}
         if unknown:

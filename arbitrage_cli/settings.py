@@ -11,6 +11,7 @@ from typing import Any
 
 from arbitrage_cli.analysis.business import BusinessSettings
 from arbitrage_cli.errors import ConfigError
+from arbitrage_cli.money import money
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,8 +127,6 @@ def from_stored(stored: dict[str, Any]) -> BusinessSettings:
 def display(field: str, value: Any) -> str:
     spec = SPECS[field.removesuffix("_cents")]
     if spec.kind == "money":
-        from arbitrage_cli.money import money
-
         return money(value)
     if spec.kind == "bool":
         return "true" if value else "false"

@@ -16,6 +16,7 @@ from arbitrage_cli.analysis.keepa_data import series, stat, valid
 from arbitrage_cli.analysis.sales import Sale
 from arbitrage_cli.keepa.constants import CSV
 from arbitrage_cli.timefmt import epoch_from_keepa_minutes
+from arbitrage_cli.analysis.sales import percentile
 
 HARD_CAP_CENTS = 150_000
 AMAZON_CEILING = 0.90
@@ -111,8 +112,6 @@ def confidence(sales: list[Sale], now: int) -> float | None:
     prices = sorted(s.price_cents for s in sales if now - s.time <= YEAR_MIN)
     if not prices:
         return None
-    from arbitrage_cli.analysis.sales import percentile
-
     med = statistics.median(prices)
     spread = (percentile(prices, 0.75) - percentile(prices, 0.25)) / med if med > 0 else 1.0
     return round(len(prices) / (len(prices) + 5) / (1 + spread), 2)

@@ -22,6 +22,8 @@ from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa import constants as K
 from arbitrage_cli.keepa.budget import TokenBudget
 from arbitrage_cli.logs import RedactingFilter
+from arbitrage_cli import signals
+from arbitrage_cli.errors import ConfigError
 from arbitrage_cli.keepa.errors import (InvalidRequest, KeepaError, MalformedResponse,
                                         PaymentRequired, RequestRejected, TokensExhausted,
                                         TransientError)
@@ -73,8 +75,6 @@ def _ids(name: str, values: Iterable[str], pattern: re.Pattern, limit: int) -> l
 def checked_base_url(url: str) -> str:
     """http(s)://host[:port][/path], or ConfigError naming the setting (exit 2)."""
     from urllib.parse import urlsplit
-
-    from arbitrage_cli.errors import ConfigError
 
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -201,8 +201,6 @@ class KeepaClient:
 
     def _attempt(self, endpoint: str, params: dict[str, Any], cost_kind: str, units: int,
                  offers: int | None) -> dict:
-        from arbitrage_cli import signals
-
         if signals.requested():  # Ctrl-C / SIGTERM: no new request, no retry
             raise signals.StopRequested()
         reservation = None
@@ -228,8 +226,6 @@ class KeepaClient:
             if self.base_url.rstrip("/") != K.DEFAULT_BASE_URL and _refused(exc):
                 # a URL the user chose where nothing listens: a setting to fix, not an
                 # outage to wait out (api.keepa.com refusing is retried like any outage)
-                from arbitrage_cli.errors import ConfigError
-
                 raise ConfigError(f"nothing answers at {self.base_url} (connection refused):"
                                   f" check --keepa-url or KEEPA_API_URL") from None
             raise TransientError(f"Keepa {self.base_url}/{endpoint}: connection failed "

@@ -22,6 +22,7 @@ from arbitrage_cli.store import locks, notifications, runs
 from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store.queries import DealFilters, iter_deals
 from arbitrage_cli.timefmt import iso_utc
+from arbitrage_cli.keepa.constants import CONDITIONS
 
 log = logging.getLogger(__name__)
 LOCK = "notify"
@@ -48,8 +49,6 @@ def send_with_apprise(url: str, title: str, body: str) -> bool:
 
 def deal_lines(d: dict, chart_base: str | None = None) -> list[str]:
     """A deal as a seller decides it: what, what to pay, what it sells for, how soon."""
-    from arbitrage_cli.keepa.constants import CONDITIONS
-
     rng = (f" (likely {money(d['list_at_low_cents'])}-{money(d['list_at_high_cents'])})"
            if d.get("list_at_low_cents") is not None and d.get("list_at_high_cents") is not None
            else "")

@@ -9,6 +9,7 @@ import sqlite_utils
 from arbitrage_cli.analysis.deal import analyse
 from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store.deals import cached_sellers, load_payload, seller_as_keepa
+from arbitrage_cli.store import listing, marketplace, marks, restrictions
 
 
 def reanalyse(db: sqlite_utils.Database, asin: str):
@@ -34,8 +35,6 @@ def stored_product(db: sqlite_utils.Database, asin: str):
 def explain_inputs(db: sqlite_utils.Database, asin: str) -> dict | None:
     """Everything `explain` reports on a stored deal (explain.report's arguments): its
     re-analysis, the stored row, its gating status, listing evidence and mark. No tokens."""
-    from arbitrage_cli.store import listing, marketplace, marks, restrictions
-
     found = stored_product(db, asin)
     if found is None:
         return None

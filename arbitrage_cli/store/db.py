@@ -12,8 +12,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from arbitrage_cli.errors import ConfigError, StorageError
+from arbitrage_cli import money
+from arbitrage_cli.errors import ArbitrageError, ConfigError, StorageError
 from arbitrage_cli.store.conn import db_path, immediate  # noqa: F401 - immediate: re-exported
+from arbitrage_cli.store import marketplace, schema
 
 BUSY_TIMEOUT_S = 30.0
 # A writer checks it can add this much to the database before it spends a token: about a
@@ -112,8 +114,6 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = 
     The connection runs in driver autocommit mode: every write is either a single statement or
     inside an explicit `immediate()` block, so one chunk lands whole or not at all.
     """
-    from arbitrage_cli.store import schema
-
     path = str(path)
     if path != ":memory:":
         parent = Path(path).resolve().parent
@@ -138,9 +138,6 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False, migrate: bool = 
     elif migrate:
         schema.migrate(db)
     if path != ":memory:" and (readonly or migrate):
-        from arbitrage_cli import money
-        from arbitrage_cli.store import marketplace
-
         try:
             money.use_marketplace(marketplace.stored(db))  # amounts shown in its currency
         except sqlite3.OperationalError:  # a read-only view of a database not yet migrated
@@ -154,8 +151,6 @@ def kept_only_if_used(path: str | os.PathLike) -> Iterator[None]:
     """A writer's first run on a new file that fails with a configuration or usage error
     (a refused --keepa-url, a rejected key) before any product is stored leaves no database
     and no lock file behind: the next attempt starts as clean as the first."""
-    from arbitrage_cli.errors import ArbitrageError
-
     path = str(path)
     fresh = path != ":memory:" and not os.path.exists(path)
     try:

@@ -25,6 +25,7 @@ import sqlite_utils
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.errors import LockHeld, LockLost
 from arbitrage_cli.timefmt import iso_utc, parse_iso
+from arbitrage_cli.store.conn import db_path
 
 DEFAULT_LEASE_S = 300.0
 FOREIGN_GRACE_S = 3600.0
@@ -166,8 +167,6 @@ def new_owner(command: str) -> str:
 
 
 def lock_file(db: sqlite_utils.Database, name: str) -> str | None:
-    from arbitrage_cli.store.schema import db_path
-
     path = db_path(db)
     return None if path == ":memory:" or not path else f"{path}.{name}.lock"
 

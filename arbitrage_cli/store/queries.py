@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from arbitrage_cli.errors import ConfigError
+from arbitrage_cli.keepa.constants import CONDITIONS, USED_CONDITIONS
 from arbitrage_cli.store.schema import INDEXED_SORTS, VISIBLE_WHERE, gating_columns, \
     link_columns
 
@@ -79,8 +80,6 @@ class DealFilters:
                 _check_number(field.name, value)
         if self.sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(sorted(SORTS))}, got {self.sort!r}")
-        from arbitrage_cli.keepa.constants import CONDITIONS, USED_CONDITIONS
-
         bad = [c for c in self.conditions if c not in USED_CONDITIONS]
         if bad:  # every deal is a used copy: another code would match nothing, silently
             raise QueryError(

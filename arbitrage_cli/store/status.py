@@ -14,6 +14,7 @@ from arbitrage_cli.store import counts as deal_counts
 from arbitrage_cli.store import frozen_sql as frozen
 from arbitrage_cli.store import tokens as token_sql
 from arbitrage_cli.timefmt import iso_utc, parse_iso
+from arbitrage_cli.store import notifications
 
 
 def token_status(db: sqlite_utils.Database, clock: Clock) -> dict | None:
@@ -168,8 +169,6 @@ def gather(db: sqlite_utils.Database, clock: Clock | None = None,
 
 def notify_status(db: sqlite_utils.Database) -> dict:
     """The last `notify` run and the (target, deal) pairs its failures left for the next."""
-    from arbitrage_cli.store import notifications
-
     last = runs.last_runs(db, limit=1, command="notify")
     return {"last_run": last[0] if last else None,
             "pending_failures": notifications.pending_failures(db),
