@@ -16,7 +16,7 @@ from arbitrage_cli.keepa.constants import CONDITIONS
 from arbitrage_cli.money import money as dollars  # $1,234.56; a loss as -$19.78
 from arbitrage_cli.timefmt import keepa_minutes_to_iso, local_time
 from arbitrage_cli.words import count
-from arbitrage_cli.store.visibility import NO_USED_SALE, hidden_because
+from arbitrage_cli.store.visibility import NO_PRICE, NO_USED_SALE, hidden_because
 from arbitrage_cli.analysis.business import compute
 from arbitrage_cli.keepa.constants import DOMAINS
 
@@ -85,7 +85,8 @@ def visibility(row: dict, metrics: dict, no_price: str | None = None) -> list[st
     (store/visibility.py), with profit as it stands now; `no_price` (no_price_words) says
     why there is no List at when there is none."""
     why = hidden_because({**row, "profit_cents": metrics.get("profit_cents")})
-    return [f"no List at: {no_price}" if w == NO_USED_SALE and no_price else w for w in why]
+    return [f"no List at: {no_price}" if w in (NO_USED_SALE, NO_PRICE) and no_price else w
+            for w in why]
 
 
 GATING_FIELDS = ("status", "approval_url", "message", "condition_type", "checked_at",

@@ -259,7 +259,7 @@ M016_REASON = """case coalesce(skip_reason, '')
         when 'incomplete_product' then 'Keepa''s answer was incomplete (retried)'
         when 'duplicate_in_response' then 'Keepa returned it twice (retried)'
         when 'invalid_product' then 'not a valid product'
-        when 'no_inferred_sales' then 'no sale in its rank history'
+        when 'no_inferred_sales' then 'no used sale to price from'
         when '' then 'not analysed yet'
         else replace(skip_reason, '_', ' ') end"""
 M016_VISIBILITY = """alter table deals add column visibility text generated always as (
@@ -274,7 +274,8 @@ M016_VISIBILITY = """alter table deals add column visibility text generated alwa
         || iif(coalesce(price_suspicious, 0) != 0,
                'List at over 3x the used price, needs review; ', '')
         || iif((coalesce(list_at_cents, 0) <= 0 or coalesce(avg_1yr_cents, 0) <= 0)
-               and not (status != 'deal' and coalesce(skip_reason, '') = 'no_used_sale_1y'),
+               and not (status != 'deal'
+                        and coalesce(skip_reason, '') in ('no_used_sale_1y', 'no_inferred_sales')),
                'no used sale in the last year; ', '')
         || iif(coalesce(profit_cents, 0) <= 0
                and not (status != 'deal' and coalesce(skip_reason, '') = 'not_profitable'),

@@ -54,9 +54,10 @@ REASON_WORDS = {
     "incomplete_product": "Keepa's answer was incomplete (retried)",
     "duplicate_in_response": "Keepa returned it twice (retried)",
     "invalid_product": "not a valid product",
-    "no_inferred_sales": "no sale in its rank history",
+    "no_inferred_sales": "no used sale to price from",
 }
 NO_USED_SALE = "no used sale in the last year"
+NO_PRICE = "no used sale to price from"  # no List at: the same reason, said once
 NOT_PROFITABLE = "not profitable"
 VISIBLE = "visible"
 
@@ -84,7 +85,7 @@ def hidden_because(row: dict) -> list[str]:
     if row.get("price_suspicious"):
         why.append("List at over 3x the used price, needs review")
     if (not (row.get("list_at_cents") or 0) > 0 or not (row.get("avg_1yr_cents") or 0) > 0) \
-            and said != NO_USED_SALE:
+            and said not in (NO_USED_SALE, NO_PRICE):
         why.append(NO_USED_SALE)
     if not (row.get("profit_cents") or 0) > 0 and said != NOT_PROFITABLE:
         why.append(NOT_PROFITABLE)
