@@ -18,7 +18,8 @@ from arbitrage_cli.clock import FakeClock
 from arbitrage_cli.keepa.budget import TokenBudget
 from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
-from arbitrage_cli.pipeline.chunk import listed_deals, process_chunk
+from arbitrage_cli.pipeline.chunk import process_chunk
+from arbitrage_cli.pipeline.listing import listed_deals
 from arbitrage_cli.keepa.errors import KeepaError
 from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator, views
 from arbitrage_cli.simulator.faults import KINDS, FaultPlan

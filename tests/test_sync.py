@@ -287,7 +287,7 @@ def test_log_file_gets_one_summary_line_per_run_and_no_key(world, tmp_path):
 
 
 def test_a_damaged_entry_on_a_full_page_does_not_end_the_listing():
-    from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full
+    from arbitrage_cli.pipeline.listing import listed_deals, page_is_full
 
     dr = [{"asin": f"{i:010d}", "creationDate": 8_000_000 - i} for i in range(150)]
     dr[70] = {"asin": "not-an-asin", "creationDate": "x"}

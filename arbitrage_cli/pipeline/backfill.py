@@ -12,16 +12,14 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from arbitrage_cli.analysis.deal import reference_time
 from arbitrage_cli.analysis.screen import Stage
 from arbitrage_cli.clock import Clock, SystemClock
-from arbitrage_cli.dealquery import price_type
 from arbitrage_cli.keepa.client import KeepaClient, canonical_json
 from arbitrage_cli.pipeline import funnel
-from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full
+from arbitrage_cli.pipeline import listing as pages
 from arbitrage_cli.pipeline.funnel import HISTORY_BATCH
 from arbitrage_cli.pipeline.runner import WRITER_LOCK, Deadline, check_domain, run_locked
-from arbitrage_cli.store import listing, runs, state
+from arbitrage_cli.store import runs, state
 from arbitrage_cli.store.db import immediate
 from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch
 
@@ -96,16 +94,12 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
         page = state.get(db, "backfill_page", 0)
         listed = state.get(db, "backfill_page_asins")
         if listed is None:
-            body = client.deal({**query, "page": page})
-            deals, count = listed_deals(body)
-            asins = list(dict.fromkeys(d["asin"] for d in deals))
-            with immediate(db):  # the page's ASINs are stored: a resume never re-lists it
-                # what the listing said, for sync's change detection and the janitor
-                listing.record(db, deals, price_type(query), clock.now(),
-                               reference_time(body) or keepa_minutes_from_epoch(clock.now()))
-                state.set_(db, "backfill_page_asins", ",".join(asins), clock)
-                state.set_(db, "backfill_page_full", int(page_is_full(count)), clock)
+            def remember(p: pages.Page) -> None:  # a resume never re-lists a stored page
+                state.set_(db, "backfill_page_asins", ",".join(unique(p)), clock)
+                state.set_(db, "backfill_page_full", int(p.full), clock)
                 state.set_(db, "backfill_position", 0, clock)
+
+            asins = unique(pages.read_page(db, client, query, page, clock, also=remember))
         else:
             asins = [a for a in listed.split(",") if a]
         position = state.get(db, "backfill_position", 0)
@@ -159,6 +153,10 @@ def _walk(db, client, query, options, clock, progress, lock, run) -> tuple[str, 
             else:
                 state.set_(db, "backfill_completed_at", iso_utc(clock.now()), clock)
                 return "done", None
+
+
+def unique(page) -> list[str]:
+    return list(dict.fromkeys(d["asin"] for d in page.deals))
 
 
 def _eta_s(client: KeepaClient, run: runs.Run, remaining: int) -> float | None:

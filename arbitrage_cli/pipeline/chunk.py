@@ -15,10 +15,9 @@ import sqlite_utils
 from arbitrage_cli.analysis.deal import analyse, reference_time
 from arbitrage_cli.analysis.offers import OfferChoice, select_offer
 from arbitrage_cli.clock import Clock
-from arbitrage_cli.analysis.keepa_data import clean
-from arbitrage_cli.keepa.client import ASIN_RE, SELLER_RE, KeepaClient
+from arbitrage_cli.keepa.client import SELLER_RE, KeepaClient
 from arbitrage_cli.analysis.sellers import seller_rating, wilson_lower_bound
-from arbitrage_cli.keepa.constants import DEALS_PER_PAGE, MAX_SELLERS_PER_CALL, OFFERS_MIN
+from arbitrage_cli.keepa.constants import MAX_SELLERS_PER_CALL, OFFERS_MIN
 from arbitrage_cli import signals
 from arbitrage_cli.keepa.errors import BudgetPaused
 from arbitrage_cli.pipeline.recalc import recalc_rows
@@ -51,26 +50,6 @@ class ChunkResult:
     paused: Exception | None = None
 
 
-def listed_deals(body: dict) -> tuple[list[dict], int]:
-    """The deals of a /deal answer that name a valid ASIN (creationDate None when damaged) and
-    how many entries the page held. The count is the raw one: a damaged entry on a full page
-    must not make the listing stop early."""
-    deals = body.get("deals") if isinstance(body.get("deals"), dict) else {}
-    dr = deals.get("dr") if isinstance(deals.get("dr"), list) else []
-    good = []
-    for d in dr:
-        if not (isinstance(d, dict) and isinstance(d.get("asin"), str)
-                and ASIN_RE.match(d["asin"])):
-            log.warning("deal page entry without a valid ASIN dropped")
-            continue
-        if not clean(d.get("creationDate")):  # damaged, a sentinel, or implausibly huge
-            # the ASIN is still worth processing; callers treat the time as unknown
-            log.warning("deal page entry %s has no valid creationDate", d["asin"])
-            d = {**d, "creationDate": None}
-        good.append(d)
-    return good, len(dr)
-
-
 def returned_products(resp: dict, asins: list[str]) -> tuple[dict[str, dict], set[str], int]:
     """(ASIN -> product, ASINs held twice with different contents, how many were held twice)
     of a /product answer. A second copy that differs makes both untrustworthy (a hostile or
@@ -95,10 +74,6 @@ def returned_products(resp: dict, asins: list[str]) -> tuple[dict[str, dict], se
         log.warning("a /product answer held %d ASIN(s) twice; %d differently (kept neither)",
                     duplicates, len(conflicted))
     return products, conflicted, duplicates
-
-
-def page_is_full(count: int) -> bool:
-    return count >= DEALS_PER_PAGE
 
 
 def skipped_row(asin: str, reason: str) -> dict:

@@ -114,6 +114,17 @@ def screen_histories(db: sqlite_utils.Database, client: KeepaClient, asins: list
     return passes
 
 
+def record_listing_verdicts(db: sqlite_utils.Database,
+                            verdicts: list[tuple[str, str, int | None, int]],
+                            clock: Clock) -> None:
+    """Stage 0: the deal page's price already said no (reconcile judged it, no token spent):
+    (asin, reason, judged price, Keepa minute of the listing) recorded, profits recomputed."""
+    with immediate(db):
+        deal_store.screen_known(db, verdicts, clock.now(), Stage.LISTING)
+        marks = ", ".join("?" * len(verdicts))
+        recalc_rows(db, where=f"asin in ({marks})", positional=[v[0] for v in verdicts])
+
+
 def run(db: sqlite_utils.Database, client: KeepaClient, items: list[tuple[str, int]], *,
         clock: Clock, seller_ttl_s: float, live: bool, chunk_size: int = 2,
         history_batch: int = HISTORY_BATCH, deadline: Deadline | None = None,

@@ -26,18 +26,15 @@ import sqlite_utils
 
 from arbitrage_cli.analysis import screen
 from arbitrage_cli.analysis.business import BusinessSettings
-from arbitrage_cli.analysis.deal import reference_time
 from arbitrage_cli.clock import Clock
-from arbitrage_cli.dealquery import price_type
 from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.keepa.constants import MAX_LISTED_DEALS, TOKENS_PER_DEAL_PAGE
-from arbitrage_cli.pipeline.chunk import listed_deals, page_is_full
+from arbitrage_cli.pipeline import listing as pages
 from arbitrage_cli.store import listing, state
 from arbitrage_cli.store.listing import SHRINK, SHRINK_TRUSTED_AFTER_S
 from arbitrage_cli.store.db import immediate
 from arbitrage_cli.store.visibility import visible
-from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch, keepa_minutes_to_iso, \
-    parse_iso
+from arbitrage_cli.timefmt import iso_utc, keepa_minutes_to_iso, parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +64,12 @@ def walk(db: sqlite_utils.Database, client: KeepaClient, query: dict, *, full: b
     """Page the listing newest change first and record every page's evidence as it comes. An
     incremental walk trusts the order only as far as each page proves it: if a page breaks it,
     it lists every page instead."""
-    pt = price_type(query)
     w = Walk(full=full or watermark is None, started=clock.now())
     trusted, last, total = not w.full, None, 0
     for page in range(max_pages):
-        body = client.deal({**query, "sortType": 1, "page": page})
-        deals, count = listed_deals(body)
-        keepa_now = reference_time(body) or keepa_minutes_from_epoch(clock.now())
-        with immediate(db):
-            listing.record(db, deals, pt, clock.now(), keepa_now)
-        w.pages, w.listed, total = w.pages + 1, w.listed + len(deals), total + count
-        for d in deals:
+        p = pages.read_page(db, client, query, page, clock, sortType=1)
+        w.pages, w.listed, total = w.pages + 1, w.listed + len(p.deals), total + p.count
+        for d in p.deals:
             c = d["creationDate"]
             if c is None:
                 continue
@@ -92,7 +84,7 @@ def walk(db: sqlite_utils.Database, client: KeepaClient, query: dict, *, full: b
             log.warning("sync: Keepa lists at most %d deals of a query and this one has more; "
                         "narrow keepa_query.json to see the rest", MAX_LISTED_DEALS)
             break
-        if not page_is_full(count):
+        if not p.full:
             w.to_end = True
             break
         if trusted and last is not None and last <= watermark - overlap_min:

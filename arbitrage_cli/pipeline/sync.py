@@ -21,12 +21,9 @@ from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.pipeline import funnel, reconcile
 from arbitrage_cli.pipeline.backfill import query_hash
-from arbitrage_cli.pipeline.recalc import recalc_rows
 from arbitrage_cli.pipeline.runner import Deadline, check_domain, run_locked
-from arbitrage_cli.store import deals as deal_store
 from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store import state
-from arbitrage_cli.store.db import immediate
 from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch
 
 log = logging.getLogger(__name__)
@@ -105,12 +102,8 @@ def _sync(db, client, query, options, clock, lock, run) -> tuple[str, str | None
         counters[f"due_{d.kind}"] = counters.get(f"due_{d.kind}", 0) + 1
     free = [d for d in todo if d.stage == Stage.LISTING]
     if free:  # stage 0: the deal page's price says no; record it, no tokens
-        with immediate(db):
-            deal_store.screen_known(db, [(d.asin, d.verdict.code, d.verdict.judged_cents,
-                                          d.listed_keepa) for d in free], clock.now(),
-                                    Stage.LISTING)
-            marks = ", ".join("?" * len(free))
-            recalc_rows(db, where=f"asin in ({marks})", positional=[d.asin for d in free])
+        funnel.record_listing_verdicts(db, [(d.asin, d.verdict.code, d.verdict.judged_cents,
+                                             d.listed_keepa) for d in free], clock)
         run.stats.skip_reasons.update(d.verdict.code for d in free)
         counters["screened_free"] = len(free)
     message = None if w.complete else (
