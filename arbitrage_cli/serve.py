@@ -32,7 +32,7 @@ from arbitrage_cli.store import counts as deal_counts
 from arbitrage_cli.store.queries import SORTS, DealFilters, QueryError, count, get_deal, page, \
     unfiltered
 from arbitrage_cli.store.status import gather
-from arbitrage_cli.store import marks as mark_store
+from arbitrage_cli.decisions import marks_listing
 from arbitrage_cli.store import notifications as sent
 
 log = logging.getLogger(__name__)
@@ -384,7 +384,7 @@ def create_app(db_path: str, token: str | None = None, chart_processes: bool = T
     def marks(request: Request) -> Response:
         if request.query_params:
             raise BadRequest("/api/marks takes no parameters")
-        return JSONResponse({"ok": True, "marks": mark_store.listing(db())})
+        return JSONResponse({"ok": True, "marks": marks_listing(db())})
 
     def notifications(request: Request) -> Response:
         """What notify sent or failed to send, newest first; `before` (an id) pages back."""

@@ -69,10 +69,11 @@ def marks_(
         arbitrage marks --format csv > decisions.csv
     """
     from arbitrage_cli import output
+    from arbitrage_cli.decisions import marks_listing
     from arbitrage_cli.store import marks, open_db
 
     output.check_format(fmt)
-    rows = marks.listing(open_db(ctx.obj.db_path, must_exist=True))
+    rows = marks_listing(open_db(ctx.obj.db_path, must_exist=True))
     output.write(rows, fmt, marks.LISTING_COLUMNS, MARK_TABLE, title="Your decisions")
 
 

@@ -167,7 +167,7 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
     good = {a: p for a, p in products.items() if a not in result.failed}
     with immediate(db):
         if missing:
-            deal_store.save_sellers(db, missing, fetched, clock.now())
+            deal_store.save_sellers(db, seller_rows(missing, fetched), clock.now())
             # every deal these sellers won gets the fresh rating (an earlier paused chunk's
             # deals were saved unrated)
             deal_store.rate_deals(db, {sid: seller_columns(fetched.get(sid)) for sid in missing})
@@ -185,6 +185,21 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
             on_commit(db)
     result.paused = paused
     return result
+
+
+def seller_rows(asked, found: dict[str, dict]) -> list[tuple]:
+    """What the seller cache keeps of a /seller answer: (id, name, rating %, rating count,
+    found) for every id asked, those it did not return as not found."""
+    rows = []
+    for sid in asked:
+        obj = found.get(sid)
+        if isinstance(obj, dict):
+            pct, count = seller_rating(obj)
+            name = obj.get("sellerName") if isinstance(obj.get("sellerName"), str) else None
+            rows.append((sid, name, float(pct) if pct is not None else None, count, 1))
+        else:
+            rows.append((sid, None, None, None, 0))
+    return rows
 
 
 def seller_columns(seller: dict | None) -> dict:

@@ -136,21 +136,11 @@ def cached_sellers(db: sqlite_utils.Database, ids: Iterable[str], fresh_after: s
     return {r["seller_id"]: r for r in rows}
 
 
-def save_sellers(db: sqlite_utils.Database, asked: Iterable[str], found: dict[str, dict],
+def save_sellers(db: sqlite_utils.Database,
+                 rows: Iterable[tuple[str, str | None, float | None, int | None, int]],
                  now: float) -> None:
-    """Cache what /seller returned; ids it did not return are cached as not found, so a
-    missing seller is not asked for again within the TTL."""
-    from arbitrage_cli.analysis.sellers import seller_rating
-
-    rows = []
-    for sid in asked:
-        obj = found.get(sid)
-        if isinstance(obj, dict):
-            pct, count = seller_rating(obj)
-            name = obj.get("sellerName") if isinstance(obj.get("sellerName"), str) else None
-            rows.append((sid, name, float(pct) if pct is not None else None, count, 1))
-        else:
-            rows.append((sid, None, None, None, 0))
+    """Cache sellers as (id, name, rating %, rating count, found): one not found is cached
+    too, so a missing seller is not asked for again within the TTL."""
     db.conn.executemany(
         "insert into sellers (seller_id, seller_name, rating_pct, rating_count, found, "
         "fetched_at) values (?, ?, ?, ?, ?, ?) on conflict(seller_id) do update set "

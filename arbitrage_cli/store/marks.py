@@ -63,23 +63,10 @@ LISTING_COLUMNS = (*COLUMNS, "title", "list_at_now_cents", "buy_price_now_cents"
 
 
 def listing(db: sqlite_utils.Database) -> list[dict]:
-    """Every mark, newest first, with the deal's title and its numbers now. A bought copy
-    with the price paid (`mark --price`) has its profits then and now at that price
-    (`profit_paid_cents`, `profit_now_paid_cents`)."""
-    from arbitrage_cli.analysis.business import profit_at_paid
-    from arbitrage_cli.store import settings as settings_store
-
-    s = settings_store.load(db)
-    rows = list(db.query(
+    """Every mark, newest first, with the deal's title and its numbers now (the profits at
+    the price paid are decisions.py's `marks_listing`)."""
+    return list(db.query(
         f"select {', '.join('m.' + c for c in COLUMNS)}, d.title, "
         "d.list_at_cents as list_at_now_cents, d.price_now_cents as buy_price_now_cents, "
         "d.profit_cents as profit_now_cents "
         "from marks m left join deals d on d.asin = m.asin order by m.decided_at desc, m.asin"))
-    for r in rows:
-        paid = r["price_cents"] if r["decision"] == "bought" else None
-        r["profit_paid_cents"] = profit_at_paid(r["profit_cents"], r["price_now_cents"], paid,
-                                                s) if paid is not None else None
-        r["profit_now_paid_cents"] = profit_at_paid(
-            r["profit_now_cents"], r["buy_price_now_cents"], paid, s) if paid is not None \
-            else None
-    return rows
