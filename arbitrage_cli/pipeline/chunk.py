@@ -20,10 +20,9 @@ from arbitrage_cli.analysis.sellers import seller_rating, wilson_lower_bound
 from arbitrage_cli.keepa.constants import MAX_SELLERS_PER_CALL, OFFERS_MIN
 from arbitrage_cli import signals
 from arbitrage_cli.keepa.errors import BudgetPaused
-from arbitrage_cli.pipeline.recalc import recalc_rows
+from arbitrage_cli.pipeline.save import save_judged
 from arbitrage_cli.store import deals as deal_store
 from arbitrage_cli.store import state
-from arbitrage_cli.store.db import immediate
 from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch
 
 log = logging.getLogger(__name__)
@@ -165,7 +164,8 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
         else:
             result.skipped[row["skip_reason"]] += 1
     good = {a: p for a, p in products.items() if a not in result.failed}
-    with immediate(db):
+
+    def sellers(db: sqlite_utils.Database) -> None:
         if missing:
             deal_store.save_sellers(db, seller_rows(missing, fetched), clock.now())
             # every deal these sellers won gets the fresh rating (an earlier paused chunk's
@@ -173,16 +173,9 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
             deal_store.rate_deals(db, {sid: seller_columns(fetched.get(sid)) for sid in missing})
         if owed:
             state.set_(db, "sellers_owed", ",".join(s for s in owed if s not in missing), clock)
-        deal_store.upsert_rows(db, rows, clock.now())
-        deal_store.save_payloads(db, good, now_keepa, clock.now())
-        deal_store.save_payloads(db, {a: p for a, p in products.items() if a not in good},
-                                 now_keepa, clock.now(), replace=False)
-        marks = ", ".join("?" * len(asins))
-        # settings read inside the transaction: a concurrent `settings set` is either
-        # before (we use it) or after (its recalc covers these rows)
-        recalc_rows(db, where=f"asin in ({marks})", positional=list(asins))
-        if on_commit:
-            on_commit(db)
+
+    save_judged(db, rows, good, now_keepa, clock, recalc=asins, first=sellers, then=on_commit,
+                evidence={a: p for a, p in products.items() if a not in good})
     result.paused = paused
     return result
 

@@ -29,6 +29,7 @@ from arbitrage_cli.pipeline.chunk import (ANALYSIS_ERROR, DUPLICATE, HISTORY_DAY
                                           INCOMPLETE, NOT_RETURNED, STATS_DAYS, ChunkResult,
                                           process_chunk, returned_products, skipped_row)
 from arbitrage_cli.pipeline.recalc import recalc_rows
+from arbitrage_cli.pipeline.save import save_judged
 from arbitrage_cli.pipeline.runner import Deadline
 from arbitrage_cli.store import deals as deal_store
 from arbitrage_cli.store import settings as settings_store
@@ -105,12 +106,7 @@ def screen_histories(db: sqlite_utils.Database, client: KeepaClient, asins: list
     for row in rows:
         if row["skip_reason"] in deal_store.FETCH_FAILURES:
             result.failed.append(row["asin"])
-    with immediate(db):
-        deal_store.upsert_rows(db, rows, clock.now())
-        deal_store.save_payloads(db, payloads, now_keepa, clock.now())
-        if rows:
-            marks = ", ".join("?" * len(rows))
-            recalc_rows(db, where=f"asin in ({marks})", positional=[r["asin"] for r in rows])
+    save_judged(db, rows, payloads, now_keepa, clock)
     return passes
 
 

@@ -3,8 +3,10 @@ pipeline. backfill pages the query in its own order and resumes by page; sync wa
 change first (reconcile.walk). Each page is recorded as evidence (the `listing` table: sync's
 change detection and the janitor read it) in the transaction that reads it.
 
-    listing -> reconcile.plan / backfill (which stage judges what) -> funnel (stage 0
-    records, stage 1 fetches histories, stage 2 the seed step in chunk.py) -> store
+    listing.py (what Keepa lists) -> reconcile.plan or backfill (which stage judges what)
+    -> funnel.py (stage 0 records the deal page's verdicts; stage 1 fetches and judges
+    histories; stage 2, chunk.py, the seed step: live offers, one seller call) -> save.py
+    (rows, products and derived metrics in one transaction)
 """
 
 from __future__ import annotations
