@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from arbitrage_cli.analysis.deal import analyse, reference_time
+from arbitrage_cli.analysis.deal import analyse
 from arbitrage_cli.analysis.offers import OfferChoice, select_offer
 from arbitrage_cli.clock import Clock
 from arbitrage_cli.keepa.client import SELLER_RE, KeepaClient
@@ -20,10 +20,11 @@ from arbitrage_cli.analysis.sellers import seller_rating, wilson_lower_bound
 from arbitrage_cli.keepa.constants import MAX_SELLERS_PER_CALL, OFFERS_MIN
 from arbitrage_cli import signals
 from arbitrage_cli.keepa.errors import BudgetPaused
+from arbitrage_cli.pipeline import fetch
 from arbitrage_cli.pipeline.save import save_judged
 from arbitrage_cli.store import deals as deal_store
 from arbitrage_cli.store import state
-from arbitrage_cli.timefmt import iso_utc, keepa_minutes_from_epoch
+from arbitrage_cli.timefmt import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -49,32 +50,6 @@ class ChunkResult:
     paused: Exception | None = None
 
 
-def returned_products(resp: dict, asins: list[str]) -> tuple[dict[str, dict], set[str], int]:
-    """(ASIN -> product, ASINs held twice with different contents, how many were held twice)
-    of a /product answer. A second copy that differs makes both untrustworthy (a hostile or
-    broken answer once saved a 1-cent buy price that way): neither is kept, the ASIN waits
-    for its retry; an exact repeat is harmless."""
-    products: dict[str, dict] = {}
-    conflicted: set[str] = set()
-    duplicates = 0
-    for p in resp.get("products") if isinstance(resp.get("products"), list) else []:
-        if not (isinstance(p, dict) and p.get("asin") in asins):
-            continue
-        asin = p["asin"]
-        if asin in products:
-            duplicates += 1
-            if p != products[asin]:
-                conflicted.add(asin)
-            continue
-        products[asin] = p
-    for asin in conflicted:
-        del products[asin]
-    if duplicates:
-        log.warning("a /product answer held %d ASIN(s) twice; %d differently (kept neither)",
-                    duplicates, len(conflicted))
-    return products, conflicted, duplicates
-
-
 def skipped_row(asin: str, reason: str) -> dict:
     row = analyse({}).row
     row.update(asin=asin, status="skipped", skip_reason=reason)
@@ -87,10 +62,10 @@ def process_chunk(db: sqlite_utils.Database, client: KeepaClient, asins: list[st
                   live: bool = False) -> ChunkResult:
     """`live`: the caller knows these products changed since our last look, so Keepa must
     collect the offers now (update=0) instead of serving its cache of the last hour."""
-    resp = client.product(asins, offers=OFFERS_MIN, stats=STATS_DAYS, days=HISTORY_DAYS,
-                          update=0 if live else None)
-    now_keepa = reference_time(resp) or keepa_minutes_from_epoch(clock.now())
-    products, conflicted, duplicates = returned_products(resp, asins)
+    got = fetch.products(client, asins, clock, offers=OFFERS_MIN, stats=STATS_DAYS,
+                         days=HISTORY_DAYS, update=0 if live else None)
+    products, conflicted, duplicates, now_keepa = (got.products, got.conflicted,
+                                                   got.duplicates, got.keepa_minute)
     choices: dict[str, OfferChoice] = {}
     incomplete: set[str] = set()
     for asin, p in list(products.items()):

@@ -20,21 +20,21 @@ import sqlite_utils
 
 from arbitrage_cli.analysis import screen
 from arbitrage_cli.analysis.screen import Stage
-from arbitrage_cli.analysis.deal import INVALID_PRODUCT, analyse, reference_time
+from arbitrage_cli.analysis.deal import INVALID_PRODUCT, analyse
 from arbitrage_cli.clock import Clock
 from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli import signals
 from arbitrage_cli.keepa.errors import BudgetPaused
 from arbitrage_cli.pipeline.chunk import (ANALYSIS_ERROR, DUPLICATE, HISTORY_DAYS,
                                           INCOMPLETE, NOT_RETURNED, STATS_DAYS, ChunkResult,
-                                          process_chunk, returned_products, skipped_row)
+                                          process_chunk, skipped_row)
 from arbitrage_cli.pipeline.recalc import recalc_rows
+from arbitrage_cli.pipeline import fetch
 from arbitrage_cli.pipeline.save import save_judged
 from arbitrage_cli.pipeline.runner import Deadline
 from arbitrage_cli.store import deals as deal_store
 from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store.db import immediate
-from arbitrage_cli.timefmt import keepa_minutes_from_epoch
 
 log = logging.getLogger(__name__)
 # 20 histories a call: 20 tokens, so the budget's worst case stays small and rows keep
@@ -68,9 +68,9 @@ def screen_histories(db: sqlite_utils.Database, client: KeepaClient, asins: list
     product), or queued for a retry (not returned, broken)."""
     # update=1 (Keepa's default, no extra token): a history older than an hour is refreshed
     # first, so the price judged at is at most an hour older than the live offers
-    resp = client.product(asins, stats=STATS_DAYS, days=HISTORY_DAYS, update=1)
-    now_keepa = reference_time(resp) or keepa_minutes_from_epoch(clock.now())
-    returned, conflicted, duplicates = returned_products(resp, asins)
+    got = fetch.products(client, asins, clock, stats=STATS_DAYS, days=HISTORY_DAYS, update=1)
+    returned, conflicted, duplicates, now_keepa = (got.products, got.conflicted,
+                                                   got.duplicates, got.keepa_minute)
     result.duplicates += duplicates
     settings = settings_store.load(db)
     rows, payloads, passes = [], {}, []

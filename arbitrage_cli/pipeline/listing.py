@@ -4,9 +4,10 @@ change first (reconcile.walk). Each page is recorded as evidence (the `listing` 
 change detection and the janitor read it) in the transaction that reads it.
 
     listing.py (what Keepa lists) -> reconcile.plan or backfill (which stage judges what)
-    -> funnel.py (stage 0 records the deal page's verdicts; stage 1 fetches and judges
-    histories; stage 2, chunk.py, the seed step: live offers, one seller call) -> save.py
-    (rows, products and derived metrics in one transaction)
+    -> funnel.py (stage 0 records the deal page's verdicts; stage 1 judges histories;
+    stage 2, chunk.py, the seed step: live offers, one seller call), both fetching their
+    products through fetch.py -> save.py (rows, products and derived metrics in one
+    transaction)
 """
 
 from __future__ import annotations
