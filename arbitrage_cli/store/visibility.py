@@ -3,9 +3,9 @@
 TERMS is the rule, written once: the SQL every reader's query and the `visible_deals` view
 use (VISIBLE_WHERE; VISIBLE_BASE, its terms on stored inputs only, restricts the partial
 indexes recalc never has to touch) and the Python predicate (`visible`) come from it, and a
-property test holds the predicate equal to the view on random rows. The words (issue 25):
-the `visibility` column of `deals` (migration 016, SQL) and `explain`/serve-json
-(`hidden_because`) say the same thing, each reason once ("screened from its history: not
+property test holds the predicate equal to the view on random rows. Each term carries its
+words too (issue 25): the `visibility` column of `deals` (migration 016, SQL) and
+`explain`/serve-json (`hidden_because`, from TERMS) say the same thing, each reason once ("screened from its history: not
 profitable", not "not_profitable; not profitable"); a test holds them equal on every row.
 """
 
@@ -20,24 +20,8 @@ class Term:
     sql: str
     holds: Callable[[dict], bool]
     stored: bool  # on a stored input (recalc never rewrites it)
+    why: Callable[[dict], str]  # the words when it does not hold
 
-
-TERMS = (
-    Term("status = 'deal'", lambda r: r.get("status") == "deal", True),
-    Term("hidden = 0", lambda r: r.get("hidden") == 0, True),
-    Term("expired_at is null", lambda r: r.get("expired_at") is None, True),
-    Term("coalesce(price_suspicious, 0) = 0", lambda r: not r.get("price_suspicious"), True),
-    Term("list_at_cents > 0", lambda r: (r.get("list_at_cents") or 0) > 0, True),
-    Term("avg_1yr_cents > 0", lambda r: (r.get("avg_1yr_cents") or 0) > 0, True),
-    Term("profit_cents > 0", lambda r: (r.get("profit_cents") or 0) > 0, False),
-)
-VISIBLE_BASE = "\n  and ".join(t.sql for t in TERMS if t.stored)
-VISIBLE_WHERE = "\n  and ".join(t.sql for t in TERMS)
-
-
-def visible(row: dict) -> bool:
-    """The rule on one deals row (as stored: `hidden` 0 or 1)."""
-    return all(t.holds(row) for t in TERMS)
 
 # deals.skip_reason -> words (the SQL of migration 016 spells the same table out)
 REASON_WORDS = {
@@ -68,27 +52,47 @@ def words(reason: str | None) -> str:
     return REASON_WORDS.get(reason, reason.replace("_", " "))
 
 
+def _not_a_deal(r: dict) -> str:
+    said = words(r.get("skip_reason"))
+    return f"screened from its history: {said}" if r.get("status") == "screened" else said
+
+
+TERMS = (
+    Term("status = 'deal'", lambda r: r.get("status") == "deal", True, _not_a_deal),
+    Term("hidden = 0", lambda r: r.get("hidden") == 0, True, lambda r: "hidden by you"),
+    Term("expired_at is null", lambda r: r.get("expired_at") is None, True,
+         lambda r: "no longer listed by Keepa"),
+    Term("coalesce(price_suspicious, 0) = 0", lambda r: not r.get("price_suspicious"), True,
+         lambda r: "List at over 3x the used price, needs review"),
+    Term("list_at_cents > 0", lambda r: (r.get("list_at_cents") or 0) > 0, True,
+         lambda r: NO_USED_SALE),
+    Term("avg_1yr_cents > 0", lambda r: (r.get("avg_1yr_cents") or 0) > 0, True,
+         lambda r: NO_USED_SALE),
+    Term("profit_cents > 0", lambda r: (r.get("profit_cents") or 0) > 0, False,
+         lambda r: NOT_PROFITABLE),
+)
+VISIBLE_BASE = "\n  and ".join(t.sql for t in TERMS if t.stored)
+VISIBLE_WHERE = "\n  and ".join(t.sql for t in TERMS)
+# a term's words that repeat what the skip reason already said
+SAID_BY = {NO_USED_SALE: (NO_USED_SALE, NO_PRICE), NOT_PROFITABLE: (NOT_PROFITABLE,)}
+
+
+def visible(row: dict) -> bool:
+    """The rule on one deals row (as stored: `hidden` 0 or 1)."""
+    return all(t.holds(row) for t in TERMS)
+
 def hidden_because(row: dict) -> list[str]:
-    """The reasons `row` (a deals row; profit as it stands) is hidden; empty: visible."""
-    why = []
-    reason = row.get("skip_reason")
-    if row.get("status") != "deal":
-        said = words(reason)
-        why.append(f"screened from its history: {said}" if row.get("status") == "screened"
-                   else said)
-    else:
-        said = None
-    if row.get("hidden"):
-        why.append("hidden by you")
-    if row.get("expired_at") is not None:
-        why.append("no longer listed by Keepa")
-    if row.get("price_suspicious"):
-        why.append("List at over 3x the used price, needs review")
-    if (not (row.get("list_at_cents") or 0) > 0 or not (row.get("avg_1yr_cents") or 0) > 0) \
-            and said not in (NO_USED_SALE, NO_PRICE):
-        why.append(NO_USED_SALE)
-    if not (row.get("profit_cents") or 0) > 0 and said != NOT_PROFITABLE:
-        why.append(NOT_PROFITABLE)
+    """The reasons `row` (a deals row; profit as it stands) is hidden, in TERMS' order, each
+    once: a term whose words the skip reason already said is not repeated. Empty: visible."""
+    skip = None if row.get("status") == "deal" else words(row.get("skip_reason"))
+    why: list[str] = []
+    for t in TERMS:
+        if t.holds(row):
+            continue
+        said = t.why(row)
+        if said in why or (t is not TERMS[0] and skip in SAID_BY.get(said, ())):
+            continue
+        why.append(said)
     return why
 
 
