@@ -104,3 +104,18 @@ def test_explain_says_in_words_why_a_real_answer_has_no_buy_price(tmp_path, caps
     words = " ".join(capsys.readouterr().out.split())
     assert "no buy price: Keepa did not collect the live offers (offersSuccessful false) " \
         "(offers_unknown)" in words
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_explain_of_a_real_file_gives_only_reasons_the_file_holds(name, tmp_path, capsys):
+    """A product read from a file was hidden by nobody and never expired: those reasons
+    come only from a stored row (the file has no `hidden` or `expired_at`)."""
+    from arbitrage_cli.cli import main
+
+    product, _ = load(name)
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", str(tmp_path / "none.db"), "explain", product["asin"], "--product-file",
+              str(REAL / f"{name}.json.gz"), "--json"])
+    assert exc.value.code == 0
+    why = json.loads(capsys.readouterr().out)["hidden_because"]
+    assert "hidden by you" not in why and "no longer listed by Keepa" not in why

@@ -59,7 +59,8 @@ def _not_a_deal(r: dict) -> str:
 
 TERMS = (
     Term("status = 'deal'", lambda r: r.get("status") == "deal", True, _not_a_deal),
-    Term("hidden = 0", lambda r: r.get("hidden") == 0, True, lambda r: "hidden by you"),
+    # a row analysed from a file has no `hidden` yet: nobody hid it (stored rows hold 0 or 1)
+    Term("hidden = 0", lambda r: not r.get("hidden"), True, lambda r: "hidden by you"),
     Term("expired_at is null", lambda r: r.get("expired_at") is None, True,
          lambda r: "no longer listed by Keepa"),
     Term("coalesce(price_suspicious, 0) = 0", lambda r: not r.get("price_suspicious"), True,
