@@ -15,7 +15,8 @@ from arbitrage_cli.keepa.client import KeepaClient
 from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
 from arbitrage_cli.pipeline.janitor import janitor
 from arbitrage_cli.pipeline.sync import SyncOptions, sync
-from arbitrage_cli.simulator import Catalog, KeepaSimulator, views
+from arbitrage_cli.simulator import Catalog, KeepaSimulator
+from arbitrage_cli.simulator import listing as sim_listing
 from arbitrage_cli.store import open_db
 from bench.tokens import EPOCH, QUERY
 
@@ -30,7 +31,7 @@ def new_world(rate: int, products: int, seed: int, **sim_kw):
     clock = FakeClock(EPOCH)
     catalog = Catalog(seed=seed, products=products, now=EPOCH)
     warm = time.perf_counter()
-    views.warm(catalog)  # generated up front: the first listing must not time out
+    sim_listing.build_all(catalog)  # generated up front: the first listing must not time out
     sim = KeepaSimulator(catalog, clock=clock, refill_rate=rate, tokens=0, **sim_kw)
     db = open_db(str(Path(tempfile.mkdtemp()) / "deals.db"))
     return clock, catalog, sim, db, time.perf_counter() - warm

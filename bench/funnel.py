@@ -30,7 +30,8 @@ from arbitrage_cli.clock import FakeClock
 from arbitrage_cli.product_files import saved_products
 from arbitrage_cli.explain import visibility
 from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
-from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator, views
+from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
+from arbitrage_cli.simulator import listing as sim_listing
 from arbitrage_cli.store import open_db
 from bench.machine import describe
 from bench.tokens import EPOCH, QUERY, client_for
@@ -63,10 +64,10 @@ def backfilled(catalog: Catalog, lag: int, screening: bool) -> dict:
 
 def compare(products: int, lag: int, seed: int = 11) -> dict:
     catalog = Catalog(seed=seed, products=products, now=EPOCH)
-    views.warm(catalog)
+    sim_listing.build_all(catalog)
     full = backfilled(catalog, lag, screening=False)
     catalog = Catalog(seed=seed, products=products, now=EPOCH)  # the same, untouched
-    views.warm(catalog)
+    sim_listing.build_all(catalog)
     funnel = backfilled(catalog, lag, screening=True)
     per_k = {name: len(r["visible"]) * 1000 / r["tokens"] for name, r in
              (("full", full), ("funnel", funnel))}

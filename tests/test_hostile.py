@@ -21,7 +21,8 @@ from arbitrage_cli.pipeline.backfill import BackfillOptions, backfill
 from arbitrage_cli.pipeline.chunk import process_chunk
 from arbitrage_cli.pipeline.listing import listed_deals
 from arbitrage_cli.keepa.errors import KeepaError
-from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator, views
+from arbitrage_cli.simulator import Catalog, KeepaSimulator, start_simulator
+from arbitrage_cli.simulator import listing as sim_listing
 from arbitrage_cli.simulator.faults import KINDS, FaultPlan
 from arbitrage_cli.store import open_db
 from tests.conftest import SENTINEL_KEY, SIM_EPOCH
@@ -274,7 +275,7 @@ def test_record_config_cases():
 def test_long_run_under_faults_of_every_kind(tmp_path, products, rate, screening):
     clock = FakeClock(SIM_EPOCH)
     cat = Catalog(seed=11, products=products, now=SIM_EPOCH)
-    views.warm(cat)  # generated up front: the first listing answers in time
+    sim_listing.build_all(cat)  # generated up front: the first listing answers in time
     plan = FaultPlan.parse(f"all={rate},timeout_s=0.6,slow_s=0.05", seed=products)
     # the seed step (live offers for every product) makes the most requests, so the most
     # faults land: 45 requests for 60 products, where the funnel makes 9; the long runs

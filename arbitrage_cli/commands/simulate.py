@@ -66,12 +66,13 @@ def simulate_keepa(
 
 
 def build_catalog(catalog) -> None:
-    """The whole catalog before the ready line: a first listing built on the first request
-    of a large catalog outlasts a client's timeout. Progress on stderr."""
+    """Every product's listing before the ready line, on every CPU: a first listing built
+    on the first request of a large catalog outlasts a client's timeout. Progress on
+    stderr."""
     import sys
     import time
 
-    from arbitrage_cli.simulator import views
+    from arbitrage_cli.simulator import listing
 
     start = time.monotonic()
 
@@ -81,4 +82,4 @@ def build_catalog(catalog) -> None:
                          f"{time.monotonic() - start:.0f} s{end}")
         sys.stderr.flush()
 
-    views.warm(catalog, progress)
+    listing.build_all(catalog, progress)

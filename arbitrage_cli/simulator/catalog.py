@@ -11,10 +11,13 @@ change and a delta sync has work. Generation is lazy and cached per product.
 
 from __future__ import annotations
 
+import bisect
+import collections
 import dataclasses
 from array import array
 import hashlib
 import heapq
+import itertools
 import math
 import random
 import threading
@@ -26,6 +29,9 @@ from arbitrage_cli.timefmt import keepa_minutes_from_epoch
 
 DAY = 1440
 BOOKS_ROOT = 283155
+USED_DRAW, USED_CUM = (2, 3, 4, 5), (1, 4, 8, 9.5)  # used conditions and their odds 1:3:4:1.5
+CONDITION_FACTOR = {1: 1.5, 2: 1.15, 3: 1.0, 4: 0.9, 5: 0.75}  # price against a Good copy
+KEPT_PRODUCTS = 256  # whole products kept (~250 KB each with their series)
 CATEGORIES = [  # (leaf id, name)
     (4, "Children's Books"), (5, "Computers & Technology"), (6, "Cookbooks, Food & Wine"),
     (48, "Crafts, Hobbies & Home"), (9, "History"), (10, "Health, Fitness & Dieting"),
@@ -159,18 +165,26 @@ class Catalog:
         date."""
         import time as _time
 
+        now = _time.time() if now is None else now
         self.seed = seed
         self.size = products
-        self.created = keepa_minutes_from_epoch(_time.time() if now is None else now)
+        self.created = keepa_minutes_from_epoch(now)
         self.season_shift = 0 if season_now is None else \
             keepa_minutes_from_epoch(season_now) - self.created
         self.history_days = history_days
         self.future_days = future_days
         self.horizon = self.created + future_days * DAY
+        # what makes this catalog: a worker process builds the same one (simulator/listing.py)
+        self.args = {"seed": seed, "products": products, "now": now, "history_days": history_days,
+                     "future_days": future_days, "sellers": sellers, "season_now": season_now}
         self._lock = threading.RLock()
-        self._products: dict[int, SimProduct] = {}
+        # whole products: the most recently used (LRU) and every one changed by a test
+        self._products: collections.OrderedDict[int, SimProduct] = collections.OrderedDict()
+        self._changed: dict[int, SimProduct] = {}
+        self.listings: dict[int, object] = {}  # index -> its Listing (simulator/listing.py)
         self.sellers = self._make_sellers(sellers or max(12, products // 6))
-        self._seller_weights = [s.weight for s in self.sellers]
+        # cumulative once: random.choices would add up thousands of weights on every draw
+        self._seller_cum = list(itertools.accumulate(s.weight for s in self.sellers))
         self.asins = [isbn10(self._rng("asin", i).randrange(10**9)) for i in range(products)]
         self._asin_index = {a: i for i, a in enumerate(self.asins)}
         self.seller_by_id = {s.seller_id: s for s in self.sellers}
@@ -210,9 +224,20 @@ class Catalog:
         if i is None:
             return None
         with self._lock:
-            if i not in self._products:
-                self._products[i] = self._generate(i)
-            return self._products[i]
+            if i in self._changed:
+                return self._changed[i]
+            p = self._products.get(i)
+            if p is None:
+                p = self._products[i] = self.generate(i)
+                if len(self._products) > KEPT_PRODUCTS:
+                    self._products.popitem(last=False)
+            else:
+                self._products.move_to_end(i)
+            return p
+
+    def changed(self, i: int) -> bool:
+        """Whether a test changed product `i` (then only the whole product has it right)."""
+        return i in self._changed
 
     def all_products(self) -> list[SimProduct]:
         return [self.product(a) for a in self.asins]
@@ -222,6 +247,8 @@ class Catalog:
         """Every live used offer of `asin` changes price at Keepa minute `at`."""
         p = self.product(asin)
         with self._lock:
+            self._changed[p.index] = p  # kept whole from now on; its listing is stale
+            self.listings.pop(p.index, None)
             for o in p.offers:
                 if o.live_at(at) and o.condition != 1:
                     price, ship = o.price_at(at)
@@ -230,7 +257,8 @@ class Catalog:
             p.change_times = array("q", sorted(set(p.change_times) | {at}))
 
     # -- generation ------------------------------------------------------------------------
-    def _generate(self, i: int) -> SimProduct:
+    def generate(self, i: int) -> SimProduct:
+        """Product `i`, generated anew (the same every time for a catalog)."""
         rng = self._rng("product", i)
         start = self.created - rng.randint(min(200, self.history_days), self.history_days) * DAY
         base = int(min(30_000, max(500, math.exp(rng.gauss(math.log(3500), 0.75)))))
@@ -252,6 +280,8 @@ class Catalog:
             month = (((t + shift) / DAY) % 365.25) / 30.44  # months since Jan 1 (approx.)
             return base * (1 + amp * math.cos(2 * math.pi * (month - (peak - 1)) / 12))
 
+        draw, sellers, seller_cum = rng.random, self.sellers, self._seller_cum
+        seller_total = seller_cum[-1] + 0.0
         offers: list[SimOffer] = []
         live_offers: list[SimOffer] = []
         planned_end: list[tuple[int, int, SimOffer]] = []  # (minute, offer id, offer)
@@ -259,7 +289,7 @@ class Catalog:
         live_count = {"used": 0, "repricer": 0}  # kept as offers come and go (speed)
 
         def counted(o: SimOffer, sign: int) -> None:
-            if not o.is_amazon and (o.condition != 1 or new_only):
+            if o.seller_id != AMAZON_SELLER_ID and (o.condition != 1 or new_only):
                 live_count["used"] += sign
             if o.repricer:
                 live_count["repricer"] += sign
@@ -271,10 +301,14 @@ class Catalog:
 
         def new_offer(t: int, new_condition: bool = False, seller: SimSeller | None = None
                       ) -> SimOffer:
-            seller = seller or rng.choices(self.sellers, self._seller_weights)[0]
-            cond = 1 if new_condition or new_only else rng.choices([2, 3, 4, 5], [1, 3, 4, 1.5])[0]
-            fba = rng.random() < seller.fba_share
-            factor = {1: 1.5, 2: 1.15, 3: 1.0, 4: 0.9, 5: 0.75}[cond]
+            # random.choices by cumulative weights, written out (the same draw): thousands
+            # of offers a product
+            seller = seller or sellers[bisect.bisect(seller_cum, draw() * seller_total, 0,
+                                                     len(sellers) - 1)]
+            cond = 1 if new_condition or new_only else \
+                USED_DRAW[bisect.bisect(USED_CUM, draw() * USED_CUM[-1], 0, 3)]
+            fba = draw() < seller.fba_share
+            factor = CONDITION_FACTOR[cond]
             # now and then a seller underprices a copy: the arbitrage opportunity
             spread = rng.uniform(0.25, 0.5) if rng.random() < 0.25 else rng.uniform(0.7, 1.35)
             price = max(100, int(seasonal(t) * factor * spread * (1.12 if fba else 1)))
@@ -343,9 +377,12 @@ class Catalog:
             relist = churn.relist * n_live
             repr_rate = churn.reprice * n_live + 0.1 * live_count["repricer"]
             total = sales_per_day + birth + delist + relist + repr_rate
-            t_event = t + max(1, int(rng.expovariate(total) * DAY))
-            rank.until(min(t_event, self.horizon))
-            relist_due(min(t_event, self.horizon))
+            gap = int(-math.log(1.0 - draw()) / total * DAY)  # random.expovariate(total)
+            t_event = t + (gap if gap > 1 else 1)
+            reached = t_event if t_event < self.horizon else self.horizon
+            rank.until(reached)
+            if relisted and relisted[0][0] <= reached:
+                relist_due(reached)
             t = t_event
             if t > self.horizon:
                 break

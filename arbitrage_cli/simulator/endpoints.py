@@ -13,7 +13,7 @@ from collections.abc import Callable
 from arbitrage_cli.keepa.constants import (CSV, DATE_RANGE_DAYS, DEAL_FIELDS, DEAL_PRICE_TYPES,
                                            DEALS_PER_PAGE, DOMAINS, TOKENS_PER_DEAL_PAGE,
                                            TOKENS_PER_OFFER_PAGE, TOKENS_PER_QUERY)
-from arbitrage_cli.simulator import views
+from arbitrage_cli.simulator import listing, views
 from arbitrage_cli.simulator.catalog import BOOKS_ROOT, DAY, Catalog
 from arbitrage_cli.timefmt import keepa_minutes_from_epoch
 
@@ -276,8 +276,8 @@ def _deal_list(cat: Catalog, sel: dict, pt: int, date_range: int, now: int,
     words = str(sel.get("titleSearch") or "").lower().split()
     out = []
     for asin in cat.asins:
-        p = cat.product(asin)
         seen = view(asin, now) if view else now
+        p, series = listing.deal_view(cat, asin, seen - max(DATE_RANGE_DAYS.values()) * DAY)
         if now - views.last_update(p, seen) > DEAL_MAX_AGE_MIN or p.tracking_since > now:
             continue
         cats = {BOOKS_ROOT, p.category[0]}
@@ -285,7 +285,7 @@ def _deal_list(cat: Catalog, sel: dict, pt: int, date_range: int, now: int,
             continue
         if words and not all(w in p.title.lower() for w in words):
             continue
-        d = views.deal_json(p, seen, pt, date_range)
+        d = views.deal_json(p, series, seen, pt, date_range)
         cur = d["current"][pt]
         if cur <= 0:
             continue
@@ -332,7 +332,7 @@ def query(cat: Catalog, params: dict[str, str], body: bytes | None, now: int
     page = _num(sel, "page", 0)
     if per_page < 50 or page < 0 or page * per_page > 10_000:
         raise BadRequest("perPage must be >= 50 and page x perPage <= 10000")
-    filters = []
+    filters, reach = [], 0  # reach: the longest average asked for, in days
     for name, value in sel.items():
         if name in ("page", "perPage", "sort", "productType"):
             continue
@@ -346,19 +346,19 @@ def query(cat: Catalog, params: dict[str, str], body: bytes | None, now: int
         if not m or m.group(2) not in CSV or not isinstance(value, int):
             raise BadRequest(f"unsupported Product Finder field {name}")
         metric, idx, op = m.group(1), CSV[m.group(2)], m.group(3)
+        reach = max(reach, int(metric[3:]) if metric.startswith("avg") else 0)
         filters.append(lambda p, s, metric=metric, idx=idx, op=op, v=value:
                        _query_match(p, s, metric, idx, op, v, now))
     hits = []
     for asin in cat.asins:
-        p = cat.product(asin)
+        p, s = listing.deal_view(cat, asin, now - reach * DAY)
         if p.tracking_since > now:
             continue
-        s = views.build_series(p)
         if all(f(p, s) for f in filters):
-            hits.append(p)
-    rank = lambda p: views.build_series(p)[3].at(now)  # noqa: E731
-    hits.sort(key=lambda p: (rank(p) if rank(p) > 0 else 1 << 40, p.asin))
-    asins = [p.asin for p in hits[page * per_page:(page + 1) * per_page]]
+            rank = s[3].at(now)
+            hits.append((rank if rank > 0 else 1 << 40, p.asin))
+    hits.sort()
+    asins = [asin for _, asin in hits[page * per_page:(page + 1) * per_page]]
     return {"asinList": asins, "totalResults": len(hits)}, \
         TOKENS_PER_QUERY + math.ceil(len(asins) / 100)
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 DAY = 1440
 MIN_RANK, MAX_RANK = 500, 5_000_000
+TWO_PI = 2.0 * math.pi
 KEEPA_RANK_DROP = 0.05  # Keepa counts a rank drop of more than ~5% as a sale (real files)
 
 
@@ -94,35 +95,63 @@ class Rank:
 
     def until(self, t: int) -> None:
         """Every scheduled report up to `t`."""
-        step, rnd = self.m.step, self.rng.random
-        while self.next <= t:
-            self.report(self.next)
-            self.next += max(60, int(step * (0.6 + 0.8 * rnd())))
+        if self.next <= t:
+            self._reports(t, None)
 
     def report(self, t: int) -> None:
-        m = self.m
-        if t != self.at:
-            self.fast *= math.exp((self.at - t) / m.tau_fast)
-            self.slow *= math.exp((self.at - t) / m.tau_slow)
-            self.at = t
-        pending = self.pending
-        while pending and pending[0][0] <= t:
-            effective, index = heapq.heappop(pending)
-            self.fast += math.exp((effective - t) / m.tau_fast)
-            self.slow += math.exp((effective - t) / m.tau_slow)
-            if effective > self.last_sale:
-                self.last_sale = effective
-            self.shown[index] = t
-        idle = (t - self.last_sale) / DAY
-        value = m.r0 / (self.fast + m.slow_weight * self.slow + m.eps) * math.exp(
-            m.drift * (idle if idle < 60.0 else 60.0) + self.rng.gauss(0.0, m.sigma))
-        cap = self.cap
-        rank = MIN_RANK if value < MIN_RANK else cap if value > cap else int(value)
-        points = self.points
-        if points and points[-1][0] == t:
-            points[-1][1] = rank
-        elif not points or points[-1][1] != rank:
-            points.append([t, rank])
+        """One report at `t`, outside the schedule (a sale's offer change triggers it)."""
+        self._reports(t, t)
+
+    def _reports(self, until: int, single: int | None) -> None:
+        """The reports at the scheduled minutes up to `until`, or one at `single`. One loop
+        with the state in locals: a three-year history has thousands of reports, and this is
+        most of a product's generation time. The Gaussian wiggle is random.gauss written
+        out (the same draws from the same generator, so a catalog stays the same)."""
+        m, rng = self.m, self.rng
+        rnd = rng.random
+        tau_fast, tau_slow, r0, eps = m.tau_fast, m.tau_slow, m.r0, m.eps
+        slow_weight, drift, sigma, step = m.slow_weight, m.drift, m.sigma, m.step
+        fast, slow, at, last_sale = self.fast, self.slow, self.at, self.last_sale
+        pending, points, shown, cap = self.pending, self.points, self.shown, self.cap
+        exp, heappop, sqrt, log, cos, sin = (math.exp, heapq.heappop, math.sqrt, math.log,
+                                             math.cos, math.sin)
+        gauss_next = rng.gauss_next
+        t = self.next if single is None else single
+        last_t, last_rank = (points[-1][0], points[-1][1]) if points else (None, None)
+        while t <= until:
+            if t != at:
+                fast *= exp((at - t) / tau_fast)
+                slow *= exp((at - t) / tau_slow)
+                at = t
+            while pending and pending[0][0] <= t:
+                effective, index = heappop(pending)
+                fast += exp((effective - t) / tau_fast)
+                slow += exp((effective - t) / tau_slow)
+                if effective > last_sale:
+                    last_sale = effective
+                shown[index] = t
+            idle = (t - last_sale) / DAY
+            z, gauss_next = gauss_next, None
+            if z is None:
+                x2pi = rnd() * TWO_PI
+                g2rad = sqrt(-2.0 * log(1.0 - rnd()))
+                z, gauss_next = cos(x2pi) * g2rad, sin(x2pi) * g2rad
+            value = r0 / (fast + slow_weight * slow + eps) * exp(
+                drift * (idle if idle < 60.0 else 60.0) + (0.0 + z * sigma))
+            rank = MIN_RANK if value < MIN_RANK else cap if value > cap else int(value)
+            if last_t == t:
+                points[-1][1] = last_rank = rank
+            elif rank != last_rank:
+                points.append([t, rank])
+                last_t, last_rank = t, rank
+            if single is not None:
+                break
+            gap = int(step * (0.6 + 0.8 * rnd()))
+            t += gap if gap > 60 else 60
+        if single is None:
+            self.next = t
+        rng.gauss_next = gauss_next
+        self.fast, self.slow, self.at, self.last_sale = fast, slow, at, last_sale
 
 
 @dataclasses.dataclass

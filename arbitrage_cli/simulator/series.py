@@ -8,6 +8,7 @@ window's weighted mean two binary searches.
 from __future__ import annotations
 
 import bisect
+import itertools
 from array import array
 
 
@@ -19,15 +20,12 @@ class Series:
         self.t = array("q", [p[0] for p in points])
         self.v = array("q", [p[1] for p in points])
         self.extra = array("q", extra) if extra is not None else None  # shipping, parallel to v
-        cum_w, cum_d, w, d = [0], [0], 0, 0
+        # prefix sums of value x duration and of duration over the valid (>= 0) stretches
         t, v = self.t, self.v
-        for i in range(1, len(t)):
-            if v[i - 1] >= 0:
-                dur = t[i] - t[i - 1]
-                w += v[i - 1] * dur
-                d += dur
-            cum_w.append(w)
-            cum_d.append(d)
+        valid = [(t[i] - t[i - 1]) if v[i - 1] >= 0 else 0 for i in range(1, len(t))]
+        cum_w = list(itertools.accumulate(
+            (d * v[i] for i, d in enumerate(valid)), initial=0))
+        cum_d = list(itertools.accumulate(valid, initial=0))
         self._cum_w, self._cum_d = array("q", cum_w), array("q", cum_d)
 
     def __len__(self) -> int:

@@ -30,20 +30,33 @@ def build_series(p: SimProduct) -> dict[int, Series]:
     cached = getattr(p, "_series", None)
     if cached and cached[0] == key:
         return cached[1]
-    # one sweep over the market's changes: offers listed and ended, and every price set
-    changes: dict[int, list] = {}
+    series = {i: Series(pts, ships) for i, (pts, ships) in series_points(p).items()}
+    p._series = (key, series)
+    return series
+
+
+def series_points(p: SimProduct) -> dict[int, tuple[list, list | None]]:
+    """csv index -> (its change points [(minute, value)], their shipping or None).
+
+    One sweep over the market's changes in time order (at one minute: prices set, then
+    listings, then endings); after each minute, the groups it touched (new, or used and the
+    condition) are summed up again and their series extended where a value moved."""
+    events = []  # (minute, kind, sequence, offer, price, shipping)
     for o in p.offers:
         for pt, price, ship in o.prices:
-            changes.setdefault(pt, []).append((0, o, price, ship))
-        changes.setdefault(o.listed, []).append((1, o, None, None))
+            events.append((pt, 0, len(events), o, price, ship))
+        events.append((o.listed, 1, len(events), o, 0, 0))
         if o.ended is not None:
-            changes.setdefault(o.ended, []).append((2, o, None, None))
-    current: dict[int, tuple[int, int, int, int]] = {}  # live id -> (cond, price, ship, landed)
+            events.append((o.ended, 2, len(events), o, 0, 0))
+    events.sort()
     prices: dict[int, tuple[int, int]] = {}
+    new_live: dict[int, int] = {}  # live new offer id -> price
+    used_live: dict[int, dict[int, tuple[int, int, int]]] = {c: {} for c in USED_CSV}
     points: dict[int, list] = {i: [] for i in (1, 2, 11, 12, 19, 20, 21, 22)}
-    ships: dict[int, list] = {i: [] for i in (19, 20, 21, 22)}
+    ships: dict[int, list] = {i: [] for i in USED_CSV.values()}
+    touched = {1, *USED_CSV}  # 1: new; 2-5: a used condition (all at the first minute)
 
-    def record(idx: int, t: int, v: int, ship: int | None = None) -> None:
+    def extend(idx: int, t: int, v: int, ship: int | None = None) -> None:
         pts = points[idx]
         if pts and pts[-1][1] == v and (ship is None or ships[idx][-1] == ship):
             return
@@ -51,57 +64,51 @@ def build_series(p: SimProduct) -> dict[int, Series]:
         if ship is not None:
             ships[idx].append(ship)
 
-    for t in sorted(changes):
-        for kind, o, price, ship in sorted(changes[t], key=lambda c: c[0]):
-            oid = o.offer_id
-            if kind == 0:  # a price set (before the listing that starts at it)
-                prices[oid] = (price, ship)
-                if oid in current:
-                    current[oid] = (o.condition, price, ship, landed(price, ship))
-            elif kind == 1:
-                price, ship = prices[oid]
-                current[oid] = (o.condition, price, ship, landed(price, ship))
-            else:
-                current.pop(oid, None)
-        best_new = best_used = -1
-        n_new = n_used = 0
-        best_cond: dict[int, tuple[int, int, int]] = {}  # cond -> (landed, price, ship)
-        for cond, price, ship, land in current.values():
-            if cond == 1:
-                n_new += 1
-                if best_new < 0 or price < best_new:
-                    best_new = price
-            elif cond in USED_CONDITIONS:
-                n_used += 1
-                if best_used < 0 or price < best_used:
-                    best_used = price
-                cur = best_cond.get(cond)
-                if cur is None or land < cur[0]:
-                    best_cond[cond] = (land, price, ship)
-        record(1, t, best_new)
-        record(2, t, best_used)
-        record(11, t, n_new)
-        record(12, t, n_used)
-        for cond, idx in USED_CSV.items():
-            land, price, ship = best_cond.get(cond, (-1, -1, -1))
-            record(idx, t, land, ship)
-    series = {i: Series(pts, ships.get(i)) for i, pts in points.items()}
-    series[3] = Series(p.rank_points)
+    # condition -> (its cheapest landed (landed, price, shipping), its lowest price, count)
+    summary: dict[int, tuple[tuple[int, int, int], int, int]] = {}
+
+    def summed_up(t: int) -> None:
+        if 1 in touched:
+            extend(1, t, min(new_live.values(), default=-1))
+            extend(11, t, len(new_live))
+            touched.discard(1)
+        if not touched:
+            return
+        for cond in touched:
+            best, lowest = (-1, -1, -1), -1
+            for offer in used_live[cond].values():
+                if best[0] < 0 or offer[0] < best[0]:
+                    best = offer
+                if lowest < 0 or offer[1] < lowest:
+                    lowest = offer[1]
+            summary[cond] = (best, lowest, len(used_live[cond]))
+            extend(USED_CSV[cond], t, best[0], best[2])
+        extend(2, t, min((s[1] for s in summary.values() if s[1] >= 0), default=-1))
+        extend(12, t, sum(s[2] for s in summary.values()))
+        touched.clear()
+
+    for n, (t, kind, _, o, price, ship) in enumerate(events):
+        oid, cond = o.offer_id, o.condition
+        live = new_live if cond == 1 else used_live.get(cond)
+        if kind == 0:  # a price set (before the listing that starts at it)
+            prices[oid] = (price, ship)
+            if live is not None and oid in live:
+                live[oid] = price if cond == 1 else (landed(price, ship), price, ship)
+                touched.add(cond)
+        elif kind == 1:
+            price, ship = prices[oid]
+            if live is not None:
+                live[oid] = price if cond == 1 else (landed(price, ship), price, ship)
+                touched.add(cond)
+        elif live is not None and live.pop(oid, None) is not None:
+            touched.add(cond)
+        if n + 1 == len(events) or events[n + 1][0] != t:
+            summed_up(t)
+    out = {i: (pts, ships.get(i)) for i, pts in points.items()}
+    out[3] = (list(p.rank_points), None)
     if p.amazon_prices:
-        series[0] = Series([tuple(x) for x in p.amazon_prices])
-    p._series = (key, series)
-    return series
-
-
-def warm(catalog, progress=None) -> None:
-    """Generate every product and its series now (~12 ms each), so that the first /deal
-    listing of a large catalog answers within a client's timeout. `progress(done, total)`
-    is called every 100 products and at the end."""
-    total = len(catalog.asins)
-    for n, asin in enumerate(catalog.asins, start=1):
-        build_series(catalog.product(asin))
-        if progress and (n % 100 == 0 or n == total):
-            progress(n, total)
+        out[0] = ([tuple(x) for x in p.amazon_prices], None)
+    return out
 
 
 def last_update(p: SimProduct, now: int) -> int:
@@ -290,8 +297,9 @@ def product_json(p: SimProduct, now: int, *, stats_days: int | None, history: bo
     return out
 
 
-def deal_json(p: SimProduct, now: int, price_type: int, date_range: int) -> dict:
-    series = build_series(p)
+def deal_json(p, series: dict[int, Series], now: int, price_type: int, date_range: int
+              ) -> dict:
+    """`p`: the product or its listing (simulator/listing.py); `series`: its series."""
     current, since, delta_last = _arr(), _arr(), _arr(0)
     avg = [_arr() for _ in range(4)]
     delta = [_arr(0) for _ in range(4)]
@@ -323,4 +331,4 @@ def offer_pages(found: int) -> int:
 
 
 __all__ = ["AMAZON_SELLER_ID", "CSV", "build_series", "deal_json", "last_update",
-           "offer_pages", "offers_view", "product_json", "warm"]
+           "offer_pages", "offers_view", "product_json", "series_points"]
