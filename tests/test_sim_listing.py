@@ -99,3 +99,27 @@ def test_whole_products_are_kept_for_the_most_recently_used_only():
     assert again is not first
     assert [(s.time, s.price) for s in again.sales] == [(s.time, s.price) for s in first.sales]
     assert list(again.rank_points) == list(first.rank_points)
+
+
+def test_a_sweep_from_a_minute_on_has_the_whole_sweeps_points_from_then():
+    """From `since` on: the point in effect then at its own minute, the value before it, and
+    every later point, as the sweep over the whole history has them."""
+    c = Catalog(seed=9, products=80, now=SIM_EPOCH)
+    checked = 0
+    for i in range(80):
+        p = c.generate(i)
+        whole = views.series_points(p)
+        for since in (c.created - 95 * DAY, c.created - 400 * DAY, p.tracking_since + 7,
+                      c.horizon + DAY):
+            part = views.series_points(p, since)
+            assert set(part) == set(whole)
+            for idx, (pts, ships) in whole.items():
+                k = max(0, sum(1 for t, _ in pts if t <= since) - 1)  # in effect at since
+                got, got_ships = part[idx]
+                assert got[-(len(pts) - k):] == pts[k:], (i, idx, since)
+                if ships is not None:
+                    assert got_ships[-(len(pts) - k):] == ships[k:]
+                if k >= 1:
+                    assert got[-(len(pts) - k) - 1][1] == pts[k - 1][1]  # the value before
+                    checked += 1
+    assert checked > 500

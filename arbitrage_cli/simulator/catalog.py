@@ -366,12 +366,11 @@ class Catalog:
                 counted(o, 1)
                 change_times.add(at)
 
+        # the market refills toward target_live offers of the kind it sells: as fast as
+        # listings leave it there (a sale from a listing of several copies leaves none)
+        leaving = (sales_per_day * (1 - churn.multi_copy * 0.6) + churn.delist * target_live)
         while True:
             n_live = len(live_offers)
-            # the market refills toward target_live offers of the kind it sells: as fast as
-            # listings leave it there (a sale from a listing of several copies leaves none)
-            leaving = (sales_per_day * (1 - churn.multi_copy * 0.6)
-                       + churn.delist * target_live)
             birth = leaving * target_live / max(1, live_count["used"]) * 0.9 + 0.01
             delist = churn.delist * n_live
             relist = churn.relist * n_live
@@ -393,14 +392,25 @@ class Catalog:
                     change_times.add(at)
             r = rng.random() * total
             if r < sales_per_day:
-                sellable = [o for o in live_offers if o.is_fba or o.prices[-1][2] >= 0]
-                used = [o for o in sellable if o.condition != 1]
-                pool = used if (used and rng.random() < 0.9) else sellable
-                if not pool:
+                # the buyer takes the cheapest shippable copy (landed), a used one 9 times in
+                # 10 when there is one: both found in one pass
+                cheapest = cheapest_used = None
+                for x in live_offers:
+                    price, ship = x.prices[-1][1], x.prices[-1][2]
+                    if ship < 0 and not x.is_fba:
+                        continue
+                    k = ((price if price > 0 else 0) + (ship if ship > 0 else 0), x.offer_id)
+                    if cheapest is None or k < cheapest[0]:
+                        cheapest = (k, x)
+                    if x.condition != 1 and (cheapest_used is None or k < cheapest_used[0]):
+                        cheapest_used = (k, x)
+                if cheapest_used is not None and rng.random() < 0.9:
+                    o = cheapest_used[1]
+                elif cheapest is None:
                     continue
-                o = min(pool, key=lambda x: (max(0, x.prices[-1][1]) + max(0, x.prices[-1][2]),
-                                             x.offer_id))
-                if o.is_amazon:
+                else:
+                    o = cheapest[1]
+                if o.seller_id == AMAZON_SELLER_ID:
                     continue
                 price, ship = now_price(o)
                 if o.quantity > 1:  # one copy of several: the offer count does not move
@@ -416,7 +426,7 @@ class Catalog:
                 new_offer(t, new_condition=rng.random() < 0.12)
                 change_times.add(t)
             elif r < sales_per_day + birth + delist + relist:
-                cands = [o for o in live_offers if not o.is_amazon]
+                cands = [o for o in live_offers if o.seller_id != AMAZON_SELLER_ID]
                 if cands:
                     o = rng.choice(cands)
                     end(o, t, False)

@@ -46,16 +46,13 @@ class Listing:
 
 
 def _cut(times, since: int) -> int:
-    """The first index to keep: the point in effect at `since` and the one before it (a
-    deal's deltaLast reads the value before the current one)."""
+    """The first change minute to keep: the one in effect at `since` and the one before."""
     return max(0, bisect.bisect_right(times, since) - 2)
 
 
 def listing_of(p: SimProduct, since: int) -> Listing:
-    series = {}
-    for idx, (points, ships) in series_points(p).items():
-        k = _cut([t for t, _ in points], since)
-        series[idx] = Series(points[k:], ships[k:] if ships is not None else None)
+    series = {idx: Series(points, ships)
+              for idx, (points, ships) in series_points(p, since).items()}
     k = _cut(p.change_times, since)
     return Listing(p.asin, p.title, p.category, p.tracking_since, p.refresh_minutes,
                    p.change_times[k:], series, since)

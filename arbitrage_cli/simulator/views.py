@@ -3,6 +3,7 @@ deal objects, with Keepa's field names, types and sentinels (keepa-api.md §2, �
 
 from __future__ import annotations
 
+import bisect
 import math
 
 from arbitrage_cli.keepa.constants import (AMAZON_SELLER_ID, CSV, CSV_SIZE, DATE_RANGE_DAYS,
@@ -10,18 +11,14 @@ from arbitrage_cli.keepa.constants import (AMAZON_SELLER_ID, CSV, CSV_SIZE, DATE
 from arbitrage_cli.simulator.catalog import BOOKS_ROOT, DAY, SimOffer, SimProduct
 from arbitrage_cli.simulator.market import KEEPA_RANK_DROP
 from arbitrage_cli.simulator.series import Series
+from arbitrage_cli.simulator.sweep import USED_CSV, landed, offer_series
 
-USED_CSV = {2: 19, 3: 20, 4: 21, 5: 22}
 # Keepa fills the used-with-shipping series (and the used buy box) only when offers are
 # requested: flag O in keepa-api.md §2.3. csv 2 (lowest used) has no shipping.
 OFFERS_ONLY_CSV = frozenset(USED_CSV.values())
 PRICE_TYPES = {0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
                30, 31, 32, 33}
 MAX_HISTORICAL_OFFERS = 80
-
-
-def landed(price: int, ship: int) -> int:
-    return price if price < 0 else price + max(ship, 0)
 
 
 def build_series(p: SimProduct) -> dict[int, Series]:
@@ -35,79 +32,18 @@ def build_series(p: SimProduct) -> dict[int, Series]:
     return series
 
 
-def series_points(p: SimProduct) -> dict[int, tuple[list, list | None]]:
-    """csv index -> (its change points [(minute, value)], their shipping or None).
-
-    One sweep over the market's changes in time order (at one minute: prices set, then
-    listings, then endings); after each minute, the groups it touched (new, or used and the
-    condition) are summed up again and their series extended where a value moved."""
-    events = []  # (minute, kind, sequence, offer, price, shipping)
-    for o in p.offers:
-        for pt, price, ship in o.prices:
-            events.append((pt, 0, len(events), o, price, ship))
-        events.append((o.listed, 1, len(events), o, 0, 0))
-        if o.ended is not None:
-            events.append((o.ended, 2, len(events), o, 0, 0))
-    events.sort()
-    prices: dict[int, tuple[int, int]] = {}
-    new_live: dict[int, int] = {}  # live new offer id -> price
-    used_live: dict[int, dict[int, tuple[int, int, int]]] = {c: {} for c in USED_CSV}
-    points: dict[int, list] = {i: [] for i in (1, 2, 11, 12, 19, 20, 21, 22)}
-    ships: dict[int, list] = {i: [] for i in USED_CSV.values()}
-    touched = {1, *USED_CSV}  # 1: new; 2-5: a used condition (all at the first minute)
-
-    def extend(idx: int, t: int, v: int, ship: int | None = None) -> None:
-        pts = points[idx]
-        if pts and pts[-1][1] == v and (ship is None or ships[idx][-1] == ship):
-            return
-        pts.append((t, v))
-        if ship is not None:
-            ships[idx].append(ship)
-
-    # condition -> (its cheapest landed (landed, price, shipping), its lowest price, count)
-    summary: dict[int, tuple[tuple[int, int, int], int, int]] = {}
-
-    def summed_up(t: int) -> None:
-        if 1 in touched:
-            extend(1, t, min(new_live.values(), default=-1))
-            extend(11, t, len(new_live))
-            touched.discard(1)
-        if not touched:
-            return
-        for cond in touched:
-            best, lowest = (-1, -1, -1), -1
-            for offer in used_live[cond].values():
-                if best[0] < 0 or offer[0] < best[0]:
-                    best = offer
-                if lowest < 0 or offer[1] < lowest:
-                    lowest = offer[1]
-            summary[cond] = (best, lowest, len(used_live[cond]))
-            extend(USED_CSV[cond], t, best[0], best[2])
-        extend(2, t, min((s[1] for s in summary.values() if s[1] >= 0), default=-1))
-        extend(12, t, sum(s[2] for s in summary.values()))
-        touched.clear()
-
-    for n, (t, kind, _, o, price, ship) in enumerate(events):
-        oid, cond = o.offer_id, o.condition
-        live = new_live if cond == 1 else used_live.get(cond)
-        if kind == 0:  # a price set (before the listing that starts at it)
-            prices[oid] = (price, ship)
-            if live is not None and oid in live:
-                live[oid] = price if cond == 1 else (landed(price, ship), price, ship)
-                touched.add(cond)
-        elif kind == 1:
-            price, ship = prices[oid]
-            if live is not None:
-                live[oid] = price if cond == 1 else (landed(price, ship), price, ship)
-                touched.add(cond)
-        elif live is not None and live.pop(oid, None) is not None:
-            touched.add(cond)
-        if n + 1 == len(events) or events[n + 1][0] != t:
-            summed_up(t)
-    out = {i: (pts, ships.get(i)) for i, pts in points.items()}
-    out[3] = (list(p.rank_points), None)
+def series_points(p: SimProduct, since: int | None = None
+                  ) -> dict[int, tuple[list, list | None]]:
+    """csv index -> (its change points [(minute, value)], their shipping or None); from
+    `since` on: the point in effect then, the one before it and every later one."""
+    out = offer_series(p, since)
+    rank = p.rank_points
+    k = 0 if since is None else max(0, bisect.bisect_right(rank.t, since) - 2)
+    out[3] = (list(zip(rank.t[k:], rank.v[k:])), None)
     if p.amazon_prices:
-        out[0] = ([tuple(x) for x in p.amazon_prices], None)
+        amazon = p.amazon_prices
+        k = 0 if since is None else max(0, bisect.bisect_right([x[0] for x in amazon], since) - 2)
+        out[0] = ([tuple(x) for x in amazon[k:]], None)
     return out
 
 
