@@ -448,8 +448,8 @@ class Catalog:
                         amazon_prices.append([t, o.prices[-1][1]])
                     change_times.add(t)
         rank.until(self.horizon)
-        rank_points = rank.points
-        change_times.update(pt for pt, _ in rank_points)
+        rank_points = Points(rank.points)
+        change_times.update(rank_points.t)
         true_sales = [SimSale(st, o.offer_id, o.condition, price, ship, rank.shown.get(k))
                       for k, (st, o, price, ship) in enumerate(sold)]
         word, topic = rng.choice(TITLE_WORDS), rng.choice(TOPICS)
@@ -471,7 +471,7 @@ class Catalog:
             refresh_minutes=rng.randint(60, 1440),
             fba_fee=None if rng.random() < 0.08 else rng.choice([306, 322, 375, 412, 468, 525]),
             referral_pct=None if rng.random() < 0.05 else rng.choice([15.0, 15.0, 15.01]),
-            closing_fee=180, offers=offers, rank_points=Points(rank_points),
+            closing_fee=180, offers=offers, rank_points=rank_points,
             amazon_prices=amazon_prices, change_times=array("q", sorted(change_times)),
             sales=true_sales,
         )
