@@ -27,6 +27,7 @@ from bench.freshness import render as render_freshness, render_week
 from bench.funnel_sync import render as render_funnel_sync
 from bench.notify_latency import render as render_notify
 from bench.sales import render as render_sales
+from bench.sim_start import render as render_sim_start
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = {
@@ -50,6 +51,7 @@ PARTS = {
     "serve_scale": ["bench.serve", "--rows", "100000", "1000000", "--seconds", "5",
                     "--threads", "4", "--workers", "2"],
     "cli": ["bench.cli", "--rows", "100000", "1000000"],
+    "sim_start": ["bench.sim_start", "--products", "500", "1000", "5000"],
 }
 
 
@@ -144,6 +146,8 @@ def render(results: dict, commands: dict, machine: dict, when: dict[str, str]) -
         f"| baseline: `json.loads` only | {a['baseline_json_loads_per_s']} | "
         f"{round(1000 / a['baseline_json_loads_per_s'], 2)} |", "",
         f"Analysis takes {a['ratio_to_baseline_time']}x the time of parsing alone.", ""]
+    if "sim_start" in results:
+        lines += render_sim_start(results["sim_start"], commands["sim_start"])
     lines += ["### recalc", "", f"`{commands['recalc']}`", "",
               "| deals | recalc s | rows/s | one SQL UPDATE s | its rows/s | ratio | >= 200k rows/s "
               "| within 2x |", "|---|---|---|---|---|---|---|---|"]

@@ -4,7 +4,11 @@ Every csv series (and salesRanks) is cut at T, keeping the point still in effect
 are recomputed from the cut series the way Keepa computes them (keepa-api.md §2.4: `current`
 is the value in effect, `avgN` the time-weighted mean of the non-negative values over the N
 days before, floor(), -1 when nothing qualifies; `salesRankDropsN` the rank jumps in the
-window, analysis/sales.py); the Amazon state is read from the Amazon series at T; the live
+window, analysis/sales.py). Keepa keeps in its csv prices it leaves out of its statistics
+(a $2,345 listing on a $50 book): they lie above its own all-time maximum (`stats.max`), so
+a price above it does not count in an average and the price before it holds (this matches
+Keepa's used averages on every real file, where the raw csv is off by up to 3.4x; without
+`stats.max` every price counts); the Amazon state is read from the Amazon series at T; the live
 offers of that day are unknown, so there are none; the fees are those known at T (`fbaFees`
 when its lastUpdate is not later; the undated referral and closing fees give way to the
 defaults). Nothing after T survives: backtest predictions and charts at T use exactly what a
@@ -59,6 +63,21 @@ def weighted_mean(points: list[tuple[int, int]], a: int, b: int,
     return total // weight if weight else -1
 
 
+def keepa_ceilings(product: dict) -> dict[int, int]:
+    """csv index -> Keepa's all-time highest price (`stats.max`), for the price series: what
+    lies above it Keepa left out of its statistics. Not for ranks and counts."""
+    highest = obj(product, "stats").get("max")
+    out: dict[int, int] = {}
+    if not isinstance(highest, list):
+        return out
+    for i, pair in enumerate(highest):
+        if i in (CSV["SALES"], CSV["COUNT_NEW"], CSV["COUNT_USED"]):
+            continue
+        if isinstance(pair, list) and len(pair) == 2 and is_int(pair[1]) and pair[1] > 0:
+            out[i] = pair[1]
+    return out
+
+
 def value_at(points: list[tuple[int, int]], t: int) -> int:
     v = -1
     for pt, pv in points:
@@ -93,14 +112,19 @@ def as_of(product: Any, t: int) -> dict:
         f"avg{n}" for n in WINDOWS))}
     cut_product = {"csv": csv}
     last_price_change = -1
+    ceilings = keepa_ceilings(p)
     for i in range(size):
         pts = series(cut_product, i)  # landed prices for the _SHIPPING types
         if not pts:
             continue
         times = [pt for pt, _ in pts]
         stats["current"][i] = pts[-1][1]  # the series is cut at t: its last point holds
+        counted = pts
+        if i in ceilings:
+            counted = [pt for pt in pts if pt[1] <= ceilings[i]]
+        counted_times = [pt for pt, _ in counted]
         for n in WINDOWS:
-            stats[f"avg{n}"][i] = weighted_mean(pts, t - n * DAY, t, times)
+            stats[f"avg{n}"][i] = weighted_mean(counted, t - n * DAY, t, counted_times)
         stats["avg"][i] = stats["avg365"][i]
         if i not in (CSV["SALES"], CSV["COUNT_NEW"], CSV["COUNT_USED"]):
             last_price_change = max(last_price_change, times[-1])

@@ -6,7 +6,9 @@ relisted, withdrawn and sold over three years. A sale takes the cheapest shippab
 rank at the next report (or a later one). Every csv series is derived from that one history,
 so they agree the way Keepa's do, and `SimProduct.sales` keeps the truth. Part of
 the history lies in the future of the catalog's creation time: as the clock advances, products
-change and a delta sync has work. Generation is lazy and cached per product.
+change and a delta sync has work. A product is generated when first asked for and
+the most recently used are kept (simulator/listing.py keeps what the deal listing reads of
+every product).
 """
 
 from __future__ import annotations
@@ -155,7 +157,8 @@ def _category(drawn: tuple[int, str], topic: str) -> tuple[int, str]:
 
 class Catalog:
     """`Catalog(seed=7, products=200, now=<epoch s>)`: product i is the same for a given seed
-    whatever else is asked, and products are generated on first use."""
+    whatever else is asked; products are generated on use, the KEPT_PRODUCTS most recent
+    kept, and every one a test changed (`reprice`) kept for good."""
 
     def __init__(self, seed: int = 7, products: int = 200, now: float | None = None,
                  history_days: int = 1095, future_days: int = 30, sellers: int | None = None,
