@@ -232,9 +232,10 @@ def _differences(real: dict, sim: dict) -> list[str]:
             m = d["mdape_pct"]
             if m:
                 parts.append(f"{name} {m['difference']:+.1f} points ({m['ci'][0]:+.1f} to "
-                             f"{m['ci'][1]:+.1f}{', noise' if m['noise'] else ''})")
-        out.append(f"Default minus baseline, book-weighted MdAPE, {where}: " + "; ".join(parts)
-                   + ".")
+                             f"{m['ci'][1]:+.1f}{', noise' if m['noise'] else ''}; the default "
+                             f"lower on {d['better_books']:,} of {d['books']:,} books)")
+        out.append(f"Default minus baseline, book-weighted MdAPE on the cut points both "
+                   f"predict, {where}: " + "; ".join(parts) + ".")
     return out
 
 
@@ -251,9 +252,13 @@ def _verdict(b: dict) -> list[str]:
             m = r["differences"][name]["mdape_pct"]
             if d["mdape_pct"] is not None and est_[name]["mdape_pct"] is not None \
                     and d["mdape_pct"] >= est_[name]["mdape_pct"]:
-                misses.append(f"{where}: {name}'s MdAPE {est_[name]['mdape_pct']}% is not "
-                              f"above the default's {d['mdape_pct']}%"
-                              + (" (inside the noise)" if m and m["noise"] else ""))
+                misses.append(
+                    f"{where}: {name}'s MdAPE {est_[name]['mdape_pct']}% is not above the "
+                    f"default's {d['mdape_pct']}%" + (
+                        f" (on the cut points both predict: {m['difference']:+.1f} points, "
+                        f"{'inside' if m['noise'] else 'beyond'} the noise; the default lower "
+                        f"on {r['differences'][name]['better_books']} of "
+                        f"{r['differences'][name]['books']} books)" if m else ""))
         best = min(est_[n]["overestimate_rate"] for n in BASELINES
                    if est_[n]["overestimate_rate"] is not None)
         if d["overestimate_rate"] is not None and d["overestimate_rate"] > best:

@@ -230,11 +230,16 @@ def score(points: list[CutPoint], name: str, settings: BusinessSettings | None =
 
 
 def difference(points: list[CutPoint], a: str, b: str) -> dict:
-    """a - b on book-weighted MdAPE and overestimate rate, over the books both predicted with
-    a sale in the horizon, with 90% bootstrap intervals; `noise` when the interval holds 0."""
-    sa, sb = book_scores(points, a), book_scores(points, b)
+    """a - b on book-weighted MdAPE and overestimate rate, over the cut points both predicted
+    (an estimator that abstains where the evidence is thin must not win by abstaining), with
+    90% bootstrap intervals over the books; `noise` when the interval holds 0;
+    `better_books`: the books where a's MdAPE is lower than b's."""
+    both = [p for p in points
+            if p.predictions.get(a) is not None and p.predictions.get(b) is not None]
+    sa, sb = book_scores(both, a), book_scores(both, b)
     common = sorted(k for k in sa if k in sb and sa[k].sold and sb[k].sold)
-    out = {"books": len(common)}
+    out = {"books": len(common), "cut_points": sum(1 for p in both if p.realized),
+           "better_books": sum(sa[k].mdape < sb[k].mdape for k in common)}
     draws = draws_for(len(common))
     for key, attr, stat in (("mdape_pct", "mdape", statistics.median),
                             ("overestimate_rate", "over", statistics.fmean)):

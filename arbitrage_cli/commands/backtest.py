@@ -100,6 +100,7 @@ def render(report: dict, loaded: int) -> None:
     for name, d in (report.get("differences") or {}).items():
         if d.get("mdape_pct"):
             m = d["mdape_pct"]
-            console.print(f"default vs {name}: MdAPE {m['difference']:+.1f} points (90% "
-                          f"interval {m['ci'][0]:+.1f} to {m['ci'][1]:+.1f}"
-                          + (": noise)" if m["noise"] else ")"))
+            console.print(f"default vs {name}: MdAPE {m['difference']:+.1f} points where "
+                          f"both predict (90% interval {m['ci'][0]:+.1f} to "
+                          f"{m['ci'][1]:+.1f}" + (": noise" if m["noise"] else "")
+                          + f"); lower on {d['better_books']} of {d['books']} books")
