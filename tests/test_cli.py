@@ -192,6 +192,30 @@ def test_simulate_keepa_builds_its_catalog_before_it_says_ready():
         proc.wait(timeout=10)
 
 
+def test_ctrl_c_while_the_simulator_builds_on_every_cpu_stops_it_and_its_workers():
+    """A large catalog is built by worker processes; Ctrl-C (SIGINT to the terminal's
+    process group) ends them all at once with 130 and one plain line, no traceback."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "simulate-keepa", "--port",
+                             "0", "--products", "3000"], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        seen = ""
+        while "building the catalog: 200/" not in seen:  # workers are building
+            seen += proc.stderr.read(1) or pytest.fail(seen[-300:])
+        os.killpg(proc.pid, signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=20) == 130
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rest.strip().splitlines()[-1] == "stopped before the simulator was ready", rest
+    assert "Traceback" not in rest and "Keepa simulator on" not in rest
+    with pytest.raises(ProcessLookupError):  # no worker left behind
+        os.killpg(proc.pid, 0)
+
+
 def test_simulate_keepa_serves_http():
     proc = subprocess.Popen([sys.executable, "-m", "arbitrage_cli", "simulate-keepa", "--port",
                              "0", "--products", "5"], stderr=subprocess.PIPE, text=True)

@@ -53,9 +53,13 @@ def simulate_keepa(
     sim = KeepaSimulator(Catalog(seed=seed, products=products), refill_rate=refill_rate,
                          tokens=tokens, faults=plan, keys={key} if key else None,
                          creation_date=creation_date, history_lag_minutes=history_lag)
-    build_catalog(sim.catalog)
+    try:
+        build_catalog(sim.catalog)
+    except KeyboardInterrupt:  # nothing to keep: the catalog is built again from its seed
+        typer.echo("\nstopped before the simulator was ready", err=True)
+        raise SystemExit(130) from None  # not typer.Exit: that would say "interrupted" too
     server = SimulatorServer(sim, host, port)
-    typer.echo(f"Keepa simulator on {server.url} ({products} products, seed {seed}, "
+    typer.echo(f"Keepa simulator on {server.url} ({products:,} products, seed {seed}, "
                f"{refill_rate} tokens/min); Ctrl-C to stop", err=True)
     try:
         server.serve_forever()
