@@ -5,7 +5,7 @@ Keepa's /deal answers from every product's current state, so a catalog must know
 them before it answers the first listing; a whole product (three years of market, offers,
 rank reports: ~250 KB) cannot be kept for thousands. A `Listing` keeps what a deal reads
 (the series from LISTING_DAYS before the catalog's creation, the change minutes, title and
-category: a few KB), cut from the whole product, so the listing is the same one it would
+category: ~45 KB), cut from the whole product, so the listing is the same one it would
 be from the whole product. A catalog builds the listings of all its products before the
 simulator says it is ready, on every CPU: products are independent and deterministic, so
 a worker process builds any share of them and sends back only the listings.
@@ -16,7 +16,9 @@ from __future__ import annotations
 import bisect
 import concurrent.futures
 import dataclasses
+import multiprocessing
 import os
+import sys
 from array import array
 from collections.abc import Callable
 
@@ -95,8 +97,8 @@ def build_all(catalog: Catalog, progress: Callable[[int, int], None] | None = No
     processes (default: one per CPU, none for a small catalog)."""
     total = len(catalog.asins)
     missing = [i for i in range(total) if i not in catalog.listings]
-    workers = workers if workers is not None else (
-        os.cpu_count() or 1 if len(missing) >= PARALLEL_FROM else 1)
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(missing) >= PARALLEL_FROM else 1
     done = total - len(missing)
     if workers <= 1 or len(missing) < 2 * CHUNK:
         for n, i in enumerate(missing, start=1):
@@ -107,8 +109,12 @@ def build_all(catalog: Catalog, progress: Callable[[int, int], None] | None = No
             progress(total, total)
         return
     chunks = [missing[k:k + CHUNK] for k in range(0, len(missing), CHUNK)]
+    # forked on Linux (3.14 makes forkserver the default: it would run the caller's main
+    # script again in every worker); it is called before any server thread starts
+    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
     with concurrent.futures.ProcessPoolExecutor(
-            workers, initializer=_start_worker, initargs=(catalog.args,)) as pool:
+            workers, mp_context=context, initializer=_start_worker,
+            initargs=(catalog.args,)) as pool:
         for chunk, listings in zip(chunks, pool.map(_build_chunk, chunks)):
             for i, item in zip(chunk, listings):
                 catalog.listings[i] = item
