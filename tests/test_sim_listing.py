@@ -123,3 +123,15 @@ def test_a_sweep_from_a_minute_on_has_the_whole_sweeps_points_from_then():
                     assert got[-(len(pts) - k) - 1][1] == pts[k - 1][1]  # the value before
                     checked += 1
     assert checked > 500
+
+
+def test_a_product_repriced_at_a_minute_it_already_had_is_answered_anew():
+    c = Catalog(seed=5, products=40, now=SIM_EPOCH)
+    now = c.created + DAY
+    asin = next(a for a in c.asins
+                if views.build_series(c.product(a))[CSV["USED"]].at(now) > 1000)
+    p = c.product(asin)
+    before = views.build_series(p)[CSV["USED"]].at(now)  # built and cached on the product
+    at = max(t for t in p.change_times if t <= now)  # a minute the product already changed at
+    c.reprice(asin, at, 0.5)
+    assert views.build_series(c.product(asin))[CSV["USED"]].at(now) < before

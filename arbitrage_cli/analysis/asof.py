@@ -23,13 +23,14 @@ import operator
 from typing import Any
 
 from arbitrage_cli.analysis.keepa_data import csv_array, is_int, lst, obj, series, valid
-from arbitrage_cli.analysis.sales import jumps
+from arbitrage_cli.analysis.sales import USED_CONDITION_CSV, jumps
 from arbitrage_cli.keepa.constants import CSV, csv_has_shipping
 
 DAY = 1440
 WINDOWS = (30, 90, 180, 365)
 # Fees Keepa gives without a date: what they were at T is unknown, so the defaults stand in.
 UNDATED_FEES = ("referralFeePercentage", "referralFeePercent", "variableClosingFee")
+USED_PRICE_CSV = (CSV["USED"], *USED_CONDITION_CSV.values())  # lowest used, each condition
 
 
 def _cut(arr: list, t: int, width: int) -> list:
@@ -64,15 +65,16 @@ def weighted_mean(points: list[tuple[int, int]], a: int, b: int,
 
 
 def keepa_ceilings(product: dict) -> dict[int, int]:
-    """csv index -> Keepa's all-time highest price (`stats.max`), for the price series: what
-    lies above it Keepa left out of its statistics. Not for ranks and counts."""
+    """csv index -> Keepa's all-time highest price (`stats.max`), for the used price series
+    (the lowest used price and each condition's): what lies above it Keepa left out of its
+    statistics. Only these: Keepa's own used averages are the keepa_avg90 baseline, and no
+    other statistic at T reads the file's end."""
     highest = obj(product, "stats").get("max")
     out: dict[int, int] = {}
     if not isinstance(highest, list):
         return out
-    for i, pair in enumerate(highest):
-        if i in (CSV["SALES"], CSV["COUNT_NEW"], CSV["COUNT_USED"]):
-            continue
+    for i in USED_PRICE_CSV:
+        pair = highest[i] if i < len(highest) else None
         if isinstance(pair, list) and len(pair) == 2 and is_int(pair[1]) and pair[1] > 0:
             out[i] = pair[1]
     return out

@@ -252,6 +252,7 @@ class Catalog:
         with self._lock:
             self._changed[p.index] = p  # kept whole from now on; its listing is stale
             self.listings.pop(p.index, None)
+            p.__dict__.pop("_series", None)  # so are its series, even at a minute it had
             for o in p.offers:
                 if o.live_at(at) and o.condition != 1:
                     price, ship = o.price_at(at)
