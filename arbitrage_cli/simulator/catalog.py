@@ -134,6 +134,7 @@ class SimProduct:
     amazon_prices: list[list[int]]  # [t, price]; empty: Amazon never sold it
     change_times: array  # sorted minutes at which any series changed ('q')
     sales: list[SimSale] = dataclasses.field(default_factory=list)  # the truth, oldest first
+    series: dict | None = None  # its csv series, built once (views.build_series)
 
 
 def isbn10(n: int) -> str:
@@ -252,7 +253,7 @@ class Catalog:
         with self._lock:
             self._changed[p.index] = p  # kept whole from now on; its listing is stale
             self.listings.pop(p.index, None)
-            p.__dict__.pop("_series", None)  # so are its series, even at a minute it had
+            p.series = None  # and so are its series
             for o in p.offers:
                 if o.live_at(at) and o.condition != 1:
                     price, ship = o.price_at(at)

@@ -13,7 +13,6 @@ a worker process builds any share of them and sends back only the listings.
 
 from __future__ import annotations
 
-import bisect
 import concurrent.futures
 import dataclasses
 import multiprocessing
@@ -23,7 +22,7 @@ from array import array
 from collections.abc import Callable
 
 from arbitrage_cli.simulator.catalog import DAY, Catalog, SimProduct
-from arbitrage_cli.simulator.series import Series
+from arbitrage_cli.simulator.series import Series, kept_from
 from arbitrage_cli.simulator.views import build_series, series_points
 
 # the 90-day deal window (the longest dateRange) and a few days for a product's last crawl
@@ -47,15 +46,10 @@ class Listing:
         return t >= self.since
 
 
-def _cut(times, since: int) -> int:
-    """The first change minute to keep: the one in effect at `since` and the one before."""
-    return max(0, bisect.bisect_right(times, since) - 2)
-
-
 def listing_of(p: SimProduct, since: int) -> Listing:
     series = {idx: Series(points, ships)
               for idx, (points, ships) in series_points(p, since).items()}
-    k = _cut(p.change_times, since)
+    k = kept_from(p.change_times, since)
     return Listing(p.asin, p.title, p.category, p.tracking_since, p.refresh_minutes,
                    p.change_times[k:], series, since)
 

@@ -12,6 +12,13 @@ import itertools
 from array import array
 
 
+def kept_from(times, since: int | None) -> int:
+    """The first index of `times` to keep to answer from `since` on: the point in effect at
+    `since` and the one before it (a deal's deltaLast reads the value before the current
+    one); 0 for the whole series."""
+    return 0 if since is None else max(0, bisect.bisect_right(times, since) - 2)
+
+
 class Series:
     __slots__ = ("t", "v", "extra", "_cum_w", "_cum_d")
 

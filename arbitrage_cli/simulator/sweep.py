@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import bisect
 
-USED_CSV = {2: 19, 3: 20, 4: 21, 5: 22}  # used condition -> its csv index
+from arbitrage_cli.keepa.constants import CONDITION_CSV, USED_CONDITIONS
+
+USED_CSV = {c: CONDITION_CSV[c] for c in sorted(USED_CONDITIONS)}  # condition -> csv index
 INDICES = (1, 2, 11, 12, *USED_CSV.values())
 GROUPS = (1, *USED_CSV)  # 1: the new offers; 2-5: the live copies of one used condition
 

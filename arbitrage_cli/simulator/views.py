@@ -10,7 +10,7 @@ from arbitrage_cli.keepa.constants import (AMAZON_SELLER_ID, CSV, CSV_SIZE, DATE
                                            USED_CONDITIONS)
 from arbitrage_cli.simulator.catalog import BOOKS_ROOT, DAY, SimOffer, SimProduct
 from arbitrage_cli.simulator.market import KEEPA_RANK_DROP
-from arbitrage_cli.simulator.series import Series
+from arbitrage_cli.simulator.series import Series, kept_from
 from arbitrage_cli.simulator.sweep import USED_CSV, landed, offer_series
 
 # Keepa fills the used-with-shipping series (and the used buy box) only when offers are
@@ -22,14 +22,11 @@ MAX_HISTORICAL_OFFERS = 80
 
 
 def build_series(p: SimProduct) -> dict[int, Series]:
-    """Every populated csv series over the whole simulated horizon (cached on the product)."""
-    key = (len(p.change_times), p.change_times[-1] if p.change_times else 0)
-    cached = getattr(p, "_series", None)
-    if cached and cached[0] == key:
-        return cached[1]
-    series = {i: Series(pts, ships) for i, (pts, ships) in series_points(p).items()}
-    p._series = (key, series)
-    return series
+    """Every populated csv series over the whole simulated horizon (kept on the product
+    until a change to it drops them: Catalog.reprice)."""
+    if p.series is None:
+        p.series = {i: Series(pts, ships) for i, (pts, ships) in series_points(p).items()}
+    return p.series
 
 
 def series_points(p: SimProduct, since: int | None = None
@@ -38,18 +35,15 @@ def series_points(p: SimProduct, since: int | None = None
     `since` on: the point in effect then, the one before it and every later one."""
     out = offer_series(p, since)
     rank = p.rank_points
-    k = 0 if since is None else max(0, bisect.bisect_right(rank.t, since) - 2)
+    k = kept_from(rank.t, since)
     out[3] = (list(zip(rank.t[k:], rank.v[k:])), None)
     if p.amazon_prices:
-        amazon = p.amazon_prices
-        k = 0 if since is None else max(0, bisect.bisect_right([x[0] for x in amazon], since) - 2)
-        out[0] = ([tuple(x) for x in amazon[k:]], None)
+        k = kept_from([x[0] for x in p.amazon_prices], since)
+        out[0] = ([tuple(x) for x in p.amazon_prices[k:]], None)
     return out
 
 
 def last_update(p: SimProduct, now: int) -> int:
-    import bisect
-
     i = bisect.bisect_right(p.change_times, now) - 1
     changed = p.change_times[i] if i >= 0 else p.tracking_since
     ticks = (now - p.tracking_since) // p.refresh_minutes
