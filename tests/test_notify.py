@@ -206,6 +206,25 @@ def test_a_stop_request_ends_between_targets_with_what_was_sent_recorded(db_path
                       ).fetchone()[0] == "stopped"
 
 
+def test_a_run_that_breaks_is_recorded_failed_and_one_killed_is_closed_by_the_next(db_path):
+    """A notify run that raises is a failed run, never a 'done' one; a run left 'running'
+    (killed) is closed as killed by the next run that takes the lock."""
+    db = open_db(db_path)
+    dead = db["runs"].insert({"command": "notify", "started_at": "2026-01-01T00:00:00Z",
+                              "outcome": "running", "pid": 999999, "host": "h"}).last_pk
+
+    def send(url, title, body):
+        raise SystemExit("the machine is going down")  # not a plugin error: the run breaks
+
+    with pytest.raises(SystemExit):
+        pipeline.notify(db, ["json://127.0.0.1:1/a-target"], send=send)
+    last = db.execute("select outcome, message from runs where command = 'notify' "
+                      "order by id desc limit 1").fetchone()
+    assert last[0] == "failed" and "SystemExit" in last[1]
+    assert db.execute("select outcome from runs where id = ?", [dead]).fetchone()[0] == "killed"
+    assert not db.execute("select count(*) from locks where name = 'notify'").fetchone()[0]
+
+
 def test_status_and_the_api_show_the_history_and_what_is_pending(db_path, receiver, capsys,
                                                                  monkeypatch):
     from starlette.testclient import TestClient

@@ -18,7 +18,7 @@ import sqlite_utils
 from arbitrage_cli import signals
 from arbitrage_cli.clock import Clock, SystemClock
 from arbitrage_cli.money import money
-from arbitrage_cli.store import locks, notifications, runs
+from arbitrage_cli.store import locks, notifications, runs, schema
 from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store.queries import DealFilters, iter_deals
 from arbitrage_cli.timefmt import iso_utc
@@ -106,17 +106,31 @@ def notify(db: sqlite_utils.Database, urls: list[str], options: Options | None =
     # bought and ignored deals are never notified, whatever the filters ask
     filters = dataclasses.replace(options.filters, include_marked=False)
     s = settings_store.load(db)
-    lock = None if options.dry_run else locks.acquire(db, LOCK, clock=clock)
-    run = None if options.dry_run else runs.Run(db, "notify", clock)
-    targets, candidates, outcome, message = [], [], "done", None
+    lock = run = None
+    if not options.dry_run:
+        lock = locks.acquire(db, LOCK, clock=clock)
+        if schema.db_path(db) != ":memory:":
+            lock.start_heartbeat(schema.db_path(db))  # a slow service must not lose the lock
+        run = runs.Run(db, "notify", clock)
+        # we hold its lock: a notify run still 'running' died without a word (SIGKILL)
+        runs.close_dead(db, ("notify",), run.id, clock.now(),
+                        lock.previous.heartbeat_at if lock.previous else None)
+    targets, candidates, outcome, message = [], [], "failed", None  # until it ends well
     try:
         candidates = list(iter_deals(db, filters))
         with signals.stop_gracefully():
             for url in urls:
                 if signals.requested():
-                    outcome, message = "stopped", signals.MESSAGE
+                    message = signals.MESSAGE
                     break
                 targets.append(_one(db, url, candidates, options, s, send, clock, run))
+        outcome = "stopped" if message else "done"
+    except KeyboardInterrupt:
+        outcome, message = "interrupted", signals.INTERRUPTED
+        raise
+    except BaseException as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         summary = {"targets": targets, "matched": len(candidates), "dry_run": options.dry_run}
         if run is not None:

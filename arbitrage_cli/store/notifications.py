@@ -14,6 +14,7 @@ import hashlib
 import sqlite_utils
 
 from arbitrage_cli.analysis.business import BusinessSettings
+from arbitrage_cli.store.conn import immediate
 
 NEW, RETRY, PRICE_DOWN, PROFIT_UP = "new", "retry", "price_down", "profit_up"
 SENT, FAILED = "sent", "failed"
@@ -61,7 +62,7 @@ def why_due(deal: dict, sent: dict | None, failed: bool, s: BusinessSettings) ->
 
 
 def record(db: sqlite_utils.Database, rows: list[dict]) -> None:
-    with db.conn:
+    with immediate(db):  # a digest's rows all or none (the connection autocommits)
         db["notifications"].insert_all(rows)
 
 
