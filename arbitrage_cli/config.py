@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from arbitrage_cli.errors import ConfigError
 from arbitrage_cli.keepa.constants import DEFAULT_BASE_URL
@@ -106,3 +107,63 @@ def read_json_file(path: str | Path, missing_hint: str = "") -> object:
         return json.loads(text)
     except ValueError as exc:
         raise ConfigError(f"{p}: not valid JSON ({exc})") from None
+
+
+# -- SP-API credentials (arbitrage_cli/spapi.py uses them; logs scrub their secrets) -----
+NA_ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
+US_MARKETPLACE = "ATVPDKIKX0DER"
+ENV = {"client_id": "SPAPI_CLIENT_ID", "client_secret": "SPAPI_CLIENT_SECRET",
+       "refresh_token": "SPAPI_REFRESH_TOKEN", "seller_id": "SPAPI_SELLER_ID",
+       "marketplace_id": "SPAPI_MARKETPLACE_ID", "endpoint": "SPAPI_ENDPOINT"}
+REQUIRED = ("client_id", "client_secret", "refresh_token", "seller_id")
+FILE_ENV = "SPAPI_CREDENTIALS_FILE"
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    client_id: str
+    client_secret: str = dataclasses.field(repr=False)
+    refresh_token: str = dataclasses.field(repr=False)
+    seller_id: str
+    marketplace_id: str = US_MARKETPLACE
+    endpoint: str = NA_ENDPOINT
+
+
+def load_credentials(env: dict[str, str] | None = None) -> Credentials | None:
+    """From SPAPI_* variables, or the JSON file named by SPAPI_CREDENTIALS_FILE (keys
+    client_id, client_secret, refresh_token, seller_id[, marketplace_id, endpoint]). None when
+    nothing is configured; ConfigError naming what is missing when it is half configured."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    source = "environment"
+    if env.get(FILE_ENV):
+        path = Path(env[FILE_ENV])
+        source = str(path)
+        try:
+            values = json.loads(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"{FILE_ENV}={path}: cannot read ({exc.strerror})") from None
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a JSON object with {', '.join(REQUIRED)}")
+        unknown = sorted(set(values) - set(ENV))
+        if unknown:
+            raise ConfigError(f"{path}: unknown field(s) {', '.join(unknown)}")
+    else:
+        values = {k: env[v] for k, v in ENV.items() if env.get(v)}
+    if not values:
+        return None
+    missing = [k for k in REQUIRED if not isinstance(values.get(k), str) or not values[k]]
+    if missing:
+        names = missing if source != "environment" else [ENV[k] for k in missing]
+        raise ConfigError(f"SP-API credentials in {source}: missing {', '.join(names)}")
+    return Credentials(**{k: str(v) for k, v in values.items()})
+
+
+def credential_secrets() -> list[str]:
+    try:
+        creds = load_credentials()
+    except ConfigError:
+        return []
+    return [creds.client_secret, creds.refresh_token] if creds else []

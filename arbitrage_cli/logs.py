@@ -7,7 +7,7 @@ import os
 import re
 import sys
 
-from arbitrage_cli.config import load_keepa_key
+from arbitrage_cli.config import credential_secrets, load_keepa_key
 from arbitrage_cli.errors import ConfigError
 
 _KEY_PARAM = re.compile(r"(key=)[^&\s'\"]+", re.IGNORECASE)
@@ -45,23 +45,13 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     return text
 
 
-_SOURCES: list = []  # functions naming configured secrets (the SP-API client adds its own)
-
-
-def secret_source(source) -> None:
-    """`source()` returns configured secrets (credentials from the environment or a file):
-    known_secrets asks it every time, so a secret set later is still scrubbed."""
-    if source not in _SOURCES:
-        _SOURCES.append(source)
-
-
 def known_secrets() -> list[str]:
-    """The Keepa key, and what every registered source (the SP-API credentials) names."""
+    """The Keepa key and the SP-API client secret and refresh token, when configured."""
     try:
         keepa = [load_keepa_key(check=False)]
     except ConfigError:
         keepa = []
-    return keepa + [s for source in _SOURCES for s in source()]
+    return keepa + credential_secrets()
 
 
 LOG_MAX_BYTES = 5 * 1024 * 1024

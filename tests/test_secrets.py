@@ -45,3 +45,25 @@ def test_cassettes_never_hold_the_key():
     for f in CASSETTE_DIR.rglob("*"):
         if f.is_file():
             assert SENTINEL_KEY not in f.read_text(errors="replace")
+
+
+def test_sp_api_credentials_are_scrubbed_from_the_first_log_line_on():
+    """The log filters know the SP-API client secret and refresh token from the moment
+    logging is set up, before any SP-API client exists (in a fresh interpreter, so nothing
+    imported arbitrage_cli.spapi first)."""
+    import os
+    import subprocess
+    import sys
+
+    secret, refresh = "spapi-CLIENT-secret-123456789", "Atzr|refresh-TOKEN-987654321"
+    code = ("import logging, sys; from arbitrage_cli.logs import setup_logging; "
+            "setup_logging(1); "
+            f"logging.getLogger('arbitrage_cli').warning('got %s and %s', {secret!r}, "
+            f"{refresh!r})")
+    env = {**os.environ, "SPAPI_CLIENT_ID": "amzn1.application-oa2-client.x",
+           "SPAPI_CLIENT_SECRET": secret, "SPAPI_REFRESH_TOKEN": refresh,
+           "SPAPI_SELLER_ID": "A1SELLER"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    assert "got <redacted> and <redacted>" in out.stderr, out.stderr
+    assert secret not in out.stderr and refresh not in out.stderr
