@@ -94,8 +94,7 @@ def run(rate: int = 20, hours: float = 24, products: int = 400, seed: int = 5,
         "p90_minutes": minutes[int(0.9 * (len(minutes) - 1))] if minutes else None,
         "worst_minutes": minutes[-1] if minutes else None,
         "within_one_interval": sum(m <= CRON_S / 60 for m in minutes),
-        "notifications_sent": db.execute("select count(*) from notifications where outcome = "
-                                         "'sent'").fetchone()[0],
+        "notifications_sent": notifications.sent_total(db),
         "runs": day["runs"], "wall_seconds": round(time.perf_counter() - started, 1),
         "latencies": latencies,
     }

@@ -30,22 +30,23 @@ def service(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else "?"
 
 
+# each (target, ASIN)'s latest attempt that failed: the next run retries it
+LATEST_FAILED = ("select n.target, n.asin from notifications n join (select target, asin, "
+                 "max(id) as id from notifications group by target, asin) last "
+                 "on last.id = n.id where n.outcome = 'failed'")
+
+
 def last_sent(db: sqlite_utils.Database, target: str) -> dict[str, dict]:
     """ASIN -> the latest row sent to `target`."""
-    rows = db.execute(
+    return {r["asin"]: r for r in db.query(
         "select n.* from notifications n join (select asin, max(id) as id from notifications "
         "where target = ? and outcome = 'sent' group by asin) last on last.id = n.id",
-        [target]).fetchall()
-    cols = [c.name for c in db["notifications"].columns]
-    return {r[cols.index("asin")]: dict(zip(cols, r)) for r in rows}
+        [target])}
 
 
 def failed_asins(db: sqlite_utils.Database, target: str) -> set[str]:
     """The ASINs whose latest attempt at `target` failed."""
-    return {r[0] for r in db.execute(
-        "select n.asin from notifications n join (select asin, max(id) as id from "
-        "notifications where target = ? group by asin) last on last.id = n.id "
-        "where n.outcome = 'failed'", [target])}
+    return {r[1] for r in db.execute(f"{LATEST_FAILED} and n.target = ?", [target])}
 
 
 def why_due(deal: dict, sent: dict | None, failed: bool, s: BusinessSettings) -> str | None:
@@ -68,10 +69,11 @@ def record(db: sqlite_utils.Database, rows: list[dict]) -> None:
 
 def pending_failures(db: sqlite_utils.Database) -> int:
     """(target, ASIN) pairs whose latest attempt failed: the next run retries them."""
-    return db.execute(
-        "select count(*) from notifications n join (select target, asin, max(id) as id from "
-        "notifications group by target, asin) last on last.id = n.id "
-        "where n.outcome = 'failed'").fetchone()[0]
+    return db.execute(f"select count(*) from ({LATEST_FAILED})").fetchone()[0]
+
+
+def sent_total(db: sqlite_utils.Database) -> int:
+    return db.execute("select count(*) from notifications where outcome = 'sent'").fetchone()[0]
 
 
 def history(db: sqlite_utils.Database, limit: int = 100, before: int | None = None

@@ -172,5 +172,4 @@ def notify_status(db: sqlite_utils.Database) -> dict:
     last = runs.last_runs(db, limit=1, command="notify")
     return {"last_run": last[0] if last else None,
             "pending_failures": notifications.pending_failures(db),
-            "sent_total": db.execute("select count(*) from notifications where outcome = "
-                                     "'sent'").fetchone()[0]}
+            "sent_total": notifications.sent_total(db)}
