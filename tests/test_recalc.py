@@ -138,7 +138,7 @@ def test_indexes_on_derived_columns_survive_recalc(fresh_db):
 def test_narrowed_recalc_touches_only_those_rows(fresh_db):
     for asin in ("A", "B", "C"):
         insert(fresh_db, asin, FeeInputs(3500, 24626, 625, 15.0, 180))
-    changed = recalc_rows(fresh_db, where="asin in (?, ?)", positional=["A", "C"])
+    changed = recalc_rows(fresh_db, asins=["A", "C"])
     assert changed == 2
     rows = {r["asin"]: r["profit_cents"] for r in fresh_db["deals"].rows}
     assert rows == {"A": 15778, "B": None, "C": 15778}

@@ -117,8 +117,7 @@ def record_listing_verdicts(db: sqlite_utils.Database,
     (asin, reason, judged price, Keepa minute of the listing) recorded, profits recomputed."""
     with immediate(db):
         deal_store.screen_known(db, verdicts, clock.now(), Stage.LISTING)
-        marks = ", ".join("?" * len(verdicts))
-        recalc_rows(db, where=f"asin in ({marks})", positional=[v[0] for v in verdicts])
+        recalc_rows(db, asins=[v[0] for v in verdicts])
 
 
 def run(db: sqlite_utils.Database, client: KeepaClient, items: list[tuple[str, int]], *,

@@ -97,18 +97,17 @@ class RecalcResult:
 
 
 def recalc_rows(db: sqlite_utils.Database, where: str = "", params: dict | None = None,
-                settings: BusinessSettings | None = None, positional: list | None = None
+                settings: BusinessSettings | None = None, asins: list[str] | None = None
                 ) -> int:
-    """The UPDATE alone (inside the caller's transaction); `where` narrows it, e.g. to the
-    ASINs of a chunk the pipeline just saved (named `params`, or `?` marks filled from
-    `positional`). Returns rows changed."""
+    """The UPDATE alone (inside the caller's transaction); `where` (with named `params`)
+    narrows it, `asins` to the rows a step just saved. Returns rows changed."""
     s = settings or settings_store.load(db)
     bound = {**sql_params(s, settings_store.version(db)), **(params or {})}
-    if positional:
-        names = [f"p{i}" for i in range(len(positional))]
-        for name in names:
-            where = where.replace("?", f":{name}", 1)
-        bound.update(zip(names, positional))
+    if asins is not None:
+        names = [f"asin{i}" for i in range(len(asins))]
+        bound.update(zip(names, asins))
+        chosen = f"asin in ({', '.join(':' + n for n in names)})"
+        where = f"({where}) and {chosen}" if where else chosen
     sql = UPDATE_SQL.replace(" where ", " where (", 1) + ")" + (f" and ({where})" if where else "")
     return db.execute(sql, bound).rowcount
 

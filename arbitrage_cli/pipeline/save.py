@@ -36,7 +36,6 @@ def save_judged(db: sqlite_utils.Database, rows: list[dict], products: dict[str,
         if evidence:
             deal_store.save_payloads(db, evidence, keepa_minute, clock.now(), replace=False)
         if asins:
-            marks = ", ".join("?" * len(asins))
-            recalc_rows(db, where=f"asin in ({marks})", positional=asins)
+            recalc_rows(db, asins=asins)
         if then:
             then(db)
