@@ -16,3 +16,8 @@ def pct(value: float | None, unknown: str = "-") -> str:
 
 def known(value: Any, fmt: str = "{}", unknown: str = "unknown") -> str:
     return unknown if value is None else fmt.format(value)
+
+
+def roi(value: float | None) -> str:
+    """ROI as the deal table, the cards and a notification show it: whole percent."""
+    return known(value, "{:.0f}%", "-")

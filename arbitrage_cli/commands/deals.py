@@ -100,6 +100,7 @@ def deal_table(settings=None, marked: bool = False, sort: str | None = None):
     at most for the target ROI, how fast and how surely it sells, who else sells it."""
     from arbitrage_cli.analysis.business import BusinessSettings, max_buy_cents
     from arbitrage_cli.output import Column
+    from arbitrage_cli.words import known, roi
 
     s = settings or BusinessSettings()
 
@@ -119,10 +120,9 @@ def deal_table(settings=None, marked: bool = False, sort: str | None = None):
         Column(f"max@{s.target_roi_pct:g}%", max_buy, priority=2, justify="right"),
         Column("list at", _money("list_at_cents"), justify="right"),
         Column("profit", _money("profit_cents"), justify="right"),
-        Column("ROI", lambda r: "-" if r.get("roi_pct") is None else f"{r['roi_pct']:.0f}%",
-               priority=2, justify="right"),
-        Column("sells in", lambda r: "-" if r.get("days_to_sell") is None
-               else f"{r['days_to_sell']:.0f}d", priority=3, justify="right"),
+        Column("ROI", lambda r: roi(r.get("roi_pct")), priority=2, justify="right"),
+        Column("sells in", lambda r: known(r.get("days_to_sell"), "{:.0f}d", "-"), priority=3,
+               justify="right"),
         Column("conf.", number("list_at_confidence", ".2f"), priority=5, justify="right"),
         Column("sale days", number("sale_days_180", "d"), priority=5, justify="right"),
         Column("offers", number("live_offer_count", "d"), priority=6, justify="right"),
@@ -180,6 +180,7 @@ def print_cards(rows: list[dict], s, sort: str | None, marked: bool, title: str 
     """A narrow terminal (a phone): each deal in two lines, the ASIN and title, then buy ->
     List at, profit (ROI), and what else fits (the sorted-by value first)."""
     from arbitrage_cli.money import money
+    from arbitrage_cli.words import known, roi
 
     if title:
         con.print(title, soft_wrap=False)
@@ -188,8 +189,8 @@ def print_cards(rows: list[dict], s, sort: str | None, marked: bool, title: str 
         return
     con.print("buy -> List at, profit (ROI)", style="dim")
     extra = {"max": lambda r: f"max {money(_max_buy(r, s))}",
-             "days_to_sell": lambda r: "sells in -" if r.get("days_to_sell") is None
-             else f"sells in {r['days_to_sell']:.0f}d",
+             "days_to_sell": lambda r: known(r.get("days_to_sell"), "sells in {:.0f}d",
+                                             "sells in -"),
              "confidence": lambda r: f"conf. {r['list_at_confidence'] or 0:.2f}",
              "sale_days": lambda r: f"{r.get('sale_days_180') or 0} sale days",
              "rank": lambda r: f"rank {r['sales_rank']:,}" if r.get("sales_rank") else "",
@@ -202,9 +203,8 @@ def print_cards(rows: list[dict], s, sort: str | None, marked: bool, title: str 
                          r.get("title") or ""])
         con.print(head if len(head) <= con.width else head[:con.width - 1] + "\u2026",
                   soft_wrap=True, highlight=False)
-        roi = "-" if r.get("roi_pct") is None else f"{r['roi_pct']:.0f}%"
         line = (f"  {money(r.get('price_now_cents'))} -> {money(r.get('list_at_cents'))}, "
-                f"{money(r.get('profit_cents'))} ({roi})")
+                f"{money(r.get('profit_cents'))} ({roi(r.get('roi_pct'))})")
         for key in order:
             more = extra[key](r)
             if more and len(line) + 2 + len(more) <= con.width:

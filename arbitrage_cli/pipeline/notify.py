@@ -22,6 +22,7 @@ from arbitrage_cli.store import locks, notifications, runs, schema
 from arbitrage_cli.store import settings as settings_store
 from arbitrage_cli.store.queries import DealFilters, iter_deals
 from arbitrage_cli.timefmt import iso_utc
+from arbitrage_cli.words import known, roi
 from arbitrage_cli.keepa.constants import CONDITIONS
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,7 @@ def deal_lines(d: dict, chart_base: str | None = None) -> list[str]:
     rng = (f" (likely {money(d['list_at_low_cents'])}-{money(d['list_at_high_cents'])})"
            if d.get("list_at_low_cents") is not None and d.get("list_at_high_cents") is not None
            else "")
-    roi = f"{d['roi_pct']:.0f}%" if d.get("roi_pct") is not None else "-"
-    days = (f"sells in about {d['days_to_sell']:.0f} days" if d.get("days_to_sell") is not None
-            else "days to sell unknown")
+    days = known(d.get("days_to_sell"), "sells in about {:.0f} days", "days to sell unknown")
     links = [f"[Amazon]({d['amazon_url']})", f"[Keepa]({d['keepa_url']})"]
     if chart_base:
         links.append(f"[chart]({chart_base.rstrip('/')}/api/deals/{d['asin']}/chart.svg)")
@@ -62,7 +61,7 @@ def deal_lines(d: dict, chart_base: str | None = None) -> list[str]:
             f"{CONDITIONS.get(d.get('condition'), 'condition unknown')})",
             f"Buy {money(d.get('price_now_cents'))} landed; List at "
             f"{money(d.get('list_at_cents'))}{rng}; profit {money(d.get('profit_cents'))} "
-            f"(ROI {roi}); {days}; gating {d.get('gating') or 'unknown'}",
+            f"(ROI {roi(d.get('roi_pct'))}); {days}; gating {d.get('gating') or 'unknown'}",
             " · ".join(links)]
 
 
