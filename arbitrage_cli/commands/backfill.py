@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -71,25 +72,10 @@ def backfill(
 
         KEEPA_API_KEY_FILE=~/.keepa arbitrage backfill --chunk-size 2
     """
-    from arbitrage_cli.keepa.budget import TokenBudget
-    from arbitrage_cli.keepa.client import KeepaClient, checked_base_url
     from arbitrage_cli.pipeline.backfill import BackfillOptions
     from arbitrage_cli.pipeline.backfill import backfill as run_backfill
-    from arbitrage_cli.store import open_db
-    from arbitrage_cli.store.db import kept_only_if_used
 
-    cfg = ctx.obj
-    q, source = dealquery.load(query)  # bad config exits 2 before any token or row
-    if source == dealquery.PACKAGED:  # said once a run: which deals are being walked
-        typer.echo(f"note: no ./keepa_query.json here: using {source}", err=True)
-    key = cfg.keepa_key()
-    checked_base_url(cfg.keepa_url)  # exit 2 before the database is touched
-    with kept_only_if_used(cfg.db_path):  # a failed first run leaves nothing
-        db = open_db(cfg.db_path)
-        from arbitrage_cli.store import marketplace
-
-        domain = marketplace.claim(db, q.get("domainId", 1), source)  # exit 2 on a mix
-        client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db), domain=domain)
+    with keepa_writer(ctx.obj, query) as (db, client, q):
         bar, update = make_progress()
         if bar:
             bar.start()
@@ -104,6 +90,28 @@ def backfill(
             if bar:
                 bar.stop()
         report(summary, as_json)
+
+
+@contextlib.contextmanager
+def keepa_writer(cfg, query: str | None):
+    """What backfill and sync start with: the query (bad config exits 2 before any token or
+    row), the key, the database and a Keepa client asking the query's marketplace (a mix
+    exits 2). A failed first run leaves no database behind."""
+    from arbitrage_cli.keepa.budget import TokenBudget
+    from arbitrage_cli.keepa.client import KeepaClient, checked_base_url
+    from arbitrage_cli.store import marketplace, open_db
+    from arbitrage_cli.store.db import kept_only_if_used
+
+    q, source = dealquery.load(query)
+    if source == dealquery.PACKAGED:  # said once a run: which deals are being walked
+        typer.echo(f"note: no ./keepa_query.json here: using {source}", err=True)
+    key = cfg.keepa_key()
+    checked_base_url(cfg.keepa_url)  # exit 2 before the database is touched
+    with kept_only_if_used(cfg.db_path):
+        db = open_db(cfg.db_path)
+        domain = marketplace.claim(db, q.get("domainId", 1), source)
+        yield db, KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db),
+                              domain=domain), q
 
 
 def report(summary: dict, as_json: bool) -> None:

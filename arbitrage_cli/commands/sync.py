@@ -4,8 +4,6 @@ from pathlib import Path
 
 import typer
 
-from arbitrage_cli import dealquery
-
 
 def sync(
     ctx: typer.Context,
@@ -45,26 +43,11 @@ def sync(
 
         */15 * * * *  arbitrage --db ~/deals.db sync --query ~/keepa_query.json
     """
-    from arbitrage_cli.commands.backfill import report
-    from arbitrage_cli.keepa.budget import TokenBudget
-    from arbitrage_cli.keepa.client import KeepaClient, checked_base_url
+    from arbitrage_cli.commands.backfill import keepa_writer, report
     from arbitrage_cli.pipeline.sync import SyncOptions
     from arbitrage_cli.pipeline.sync import sync as run_sync
-    from arbitrage_cli.store import open_db
-    from arbitrage_cli.store.db import kept_only_if_used
 
-    cfg = ctx.obj
-    q, source = dealquery.load(query)
-    if source == dealquery.PACKAGED:  # said once a run: which deals are being walked
-        typer.echo(f"note: no ./keepa_query.json here: using {source}", err=True)
-    key = cfg.keepa_key()
-    checked_base_url(cfg.keepa_url)  # exit 2 before the database is touched
-    with kept_only_if_used(cfg.db_path):  # a failed first run leaves nothing
-        db = open_db(cfg.db_path)
-        from arbitrage_cli.store import marketplace
-
-        domain = marketplace.claim(db, q.get("domainId", 1), source)  # exit 2 on a mix
-        client = KeepaClient(key, base_url=cfg.keepa_url, budget=TokenBudget(db), domain=domain)
+    with keepa_writer(ctx.obj, query) as (db, client, q):
         summary = run_sync(db, client, q, SyncOptions(
             chunk_size=chunk_size, max_pages=max_pages, min_tokens=min_tokens,
             max_minutes=max_minutes, reconcile_share=reconcile_share, refresh_hours=refresh_hours,
