@@ -41,7 +41,7 @@ REASON_WORDS = {
     "no_inferred_sales": "no used sale to price from",
 }
 NO_USED_SALE = "no used sale in the last year"
-NO_PRICE = "no used sale to price from"  # no List at: the same reason, said once
+NO_PRICE = REASON_WORDS["no_inferred_sales"]  # no List at: the same reason, said once
 NOT_PROFITABLE = "not profitable"
 VISIBLE = "visible"
 
